@@ -1,0 +1,16 @@
+-- cpi: resolved_within_sla
+-- label: Requests resolved within the SLA
+-- description: Support cases resolved within sla_hours of being opened, over all cases opened (unresolved cases count as not resolved in time).
+-- unit: percent
+-- direction: higher_is_better
+-- target: 0.85
+-- min_denominator: 30
+-- time: opened_at
+-- dimensions: channel, segment, region, category
+-- param: sla_hours = 24
+SELECT opened_at, channel, segment, region, category,
+       CASE WHEN resolved_at IS NOT NULL
+             AND to_unixtime(resolved_at) - to_unixtime(opened_at) <= ${sla_hours} * 3600
+            THEN 1 ELSE 0 END AS numerator,
+       1 AS denominator
+FROM support_cases

@@ -1,0 +1,458 @@
+//! The engine: one DataFusion session holding a workspace's tables, KPI
+//! tables and CPI views.
+//!
+//! Every front end (the one-shot CLI, the shell, batch scripts) opens an
+//! [`Engine`] and runs statements through it; nothing here knows about flags,
+//! terminals or output formats. Loading is forgiving: a table whose files are
+//! broken or a CPI whose definition is wrong is recorded as a problem
+//! ([`Engine::problems`]) and the rest of the workspace keeps working.
+
+mod register;
+pub mod script;
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use datafusion::arrow::datatypes::DataType;
+use datafusion::dataframe::DataFrame;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::prelude::{SessionConfig, SessionContext};
+
+use crate::cpi::{CpiDefinition, load_definitions};
+use crate::error::{CpiqError, Result};
+use crate::workspace::Workspace;
+
+/// A CPI of the catalog: its definition if it parsed, and why it is not
+/// usable if it is not.
+#[derive(Debug)]
+pub struct CpiEntry {
+    /// The definition file.
+    pub path: PathBuf,
+    /// The parsed definition (`None` when the file did not parse).
+    pub definition: Option<CpiDefinition>,
+    /// Why the CPI is not registered, if it is not.
+    pub problem: Option<CpiqError>,
+}
+
+impl CpiEntry {
+    /// True when the CPI is registered as a view and can be queried.
+    pub fn is_ok(&self) -> bool {
+        self.problem.is_none() && self.definition.is_some()
+    }
+}
+
+/// A table of the workspace and whether it registered.
+#[derive(Debug)]
+pub struct TableEntry {
+    /// The table's name.
+    pub name: String,
+    /// Why it is not registered, if it is not.
+    pub problem: Option<CpiqError>,
+}
+
+/// A DataFusion session over one workspace.
+pub struct Engine {
+    ctx: SessionContext,
+    workspace: Workspace,
+    tables: Vec<TableEntry>,
+    cpis: Vec<CpiEntry>,
+    params: HashMap<String, String>,
+}
+
+/// Options for opening an engine that do not come from `cpiq.toml`.
+#[derive(Debug, Clone, Default)]
+pub struct EngineOptions {
+    /// Session parameter values, overriding CPI defaults (`--param`).
+    pub params: Vec<(String, String)>,
+}
+
+impl Engine {
+    /// Open a session on `workspace`: register its tables, KPI tables and
+    /// CPI views. Problems with single tables or CPIs are recorded, not
+    /// returned; an error here means the session itself could not start.
+    pub async fn open(workspace: Workspace, options: EngineOptions) -> Result<Engine> {
+        let mut config = SessionConfig::new()
+            .with_information_schema(true)
+            .with_default_catalog_and_schema("cpiq", "public");
+        if let Some(n) = workspace.settings.target_partitions {
+            config = config.with_target_partitions(n);
+        }
+        let mut runtime = RuntimeEnvBuilder::new();
+        if let Some(bytes) = workspace.settings.memory_limit {
+            runtime = runtime.with_memory_limit(bytes, 1.0);
+        }
+        let ctx = SessionContext::new_with_config_rt(config, runtime.build_arc()?);
+
+        let mut tables = Vec::new();
+        for spec in workspace.all_tables() {
+            let problem = register::register_table(&ctx, spec).await.err();
+            tables.push(TableEntry {
+                name: spec.name.clone(),
+                problem,
+            });
+        }
+        for kpi in &workspace.kpis {
+            if let Some(entry) = tables.iter_mut().find(|t| t.name == kpi.table.name)
+                && entry.problem.is_none()
+            {
+                entry.problem = register::check_kpi(&ctx, &workspace, kpi).await.err();
+            }
+        }
+
+        let cpis = load_definitions(&workspace.cpis_dir)?
+            .into_iter()
+            .map(|(path, parsed)| match parsed {
+                Ok(def) => CpiEntry {
+                    path,
+                    definition: Some(def),
+                    problem: None,
+                },
+                Err(e) => CpiEntry {
+                    path,
+                    definition: None,
+                    problem: Some(e),
+                },
+            })
+            .collect();
+        let mut engine = Engine {
+            ctx,
+            workspace,
+            tables,
+            cpis,
+            params: HashMap::new(),
+        };
+        for (name, value) in options.params {
+            engine.check_param(&name, &value)?;
+            engine.params.insert(name, value);
+        }
+        engine.register_cpis().await;
+        Ok(engine)
+    }
+
+    /// The DataFusion session.
+    pub fn ctx(&self) -> &SessionContext {
+        &self.ctx
+    }
+
+    /// The workspace this engine was opened on.
+    pub fn workspace(&self) -> &Workspace {
+        &self.workspace
+    }
+
+    /// Every CPI file of the workspace, loaded or not, in file-name order.
+    pub fn cpis(&self) -> &[CpiEntry] {
+        &self.cpis
+    }
+
+    /// Every table of the workspace and whether it registered.
+    pub fn tables(&self) -> &[TableEntry] {
+        &self.tables
+    }
+
+    /// The loaded definition of CPI `name`.
+    pub fn cpi(&self, name: &str) -> Option<&CpiDefinition> {
+        self.cpis
+            .iter()
+            .filter(|c| c.is_ok())
+            .filter_map(|c| c.definition.as_ref())
+            .find(|d| d.name == name)
+    }
+
+    /// Every problem found while loading: broken tables, then broken CPIs.
+    pub fn problems(&self) -> Vec<&CpiqError> {
+        self.tables
+            .iter()
+            .filter_map(|t| t.problem.as_ref())
+            .chain(self.cpis.iter().filter_map(|c| c.problem.as_ref()))
+            .collect()
+    }
+
+    /// The session's parameter values (those set with `--param` or `\set`).
+    pub fn params(&self) -> &HashMap<String, String> {
+        &self.params
+    }
+
+    /// Set a session parameter and re-register the CPI views that use it.
+    /// The name must be declared by at least one CPI; the value must be
+    /// acceptable where that CPI places it.
+    pub async fn set_param(&mut self, name: &str, value: &str) -> Result<()> {
+        self.check_param(name, value)?;
+        self.params.insert(name.to_string(), value.to_string());
+        self.register_cpis().await;
+        Ok(())
+    }
+
+    fn check_param(&self, name: &str, value: &str) -> Result<()> {
+        let users: Vec<&CpiDefinition> = self
+            .cpis
+            .iter()
+            .filter_map(|c| c.definition.as_ref())
+            .filter(|d| d.params.iter().any(|p| p.name == name))
+            .collect();
+        if users.is_empty() {
+            let mut known: Vec<&str> = self
+                .cpis
+                .iter()
+                .filter_map(|c| c.definition.as_ref())
+                .flat_map(|d| d.params.iter().map(|p| p.name.as_str()))
+                .collect();
+            known.sort();
+            known.dedup();
+            return Err(CpiqError::Usage(format!(
+                "unknown parameter \"{name}\" (no CPI declares it; known: {})",
+                if known.is_empty() { "none".to_string() } else { known.join(", ") }
+            )));
+        }
+        let overrides = HashMap::from([(name.to_string(), value.to_string())]);
+        for def in users {
+            def.render(&overrides).map_err(|e| match e {
+                CpiqError::Definition { message, .. } => CpiqError::Usage(message),
+                e => e,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// (Re-)register every parsed CPI as a view, dependencies first, and
+    /// record which ones failed and why.
+    async fn register_cpis(&mut self) {
+        // Drop the views of a previous registration so that re-planning sees
+        // the new parameter values everywhere.
+        for entry in &self.cpis {
+            if let Some(def) = &entry.definition {
+                let _ = self.ctx.deregister_table(def.name.as_str());
+            }
+        }
+        let table_names: HashSet<String> = self.workspace.all_tables().map(|t| t.name.clone()).collect();
+        let order = dependency_order(&self.cpis);
+        for idx in order {
+            // Files that did not parse keep their parse error.
+            let Some(def) = self.cpis[idx].definition.clone() else {
+                continue;
+            };
+            let result = if table_names.contains(&def.name) {
+                Err(CpiqError::definition(
+                    &def.path,
+                    def.line_of("cpi"),
+                    format!("CPI \"{}\" has the name of a table of the workspace", def.name),
+                ))
+            } else {
+                match cycle_of(&self.cpis, idx) {
+                    Some(cycle) => Err(CpiqError::definition(
+                        &def.path,
+                        def.body_line,
+                        format!("recursive CPI definition: {}", cycle.join(" -> ")),
+                    )),
+                    None => self.register_cpi(&def).await,
+                }
+            };
+            self.cpis[idx].problem = result.err();
+        }
+    }
+
+    async fn register_cpi(&self, def: &CpiDefinition) -> Result<()> {
+        let sql = def.render(&self.params)?;
+        let at_body = |msg: String| CpiqError::definition(&def.path, def.body_line, msg);
+        let df: DataFrame = self
+            .ctx
+            .sql(&sql)
+            .await
+            .map_err(|e| at_body(format!("the body does not plan: {}", one_line(&e.to_string()))))?;
+        check_cpi_schema(def, &df)?;
+        self.ctx
+            .register_table(def.name.as_str(), df.into_view())
+            .map_err(|e| at_body(e.to_string()))?;
+        Ok(())
+    }
+
+    /// Plan one SQL statement. DDL (`CREATE VIEW …`) takes effect here.
+    pub async fn sql(&self, sql: &str) -> Result<DataFrame> {
+        Ok(self.ctx.sql(sql).await?)
+    }
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Check the planned columns of a CPI body against its header.
+fn check_cpi_schema(def: &CpiDefinition, df: &DataFrame) -> Result<()> {
+    let schema = df.schema();
+    let find = |name: &str| {
+        schema
+            .fields()
+            .iter()
+            .find(|f| f.name() == name)
+            .map(|f| f.data_type().clone())
+    };
+    match find(&def.time) {
+        None => {
+            return Err(CpiqError::definition(
+                &def.path,
+                def.line_of("time"),
+                format!("the body returns no time column \"{}\"", def.time),
+            ));
+        }
+        Some(DataType::Timestamp(..) | DataType::Date32 | DataType::Date64) => {}
+        Some(other) => {
+            return Err(CpiqError::definition(
+                &def.path,
+                def.line_of("time"),
+                format!("time column \"{}\" is {other}, not a date or timestamp", def.time),
+            ));
+        }
+    }
+    for d in &def.dimensions {
+        if find(d).is_none() {
+            return Err(CpiqError::definition(
+                &def.path,
+                def.line_of("dimensions"),
+                format!("the body returns no column for dimension \"{d}\""),
+            ));
+        }
+    }
+    for col in ["numerator", "denominator"] {
+        match find(col) {
+            None => {
+                return Err(CpiqError::definition(
+                    &def.path,
+                    def.body_line,
+                    format!("the body returns no \"{col}\" column"),
+                ));
+            }
+            Some(t) if t.is_numeric() => {}
+            Some(t) => {
+                return Err(CpiqError::definition(
+                    &def.path,
+                    def.body_line,
+                    format!("column \"{col}\" is {t}, not numeric"),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Names of other CPIs that `def`'s body mentions as words.
+fn references<'a>(def: &CpiDefinition, names: &'a [String]) -> Vec<&'a str> {
+    let words: HashSet<String> = def
+        .body
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .map(|w| w.to_ascii_lowercase())
+        .collect();
+    names
+        .iter()
+        .filter(|n| words.contains(&n.to_ascii_lowercase()))
+        .map(String::as_str)
+        .collect()
+}
+
+fn names(cpis: &[CpiEntry]) -> Vec<String> {
+    cpis.iter()
+        .filter_map(|c| c.definition.as_ref().map(|d| d.name.clone()))
+        .collect()
+}
+
+/// Indexes of `cpis` ordered so that each CPI comes after the CPIs it reads.
+/// CPIs on a cycle come last (and are rejected by [`cycle_of`]).
+fn dependency_order(cpis: &[CpiEntry]) -> Vec<usize> {
+    let all = names(cpis);
+    let index: HashMap<&str, usize> = cpis
+        .iter()
+        .enumerate()
+        .filter_map(|(i, c)| c.definition.as_ref().map(|d| (d.name.as_str(), i)))
+        .collect();
+    let mut order = Vec::new();
+    let mut state = vec![0u8; cpis.len()]; // 0 new, 1 visiting, 2 done
+    fn visit(
+        i: usize,
+        cpis: &[CpiEntry],
+        all: &[String],
+        index: &HashMap<&str, usize>,
+        state: &mut [u8],
+        order: &mut Vec<usize>,
+    ) {
+        if state[i] != 0 {
+            return;
+        }
+        state[i] = 1;
+        if let Some(def) = &cpis[i].definition {
+            for r in references(def, all) {
+                if r != def.name
+                    && let Some(&j) = index.get(r)
+                {
+                    visit(j, cpis, all, index, state, order);
+                }
+            }
+        }
+        state[i] = 2;
+        order.push(i);
+    }
+    for i in 0..cpis.len() {
+        visit(i, cpis, &all, &index, &mut state, &mut order);
+    }
+    order
+}
+
+/// The cycle through CPI `start`, if its references lead back to it.
+fn cycle_of(cpis: &[CpiEntry], start: usize) -> Option<Vec<String>> {
+    let all = names(cpis);
+    let by_name: HashMap<&str, &CpiDefinition> = cpis
+        .iter()
+        .filter_map(|c| c.definition.as_ref().map(|d| (d.name.as_str(), d)))
+        .collect();
+    let start_def = cpis[start].definition.as_ref()?;
+    let mut stack = vec![(start_def.name.clone(), vec![start_def.name.clone()])];
+    let mut seen = HashSet::new();
+    while let Some((name, path)) = stack.pop() {
+        let def = by_name.get(name.as_str())?;
+        for r in references(def, &all) {
+            if r == start_def.name {
+                let mut cycle = path.clone();
+                cycle.push(r.to_string());
+                return Some(cycle);
+            }
+            if seen.insert(r.to_string()) {
+                let mut p = path.clone();
+                p.push(r.to_string());
+                stack.push((r.to_string(), p));
+            }
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn entry(name: &str, body: &str) -> CpiEntry {
+        let text = format!(
+            "-- cpi: {name}\n-- label: x\n-- unit: ratio\n-- direction: higher_is_better\n-- time: t\n{body}\n"
+        );
+        CpiEntry {
+            path: PathBuf::from(format!("{name}.sql")),
+            definition: Some(CpiDefinition::parse(Path::new("x.sql"), &text).unwrap()),
+            problem: None,
+        }
+    }
+
+    #[test]
+    fn dependencies_register_first_and_cycles_are_found() {
+        let cpis = vec![
+            entry("a", "SELECT * FROM b"),
+            entry("b", "SELECT * FROM events"),
+            entry("c", "SELECT * FROM d"),
+            entry("d", "SELECT * FROM c"),
+            entry("e", "SELECT * FROM e"),
+        ];
+        let order = dependency_order(&cpis);
+        let pos = |i| order.iter().position(|&x| x == i).unwrap();
+        assert!(pos(1) < pos(0));
+        assert_eq!(cycle_of(&cpis, 0), None);
+        assert_eq!(cycle_of(&cpis, 2).unwrap(), ["c", "d", "c"]);
+        assert_eq!(cycle_of(&cpis, 4).unwrap(), ["e", "e"]);
+    }
+}

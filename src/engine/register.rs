@@ -1,0 +1,173 @@
+//! Registering a workspace table in the session.
+//!
+//! A table path is a file, a directory (hive-style `key=value` folders become
+//! columns) or a glob. Each file's schema is read separately so that files
+//! that disagree on a column's type are reported by name, and files that only
+//! add columns are merged (missing columns read as NULL).
+
+use std::sync::Arc;
+
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::datasource::file_format::FileFormat;
+use datafusion::datasource::file_format::csv::CsvFormat;
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::{
+    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
+};
+use datafusion::prelude::SessionContext;
+use futures::{StreamExt, TryStreamExt};
+
+use crate::error::{CpiqError, Result};
+use crate::workspace::{FileKind, KpiSpec, TableSpec, Workspace};
+
+fn data_err(table: &TableSpec, message: String) -> CpiqError {
+    CpiqError::Data {
+        table: table.name.clone(),
+        message,
+    }
+}
+
+/// Register `spec` in `ctx` as a listing table under its name.
+pub(super) async fn register_table(ctx: &SessionContext, spec: &TableSpec) -> Result<()> {
+    let mut location = spec.path.to_string_lossy().into_owned();
+    if spec.path.is_dir() && !location.ends_with('/') {
+        location.push('/');
+    }
+    let url = ListingTableUrl::parse(&location).map_err(|e| data_err(spec, e.to_string()))?;
+    let format: Arc<dyn FileFormat> = match spec.kind {
+        FileKind::Parquet => Arc::new(ParquetFormat::default()),
+        FileKind::Csv => Arc::new(
+            CsvFormat::default()
+                .with_has_header(true)
+                .with_newlines_in_values(true),
+        ),
+    };
+    let extension = if spec.path.is_file() {
+        // A single file is read whatever its extension.
+        String::new()
+    } else {
+        spec.kind.extension().to_string()
+    };
+    let options = ListingOptions::new(format.clone()).with_file_extension(extension.clone());
+    let state = ctx.state();
+    let partitions = options
+        .infer_partitions(&state, &url)
+        .await
+        .map_err(|e| data_err(spec, e.to_string()))?;
+    let options = options.with_table_partition_cols(
+        partitions
+            .into_iter()
+            .map(|c| (c, DataType::Utf8))
+            .collect(),
+    );
+
+    let store = state.runtime_env().object_store(&url)?;
+    let files: Vec<_> = url
+        .list_all_files(&state, store.as_ref(), &extension)
+        .await?
+        .try_collect()
+        .await
+        .map_err(|e| data_err(spec, e.to_string()))?;
+    let files: Vec<_> = files.into_iter().filter(|f| f.size > 0).collect();
+    if files.is_empty() {
+        return Err(data_err(
+            spec,
+            format!(
+                "no {} files at {} (path \"{}\" in cpiq.toml line {})",
+                spec.kind.extension(),
+                spec.path.display(),
+                spec.path_as_written,
+                spec.line
+            ),
+        ));
+    }
+
+    // Read every file's schema (its footer, or a sample of CSV rows).
+    let schemas: Vec<(String, Arc<Schema>)> = futures::stream::iter(files.iter())
+        .map(|meta| {
+            let format = format.clone();
+            let state = &state;
+            let store = &store;
+            async move {
+                let name = format!("/{}", meta.location);
+                let schema = format
+                    .infer_schema(state, store, std::slice::from_ref(meta))
+                    .await
+                    .map_err(|e| format!("{name}: cannot read: {}", first_line(&e.to_string())))?;
+                Ok::<_, String>((name, schema))
+            }
+        })
+        .buffered(16)
+        .try_collect()
+        .await
+        .map_err(|m| data_err(spec, m))?;
+
+    // Union of columns; a column must have one type across files.
+    let mut fields: Vec<(Field, String)> = Vec::new();
+    for (file, schema) in &schemas {
+        for f in schema.fields() {
+            match fields.iter().find(|(g, _)| g.name() == f.name()) {
+                None => fields.push((f.as_ref().clone().with_nullable(true), file.clone())),
+                Some((g, first)) if g.data_type() != f.data_type() => {
+                    return Err(data_err(
+                        spec,
+                        format!(
+                            "files disagree on the type of column \"{}\": {} in {first}, {} in {file}",
+                            f.name(),
+                            g.data_type(),
+                            f.data_type()
+                        ),
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    let schema = Arc::new(Schema::new(
+        fields.into_iter().map(|(f, _)| f).collect::<Vec<_>>(),
+    ));
+    let config = ListingTableConfig::new(url)
+        .with_listing_options(options)
+        .with_schema(schema);
+    let table = ListingTable::try_new(config)?;
+    ctx.register_table(spec.name.as_str(), Arc::new(table))?;
+    Ok(())
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines().next().unwrap_or(s)
+}
+
+/// Check that a registered KPI table has its declared time column,
+/// dimensions and numeric measures.
+pub(super) async fn check_kpi(ctx: &SessionContext, ws: &Workspace, kpi: &KpiSpec) -> Result<()> {
+    let name = &kpi.table.name;
+    let table = ctx.table(name.as_str()).await?;
+    let schema = table.schema();
+    let find = |c: &str| schema.fields().iter().find(|f| f.name() == c).map(|f| f.data_type().clone());
+    let err = |m: String| CpiqError::config(&ws.config_path, kpi.line, m);
+    let time_err = |m: String| CpiqError::config(&ws.config_path, kpi.time_line, m);
+    match find(&kpi.time) {
+        None => return Err(time_err(format!("kpis.{name}.time: the table has no column \"{}\"", kpi.time))),
+        Some(DataType::Timestamp(..) | DataType::Date32 | DataType::Date64) => {}
+        Some(t) => {
+            return Err(time_err(format!(
+                "kpis.{name}.time: column \"{}\" is {t}, not a date or timestamp",
+                kpi.time
+            )));
+        }
+    }
+    for d in &kpi.dimensions {
+        if find(d).is_none() {
+            return Err(err(format!("kpis.{name}.dimensions: the table has no column \"{d}\"")));
+        }
+    }
+    for (m, _) in &kpi.measures {
+        match find(m) {
+            None => return Err(err(format!("kpis.{name}.measures: the table has no column \"{m}\""))),
+            Some(t) if t.is_numeric() => {}
+            Some(t) => return Err(err(format!("kpis.{name}.measures.{m}: column is {t}, not numeric"))),
+        }
+    }
+    Ok(())
+}

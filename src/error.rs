@@ -1,0 +1,255 @@
+//! The one error type of cpiq.
+//!
+//! [`CpiqError`] wraps the errors of the libraries cpiq stands on (DataFusion,
+//! Arrow, Parquet, IO, TOML) and adds variants for cpiq's own failures. Every
+//! variant that comes from a file carries the file and, where there is one, the
+//! line, so a message reads like a compiler's: `queries/cpis/fcr.sql:4: unknown
+//! unit "percnt"`. Front ends map errors to exit codes with
+//! [`CpiqError::exit_code`]; nothing in the library panics on bad input.
+
+use std::fmt;
+use std::io;
+use std::path::PathBuf;
+
+use datafusion::arrow::error::ArrowError;
+use datafusion::error::DataFusionError;
+use datafusion::parquet::errors::ParquetError;
+
+/// A location in a file: `path:line` (line is 1-based; 0 means "the file").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    /// The file, as the user named it or as resolved against the workspace.
+    pub path: PathBuf,
+    /// 1-based line number, or 0 when the problem concerns the whole file.
+    pub line: usize,
+}
+
+impl Location {
+    /// A location at `line` of `path`.
+    pub fn new(path: impl Into<PathBuf>, line: usize) -> Self {
+        Location {
+            path: path.into(),
+            line,
+        }
+    }
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line == 0 {
+            write!(f, "{}", self.path.display())
+        } else {
+            write!(f, "{}:{}", self.path.display(), self.line)
+        }
+    }
+}
+
+/// Everything that can go wrong in cpiq.
+#[derive(Debug, thiserror::Error)]
+pub enum CpiqError {
+    /// The workspace configuration (`cpiq.toml`) is missing or wrong.
+    #[error("{location}: {message}")]
+    Config {
+        /// Where the problem is.
+        location: Location,
+        /// What is wrong, naming the key.
+        message: String,
+    },
+    /// A CPI definition file is malformed or does not plan.
+    #[error("{location}: {message}")]
+    Definition {
+        /// Where the problem is.
+        location: Location,
+        /// What is wrong.
+        message: String,
+    },
+    /// A statement of a script failed.
+    #[error("{location}: {source}")]
+    Statement {
+        /// The script and the first line of the failing statement.
+        location: Location,
+        /// Why it failed.
+        #[source]
+        source: Box<CpiqError>,
+    },
+    /// A table's data files are missing, unreadable or inconsistent.
+    #[error("table {table}: {message}")]
+    Data {
+        /// The table, as named in `cpiq.toml`.
+        table: String,
+        /// What is wrong, naming the file(s).
+        message: String,
+    },
+    /// A parameter is unknown, missing, or its value was refused.
+    #[error("parameter {name}: {message}")]
+    Param {
+        /// The parameter's name.
+        name: String,
+        /// Why it was refused.
+        message: String,
+    },
+    /// The user asked for something that cannot be done as asked (bad flag
+    /// value, unknown CPI, unknown format). Exit code 2.
+    #[error("{0}")]
+    Usage(String),
+    /// `cpiq check` found problems (each already reported).
+    #[error("{0} problem{s} found", s = if *.0 == 1 { "" } else { "s" })]
+    Check(usize),
+    /// A query was cancelled (Ctrl-C).
+    #[error("query cancelled")]
+    Cancelled,
+    /// An error from the DataFusion query engine.
+    #[error("{}", strip_df(.0))]
+    DataFusion(#[from] DataFusionError),
+    /// An error from Arrow.
+    #[error("arrow: {0}")]
+    Arrow(#[from] ArrowError),
+    /// An error from the Parquet reader or writer.
+    #[error("parquet: {0}")]
+    Parquet(#[from] ParquetError),
+    /// An IO error, with the path it concerns when known.
+    #[error("{}", match .path { Some(p) => format!("{}: {}", p.display(), .source), None => .source.to_string() })]
+    Io {
+        /// The file or directory, when known.
+        path: Option<PathBuf>,
+        /// The underlying error.
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// `Result` with [`CpiqError`].
+pub type Result<T, E = CpiqError> = std::result::Result<T, E>;
+
+impl From<io::Error> for CpiqError {
+    fn from(source: io::Error) -> Self {
+        CpiqError::Io { path: None, source }
+    }
+}
+
+/// DataFusion prefixes its messages with the error class ("Error during
+/// planning: ..."); keep the class, drop the nesting noise.
+fn strip_df(e: &DataFusionError) -> String {
+    let s = e.to_string();
+    s.trim_end().to_string()
+}
+
+impl CpiqError {
+    /// An IO error about `path`.
+    pub fn io(path: impl Into<PathBuf>, source: io::Error) -> Self {
+        CpiqError::Io {
+            path: Some(path.into()),
+            source,
+        }
+    }
+
+    /// A configuration error at `path:line`.
+    pub fn config(path: impl Into<PathBuf>, line: usize, message: impl Into<String>) -> Self {
+        CpiqError::Config {
+            location: Location::new(path, line),
+            message: message.into(),
+        }
+    }
+
+    /// A definition error at `path:line`.
+    pub fn definition(path: impl Into<PathBuf>, line: usize, message: impl Into<String>) -> Self {
+        CpiqError::Definition {
+            location: Location::new(path, line),
+            message: message.into(),
+        }
+    }
+
+    /// A parameter error.
+    pub fn param(name: impl Into<String>, message: impl Into<String>) -> Self {
+        CpiqError::Param {
+            name: name.into(),
+            message: message.into(),
+        }
+    }
+
+    /// The process exit code for this error: 2 for usage errors, 130 for a
+    /// cancelled query, 1 for everything else.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CpiqError::Usage(_) => 2,
+            CpiqError::Cancelled => 130,
+            CpiqError::Statement { source, .. } => match **source {
+                CpiqError::Cancelled => 130,
+                _ => 1,
+            },
+            _ => 1,
+        }
+    }
+
+    /// True when the error is a write to a closed pipe (`cpiq sql … | head`),
+    /// which is not a failure.
+    pub fn is_broken_pipe(&self) -> bool {
+        fn io_is_pipe(e: &io::Error) -> bool {
+            e.kind() == io::ErrorKind::BrokenPipe
+        }
+        fn arrow_is_pipe(e: &ArrowError) -> bool {
+            match e {
+                ArrowError::IoError(_, e) => io_is_pipe(e),
+                ArrowError::ExternalError(e) => e
+                    .downcast_ref::<io::Error>()
+                    .is_some_and(io_is_pipe),
+                _ => false,
+            }
+        }
+        match self {
+            CpiqError::Io { source, .. } => io_is_pipe(source),
+            CpiqError::Arrow(e) => arrow_is_pipe(e),
+            CpiqError::DataFusion(DataFusionError::IoError(e)) => io_is_pipe(e),
+            CpiqError::DataFusion(DataFusionError::ArrowError(e, _)) => arrow_is_pipe(e),
+            CpiqError::Statement { source, .. } => source.is_broken_pipe(),
+            _ => false,
+        }
+    }
+
+    /// Attach a script location to an error raised while running a statement.
+    pub fn at(self, path: impl Into<PathBuf>, line: usize) -> Self {
+        match self {
+            // Already located errors keep their own, more precise location.
+            e @ (CpiqError::Statement { .. }
+            | CpiqError::Definition { .. }
+            | CpiqError::Config { .. }) => e,
+            e => CpiqError::Statement {
+                location: Location::new(path, line),
+                source: Box::new(e),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locations_read_like_compiler_messages() {
+        let e = CpiqError::definition("queries/cpis/fcr.sql", 4, "unknown unit \"percnt\"");
+        assert_eq!(e.to_string(), "queries/cpis/fcr.sql:4: unknown unit \"percnt\"");
+        assert_eq!(e.exit_code(), 1);
+    }
+
+    #[test]
+    fn usage_errors_exit_2_and_pipes_are_not_failures() {
+        assert_eq!(CpiqError::Usage("bad".into()).exit_code(), 2);
+        let pipe = CpiqError::from(io::Error::new(io::ErrorKind::BrokenPipe, "x"));
+        assert!(pipe.is_broken_pipe());
+        let arrow = CpiqError::Arrow(ArrowError::IoError(
+            "w".into(),
+            io::Error::new(io::ErrorKind::BrokenPipe, "x"),
+        ));
+        assert!(arrow.is_broken_pipe());
+        assert!(!CpiqError::Cancelled.is_broken_pipe());
+    }
+
+    #[test]
+    fn statement_errors_name_file_and_line() {
+        let e = CpiqError::Usage("no such CPI".into()).at("job.sql", 7);
+        assert_eq!(e.to_string(), "job.sql:7: no such CPI");
+        // A failed statement of a script is a query error, whatever its cause.
+        assert_eq!(e.exit_code(), 1);
+    }
+}

@@ -1,0 +1,340 @@
+//! The front-end-independent core that runs statements and commands.
+//!
+//! A [`Session`] is an [`Engine`] plus the user's output settings (format,
+//! output file, timing). The shell, `cpiq sql`, `cpiq run` and job scripts all
+//! end in [`Session::run_script`] / [`Session::run_item`], so a feature is
+//! written once and reached from all of them. This module does not read
+//! terminals or parse flags.
+
+pub mod command;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use datafusion::arrow::array::{ArrayRef, Float64Array, RecordBatch, StringArray, UInt64Array};
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::physical_plan::memory::MemoryStream;
+
+pub use command::{COMMANDS, Command, help_text};
+
+use crate::engine::Engine;
+use crate::engine::script::{self, Item};
+use crate::error::{CpiqError, Result};
+use crate::output::{self, Format};
+
+/// Whether to go on after a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    /// Keep reading.
+    Continue,
+    /// The user asked to leave (`\q`).
+    Quit,
+}
+
+/// An engine and where its results go.
+pub struct Session {
+    engine: Engine,
+    format: Format,
+    output: Option<PathBuf>,
+    timing: bool,
+    out: Box<dyn Write + Send>,
+}
+
+impl Session {
+    /// A session printing to `out` in `format`.
+    pub fn new(engine: Engine, format: Format, out: Box<dyn Write + Send>) -> Session {
+        Session {
+            engine,
+            format,
+            output: None,
+            timing: false,
+            out,
+        }
+    }
+
+    /// The engine.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Send every result to `path` (format by extension) instead of `out`.
+    pub fn set_output(&mut self, path: Option<PathBuf>) -> Result<()> {
+        if let Some(p) = &path {
+            Format::for_path(p)?;
+        }
+        self.output = path;
+        Ok(())
+    }
+
+    /// Show elapsed time after each statement.
+    pub fn set_timing(&mut self, on: bool) {
+        self.timing = on;
+    }
+
+    /// Run every statement and command of `text` in order, stopping at the
+    /// first error, which is located at `path` and the item's line.
+    pub async fn run_script(&mut self, text: &str, path: &Path) -> Result<Flow> {
+        for item in script::split(text) {
+            let line = match &item {
+                Item::Sql { line, .. } | Item::Command { line, .. } => *line,
+            };
+            match self.run_item(&item).await {
+                Ok(Flow::Quit) => return Ok(Flow::Quit),
+                Ok(Flow::Continue) => {}
+                Err(e) => return Err(e.at(path, line)),
+            }
+        }
+        Ok(Flow::Continue)
+    }
+
+    /// Run one statement or command.
+    pub async fn run_item(&mut self, item: &Item) -> Result<Flow> {
+        match item {
+            Item::Sql { text, .. } => {
+                self.run_sql(text).await?;
+                Ok(Flow::Continue)
+            }
+            Item::Command { text, .. } => {
+                let cmd: Command = text.parse()?;
+                self.run_command(cmd).await
+            }
+        }
+    }
+
+    /// Plan and run one SQL statement and write its result.
+    pub async fn run_sql(&mut self, sql: &str) -> Result<()> {
+        let started = Instant::now();
+        let df = self.engine.sql(sql).await?;
+        // DDL (CREATE VIEW, SET …) has no result columns: print nothing.
+        if df.schema().fields().is_empty() {
+            return Ok(());
+        }
+        let stream = df.execute_stream().await?;
+        self.emit(stream).await?;
+        if self.timing {
+            writeln!(self.out, "Time: {:.3} s", started.elapsed().as_secs_f64())?;
+            self.out.flush()?;
+        }
+        Ok(())
+    }
+
+    async fn emit(&mut self, stream: datafusion::execution::SendableRecordBatchStream) -> Result<()> {
+        match &self.output {
+            Some(path) => {
+                let written = output::export(stream, path).await?;
+                eprintln!(
+                    "wrote {} row{} to {} ({} bytes)",
+                    written.rows,
+                    if written.rows == 1 { "" } else { "s" },
+                    path.display(),
+                    written.bytes
+                );
+            }
+            None => {
+                output::write_stream(stream, self.format, &mut self.out).await?;
+            }
+        }
+        self.out.flush()?;
+        Ok(())
+    }
+
+    async fn emit_batch(&mut self, batch: RecordBatch) -> Result<()> {
+        let schema = batch.schema();
+        let stream = MemoryStream::try_new(vec![batch], schema, None)?;
+        self.emit(Box::pin(stream)).await
+    }
+
+    /// Run one backslash command.
+    pub async fn run_command(&mut self, cmd: Command) -> Result<Flow> {
+        match cmd {
+            Command::Quit => return Ok(Flow::Quit),
+            Command::Help => {
+                write!(self.out, "{}", help_text())?;
+                self.out.flush()?;
+            }
+            Command::Cpis => {
+                let batch = self.cpis_batch()?;
+                self.emit_batch(batch).await?;
+            }
+            Command::Describe(None) => {
+                let batch = self.relations_batch().await?;
+                self.emit_batch(batch).await?;
+            }
+            Command::Describe(Some(name)) => {
+                let batch = self.columns_batch(&name).await?;
+                self.emit_batch(batch).await?;
+            }
+            Command::Check => self.check()?,
+            Command::Set(None) => {
+                let batch = self.params_batch()?;
+                self.emit_batch(batch).await?;
+            }
+            Command::Set(Some((name, value))) => self.engine.set_param(&name, &value).await?,
+            Command::Format(f) => self.format = f,
+            Command::Output(path) => self.set_output(path)?,
+            Command::Include(path) => {
+                let text = std::fs::read_to_string(&path).map_err(|e| CpiqError::io(&path, e))?;
+                return Box::pin(self.run_script(&text, &path)).await;
+            }
+            Command::Timing(on) => {
+                self.timing = on.unwrap_or(!self.timing);
+                writeln!(self.out, "Timing is {}.", if self.timing { "on" } else { "off" })?;
+            }
+        }
+        Ok(Flow::Continue)
+    }
+
+    /// Report every problem; an error when there is any.
+    fn check(&mut self) -> Result<()> {
+        let problems = self.engine.problems();
+        for p in &problems {
+            writeln!(self.out, "error: {p}")?;
+        }
+        let tables = self.engine.tables().iter().filter(|t| t.problem.is_none()).count();
+        let cpis = self.engine.cpis().iter().filter(|c| c.is_ok()).count();
+        writeln!(
+            self.out,
+            "{} of {} tables registered, {} of {} CPIs planned",
+            tables,
+            self.engine.tables().len(),
+            cpis,
+            self.engine.cpis().len()
+        )?;
+        self.out.flush()?;
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(CpiqError::Check(problems.len()))
+        }
+    }
+
+    fn cpis_batch(&self) -> Result<RecordBatch> {
+        let defs: Vec<_> = self
+            .engine
+            .cpis()
+            .iter()
+            .filter(|c| c.is_ok())
+            .filter_map(|c| c.definition.as_ref())
+            .collect();
+        let strings = |f: &dyn Fn(&crate::cpi::CpiDefinition) -> String| -> ArrayRef {
+            Arc::new(StringArray::from_iter_values(defs.iter().map(|d| f(d))))
+        };
+        let params = self.engine.params();
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("name", DataType::Utf8, false),
+            Field::new("label", DataType::Utf8, false),
+            Field::new("unit", DataType::Utf8, false),
+            Field::new("direction", DataType::Utf8, false),
+            Field::new("target", DataType::Float64, true),
+            Field::new("parameters", DataType::Utf8, false),
+            Field::new("dimensions", DataType::Utf8, false),
+            Field::new("time", DataType::Utf8, false),
+        ]));
+        let columns: Vec<ArrayRef> = vec![
+            strings(&|d| d.name.clone()),
+            strings(&|d| d.label.clone()),
+            strings(&|d| d.unit.to_string()),
+            strings(&|d| d.direction.to_string()),
+            Arc::new(Float64Array::from(defs.iter().map(|d| d.target).collect::<Vec<_>>())),
+            strings(&|d| {
+                d.params
+                    .iter()
+                    .map(|p| format!("{}={}", p.name, params.get(&p.name).unwrap_or(&p.default)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }),
+            strings(&|d| d.dimensions.join(", ")),
+            strings(&|d| d.time.clone()),
+        ];
+        Ok(RecordBatch::try_new(schema, columns)?)
+    }
+
+    fn params_batch(&self) -> Result<RecordBatch> {
+        let mut rows: Vec<(String, String, String, String)> = Vec::new();
+        for def in self.engine.cpis().iter().filter_map(|c| c.definition.as_ref()) {
+            for p in &def.params {
+                let value = self.engine.params().get(&p.name).cloned().unwrap_or_else(|| p.default.clone());
+                rows.push((p.name.clone(), value, p.default.clone(), def.name.clone()));
+            }
+        }
+        rows.sort();
+        let col = |f: fn(&(String, String, String, String)) -> &str| -> ArrayRef {
+            Arc::new(StringArray::from_iter_values(rows.iter().map(f)))
+        };
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("parameter", DataType::Utf8, false),
+            Field::new("value", DataType::Utf8, false),
+            Field::new("default", DataType::Utf8, false),
+            Field::new("cpi", DataType::Utf8, false),
+        ]));
+        Ok(RecordBatch::try_new(
+            schema,
+            vec![col(|r| &r.0), col(|r| &r.1), col(|r| &r.2), col(|r| &r.3)],
+        )?)
+    }
+
+    async fn relations_batch(&self) -> Result<RecordBatch> {
+        let ws = self.engine.workspace();
+        let mut names = Vec::new();
+        if let Some(schema) = self.engine.ctx().catalog("cpiq").and_then(|c| c.schema("public")) {
+            names = schema.table_names();
+        }
+        names.sort();
+        let mut rows: Vec<(String, &'static str, String)> = Vec::new();
+        for n in names {
+            let (kind, about) = if let Some(d) = self.engine.cpi(&n) {
+                ("cpi", d.label.clone())
+            } else if let Some(k) = ws.kpi(&n) {
+                ("kpi", k.table.path_as_written.clone())
+            } else if let Some(t) = ws.tables.iter().find(|t| t.name == n) {
+                ("table", t.path_as_written.clone())
+            } else {
+                ("session", String::new())
+            };
+            rows.push((n, kind, about));
+        }
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("name", DataType::Utf8, false),
+            Field::new("kind", DataType::Utf8, false),
+            Field::new("about", DataType::Utf8, false),
+        ]));
+        Ok(RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.0.as_str()))),
+                Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.1))),
+                Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.2.as_str()))),
+            ],
+        )?)
+    }
+
+    async fn columns_batch(&self, name: &str) -> Result<RecordBatch> {
+        let table = self
+            .engine
+            .ctx()
+            .table(name)
+            .await
+            .map_err(|_| CpiqError::Usage(format!("no table, KPI table or CPI named \"{name}\" (\\d lists them)")))?;
+        let schema = table.schema().as_arrow().clone();
+        let fields = schema.fields();
+        let out = Arc::new(Schema::new(vec![
+            Field::new("column", DataType::Utf8, false),
+            Field::new("type", DataType::Utf8, false),
+            Field::new("nullable", DataType::Utf8, false),
+            Field::new("position", DataType::UInt64, false),
+        ]));
+        Ok(RecordBatch::try_new(
+            out,
+            vec![
+                Arc::new(StringArray::from_iter_values(fields.iter().map(|f| f.name().as_str()))),
+                Arc::new(StringArray::from_iter_values(fields.iter().map(|f| f.data_type().to_string()))),
+                Arc::new(StringArray::from_iter_values(
+                    fields.iter().map(|f| if f.is_nullable() { "yes" } else { "no" }),
+                )),
+                Arc::new(UInt64Array::from_iter_values(1..=fields.len() as u64)),
+            ],
+        )?)
+    }
+}

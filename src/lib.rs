@@ -1,0 +1,13 @@
+#![doc = include_str!("../README.md")]
+
+pub mod cli; // the one-shot command line: flags and glue
+pub mod cpi; // CPI definitions, parameters, the catalog of a CPI directory
+pub mod engine; // the DataFusion session holding a workspace's tables and CPI views
+pub mod error; // the one error enum
+pub mod exec; // the session core every front end runs statements through
+pub mod generate; // the deterministic sample data generator
+pub mod output; // result formats and atomic exports
+pub mod shell; // the interactive shell
+pub mod workspace; // cpiq.toml: which tables, KPI tables and CPIs exist
+
+pub use error::{CpiqError, Result};

@@ -1,0 +1,108 @@
+//! Atomic file creation: write to a temporary file beside the target, then
+//! rename it into place. A reader never sees a half-written file, and a
+//! failed or interrupted write leaves the previous file (if any) untouched.
+
+use std::fs::File;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use crate::error::{CpiqError, Result};
+
+/// A file being written that appears at its final path only on
+/// [`AtomicFile::commit`]. Dropping it without committing removes the
+/// temporary file.
+#[derive(Debug)]
+pub struct AtomicFile {
+    target: PathBuf,
+    temp: PathBuf,
+    file: Option<File>,
+}
+
+impl AtomicFile {
+    /// Start writing `target`. Its directory must exist.
+    pub fn create(target: &Path) -> Result<AtomicFile> {
+        let dir = match target.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        if !dir.is_dir() {
+            return Err(CpiqError::io(
+                target,
+                io::Error::new(io::ErrorKind::NotFound, "the directory does not exist"),
+            ));
+        }
+        let name = target
+            .file_name()
+            .ok_or_else(|| CpiqError::Usage(format!("{} is not a file name", target.display())))?
+            .to_string_lossy();
+        let temp = dir.join(format!(".{name}.cpiq-tmp-{}", std::process::id()));
+        let file = File::create(&temp).map_err(|e| CpiqError::io(&temp, e))?;
+        Ok(AtomicFile {
+            target: target.to_path_buf(),
+            temp,
+            file: Some(file),
+        })
+    }
+
+    /// The final path.
+    pub fn target(&self) -> &Path {
+        &self.target
+    }
+
+    /// Flush to disk and move the file into place. Returns its size in bytes.
+    pub fn commit(mut self) -> Result<u64> {
+        let file = self.file.take().expect("file present until commit");
+        file.sync_all().map_err(|e| CpiqError::io(&self.temp, e))?;
+        let size = file.metadata().map_err(|e| CpiqError::io(&self.temp, e))?.len();
+        drop(file);
+        std::fs::rename(&self.temp, &self.target).map_err(|e| CpiqError::io(&self.target, e))?;
+        Ok(size)
+    }
+}
+
+impl Write for AtomicFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.file.as_mut().expect("file present until commit").write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.as_mut().expect("file present until commit").flush()
+    }
+}
+
+impl Drop for AtomicFile {
+    fn drop(&mut self) {
+        if self.file.take().is_some() {
+            let _ = std::fs::remove_file(&self.temp);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_file_appears_only_on_commit() {
+        let d = tempfile::tempdir().unwrap();
+        let target = d.path().join("out.csv");
+        std::fs::write(&target, "old").unwrap();
+        let mut f = AtomicFile::create(&target).unwrap();
+        f.write_all(b"new").unwrap();
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "old");
+        assert_eq!(f.commit().unwrap(), 3);
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "new");
+        assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn an_abandoned_write_leaves_nothing_behind() {
+        let d = tempfile::tempdir().unwrap();
+        let target = d.path().join("out.parquet");
+        {
+            let mut f = AtomicFile::create(&target).unwrap();
+            f.write_all(b"partial").unwrap();
+        }
+        assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 0);
+    }
+}

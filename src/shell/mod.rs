@@ -1,0 +1,132 @@
+//! The interactive shell: read a statement or command, run it in the shared
+//! [`Session`], print the result, and keep going.
+//!
+//! Ctrl-C while a query runs cancels the query (the plan is dropped, which
+//! stops its tasks), not the shell; Ctrl-C at the prompt clears the line;
+//! Ctrl-D or `\q` leaves. History persists in `$CPIQ_HISTORY`, else
+//! `$XDG_STATE_HOME/cpiq/history`, else `~/.local/state/cpiq/history`.
+
+mod helper;
+
+pub use helper::{CpiqHelper, Readiness, readiness};
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use rustyline::error::ReadlineError;
+use rustyline::history::FileHistory;
+use rustyline::{Config, Editor};
+use tokio::runtime::Runtime;
+
+use crate::engine::script::{self};
+use crate::error::{CpiqError, Result};
+use crate::exec::{Flow, Session};
+
+/// Where the shell keeps its history.
+pub fn history_path() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("CPIQ_HISTORY") {
+        return Some(PathBuf::from(p));
+    }
+    let state = std::env::var_os("XDG_STATE_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))?;
+    Some(state.join("cpiq").join("history"))
+}
+
+/// Names the completer offers: every table and view, and their columns.
+fn completion_names(runtime: &Runtime, session: &Session) -> Vec<String> {
+    let ctx = session.engine().ctx();
+    let mut names = Vec::new();
+    if let Some(schema) = ctx.catalog("cpiq").and_then(|c| c.schema("public")) {
+        for t in schema.table_names() {
+            if let Ok(Some(provider)) = runtime.block_on(schema.table(&t)) {
+                names.extend(provider.schema().fields().iter().map(|f| f.name().clone()));
+            }
+            names.push(t);
+        }
+    }
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// Run the shell until `\q` or Ctrl-D.
+pub fn run(runtime: &Runtime, mut session: Session) -> Result<ExitCode> {
+    let config = Config::builder().auto_add_history(false).build();
+    let mut editor: Editor<CpiqHelper, FileHistory> =
+        Editor::with_config(config).map_err(|e| CpiqError::Usage(format!("cannot start the shell: {e}")))?;
+    editor.set_helper(Some(CpiqHelper {
+        names: completion_names(runtime, &session),
+    }));
+    let history = history_path();
+    if let Some(h) = &history {
+        let _ = editor.load_history(h);
+    }
+    let ws = session.engine().workspace();
+    let ok = session.engine().cpis().iter().filter(|c| c.is_ok()).count();
+    println!(
+        "cpiq {} on {} ({} CPIs, {} tables). \\? for help, \\q to quit.",
+        env!("CARGO_PKG_VERSION"),
+        ws.config_path.display(),
+        ok,
+        ws.tables.len() + ws.kpis.len()
+    );
+    session.set_timing(false);
+    loop {
+        match editor.readline("cpiq> ") {
+            Ok(mut input) => {
+                if input.trim().is_empty() {
+                    continue;
+                }
+                // On a terminal the validator already waits for the `;`; on
+                // one rustyline cannot drive, keep reading lines here.
+                while !script::is_complete(&input) {
+                    match editor.readline("   ...> ") {
+                        Ok(more) => {
+                            input.push('\n');
+                            input.push_str(&more);
+                        }
+                        Err(_) => break,
+                    }
+                }
+                let _ = editor.add_history_entry(input.trim_end());
+                let mut quit = false;
+                for item in script::split(&input) {
+                    let result = runtime.block_on(async {
+                        tokio::select! {
+                            r = session.run_item(&item) => r,
+                            _ = tokio::signal::ctrl_c() => Err(CpiqError::Cancelled),
+                        }
+                    });
+                    match result {
+                        Ok(Flow::Quit) => {
+                            quit = true;
+                            break;
+                        }
+                        Ok(Flow::Continue) => {}
+                        Err(e) => {
+                            eprintln!("Error: {e}");
+                            break;
+                        }
+                    }
+                }
+                if quit {
+                    break;
+                }
+            }
+            Err(ReadlineError::Interrupted) => continue,
+            Err(ReadlineError::Eof) => break,
+            Err(e) => return Err(CpiqError::Usage(format!("shell: {e}"))),
+        }
+    }
+    if let Some(h) = &history {
+        if let Some(dir) = h.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        if let Err(e) = editor.save_history(h) {
+            eprintln!("warning: could not save history to {}: {e}", h.display());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

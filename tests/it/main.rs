@@ -1,0 +1,12 @@
+//! The one integration-test binary of cpiq (every extra binary would link
+//! DataFusion again). Each module drives the real `cpiq` binary the way a
+//! user does: arguments, pipes, exit codes, files.
+
+mod support; // running the binary, temporary workspaces, fixtures
+
+mod cli; // one-shot commands on the bundled and generated workspaces (issue 2)
+mod cpi_values; // every shipped CPI against hand-worked values (issue 2)
+mod definitions; // bad cpiq.toml and CPI files: file:line errors, the rest loads (issue 2)
+mod generate; // the generator: determinism, planted relations, 10M scale knobs (issue 2)
+mod realdata; // on-time delivery on the real Olist orders (issue 2)
+mod shell; // the shell under a pseudo-terminal and with piped input (issue 2)

@@ -1,0 +1,148 @@
+//! Helpers: run the `cpiq` binary, build temporary workspaces.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// The binary under test.
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_cpiq"))
+}
+
+/// The repository root (the bundled sample workspace lives here).
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The shared real data, beside the repository.
+pub fn realdata() -> PathBuf {
+    repo().join("../shared/realdata")
+}
+
+/// What a run printed and how it ended.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(o: Output) -> Run {
+        Run {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+}
+
+impl Run {
+    /// Assert success and return stdout.
+    #[track_caller]
+    pub fn ok(self) -> String {
+        assert_eq!(self.code, 0, "stdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        self.stdout
+    }
+}
+
+/// Run `cpiq ARGS` in `dir` with no standard input.
+pub fn cpiq_in(dir: &Path, args: &[&str]) -> Run {
+    Command::new(bin())
+        .args(args)
+        .current_dir(dir)
+        .env_remove("CPIQ_HISTORY")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run cpiq")
+        .into()
+}
+
+/// Run `cpiq ARGS` in `dir`, feeding `input` on standard input.
+pub fn cpiq_stdin(dir: &Path, args: &[&str], input: &str) -> Run {
+    let mut child = Command::new(bin())
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn cpiq");
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    child.wait_with_output().expect("wait").into()
+}
+
+/// Parse CSV output (no quoted commas) into rows of fields, header first.
+pub fn csv_rows(text: &str) -> Vec<Vec<String>> {
+    text.lines()
+        .filter(|l| !l.is_empty())
+        .map(|l| l.split(',').map(|f| f.trim_matches('"').to_string()).collect())
+        .collect()
+}
+
+/// The single value of a one-row, one-column CSV result.
+#[track_caller]
+pub fn scalar(text: &str) -> String {
+    let rows = csv_rows(text);
+    assert_eq!(rows.len(), 2, "expected one row:\n{text}");
+    rows[1][0].clone()
+}
+
+/// A workspace in a temporary directory with the shipped CPI library and
+/// the given tables (name, file name, contents) written as files.
+pub struct TempWorkspace {
+    pub dir: tempfile::TempDir,
+}
+
+impl TempWorkspace {
+    /// An empty workspace using the repository's CPI library.
+    pub fn with_tables(tables: &[(&str, &str, &str)], extra_toml: &str) -> TempWorkspace {
+        let dir = tempfile::tempdir().unwrap();
+        let cpis = repo().join("queries/cpis");
+        Self::build(dir, &cpis, tables, extra_toml)
+    }
+
+    /// A workspace with its own (empty) CPI directory `cpis/`.
+    pub fn with_own_cpis(tables: &[(&str, &str, &str)], cpis: &[(&str, &str)]) -> TempWorkspace {
+        let dir = tempfile::tempdir().unwrap();
+        let cdir = dir.path().join("cpis");
+        std::fs::create_dir_all(&cdir).unwrap();
+        for (name, text) in cpis {
+            std::fs::write(cdir.join(name), text).unwrap();
+        }
+        Self::build(dir, &cdir, tables, "")
+    }
+
+    fn build(dir: tempfile::TempDir, cpis: &Path, tables: &[(&str, &str, &str)], extra: &str) -> TempWorkspace {
+        let mut toml = format!("[workspace]\ncpis = {:?}\n", cpis.to_string_lossy());
+        for (name, file, contents) in tables {
+            std::fs::write(dir.path().join(file), contents).unwrap();
+            toml.push_str(&format!("\n[tables.{name}]\npath = {file:?}\n"));
+        }
+        toml.push_str(extra);
+        std::fs::write(dir.path().join("cpiq.toml"), toml).unwrap();
+        TempWorkspace { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Run cpiq in this workspace.
+    pub fn cpiq(&self, args: &[&str]) -> Run {
+        cpiq_in(self.path(), args)
+    }
+}
+
+/// Generate a small workspace once per test run and share it.
+pub fn generated() -> &'static Path {
+    use std::sync::OnceLock;
+    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let d = tempfile::tempdir().unwrap();
+        let out = d.path().to_string_lossy().into_owned();
+        cpiq_in(d.path(), &["generate", "--out", &out, "--customers", "3000", "--months", "12", "--seed", "7"]).ok();
+        d
+    })
+    .path()
+}
