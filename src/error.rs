@@ -93,7 +93,7 @@ pub enum CpiqError {
     #[error("{0}")]
     Usage(String),
     /// `cpiq check` found problems (each already reported).
-    #[error("{0} problem{s} found", s = if *.0 == 1 { "" } else { "s" })]
+    #[error("{} found", problems(*.0))]
     Check(usize),
     /// A query was cancelled (Ctrl-C).
     #[error("query cancelled")]
@@ -108,7 +108,7 @@ pub enum CpiqError {
     #[error("parquet: {0}")]
     Parquet(#[from] ParquetError),
     /// An IO error, with the path it concerns when known.
-    #[error("{}", match .path { Some(p) => format!("{}: {}", p.display(), .source), None => .source.to_string() })]
+    #[error("{}", io_message(.path.as_deref(), .source))]
     Io {
         /// The file or directory, when known.
         path: Option<PathBuf>,
@@ -124,6 +124,17 @@ pub type Result<T, E = CpiqError> = std::result::Result<T, E>;
 impl From<io::Error> for CpiqError {
     fn from(source: io::Error) -> Self {
         CpiqError::Io { path: None, source }
+    }
+}
+
+fn problems(n: usize) -> String {
+    if n == 1 { "1 problem".into() } else { format!("{n} problems") }
+}
+
+fn io_message(path: Option<&std::path::Path>, e: &io::Error) -> String {
+    match path {
+        Some(p) => format!("{}: {e}", p.display()),
+        None => e.to_string(),
     }
 }
 
@@ -184,6 +195,9 @@ impl CpiqError {
     /// True when the error is a write to a closed pipe (`cpiq sql … | head`),
     /// which is not a failure.
     pub fn is_broken_pipe(&self) -> bool {
+        if crate::output::Stdout::closed() {
+            return true;
+        }
         fn io_is_pipe(e: &io::Error) -> bool {
             e.kind() == io::ErrorKind::BrokenPipe
         }

@@ -170,7 +170,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
             }
         }
         let stdout: Box<dyn std::io::Write + Send> =
-            Box::new(std::io::BufWriter::new(std::io::stdout()));
+            Box::new(std::io::BufWriter::new(crate::output::Stdout::new()));
         let mut session = Session::new(engine, settings.format, stdout);
         session.set_output(settings.output.clone())?;
         Ok::<_, CpiqError>(session)

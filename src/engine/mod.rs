@@ -12,7 +12,6 @@ pub mod script;
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use datafusion::arrow::datatypes::DataType;
 use datafusion::dataframe::DataFrame;
@@ -82,7 +81,8 @@ impl Engine {
         if let Some(bytes) = workspace.settings.memory_limit {
             runtime = runtime.with_memory_limit(bytes, 1.0);
         }
-        let ctx = SessionContext::new_with_config_rt(config, runtime.build_arc()?);
+        // `SELECT * FROM 'file.parquet'` works as in datafusion-cli and DuckDB.
+        let ctx = SessionContext::new_with_config_rt(config, runtime.build_arc()?).enable_url_table();
 
         let mut tables = Vec::new();
         for spec in workspace.all_tables() {

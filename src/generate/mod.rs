@@ -203,7 +203,7 @@ pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary> {
     let mut latent = vec![[[0.0f64; DRIVERS]; 3]; n_months + BURN_IN];
     {
         let mut r = root.fork(1);
-        let phi: f64 = 0.6;
+        let phi: f64 = 0.3;
         let sd = (1.0 - phi * phi).sqrt();
         for s in 0..3 {
             for d in 0..DRIVERS {
@@ -258,13 +258,15 @@ pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary> {
         let next = month_start(start, m as u32 + 1);
         let days = (next - month).num_days();
         let key = month.format("%Y-%m").to_string();
-        for w in [&mut w_support as &mut dyn tables::Partitioned, &mut w_orders, &mut w_returns, &mut w_quotes, &mut w_surveys] {
+        let writers: [&mut dyn tables::Partitioned; 5] =
+            [&mut w_support, &mut w_orders, &mut w_returns, &mut w_quotes, &mut w_surveys];
+        for w in writers {
             w.open_partition(&key)?;
         }
         for day in 0..days {
             let date = month + Duration::days(day);
             let midnight = date.and_hms_opt(0, 0, 0).expect("midnight");
-            let mut at = |r: &mut Rng| midnight + Duration::seconds(r.below(86_400) as i64);
+            let at = |r: &mut Rng| midnight + Duration::seconds(r.below(86_400) as i64);
             let per_day = |rate: f64| n_cust * rate / days as f64;
 
             // Support cases.
@@ -285,9 +287,8 @@ pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary> {
                 let unresolved = resolved > end_t || r.chance(0.02);
                 let contacts = if fcr { 1 } else { 2 + r.poisson(0.8) as i32 };
                 last_case[cust] = if fcr { 1 } else { 2 };
-                ids[0] += 1;
                 rows.push(SupportCase {
-                    case_id: ids[0],
+                    case_id: 0,
                     customer_id: cust as i64 + 1,
                     segment: s as u8,
                     region: reg,
@@ -299,7 +300,11 @@ pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary> {
                     contacts: if unresolved { contacts.max(1) } else { contacts },
                 });
             }
-            rows.sort_by_key(|x| (x.opened_at, x.case_id));
+            rows.sort_by_key(|x| x.opened_at);
+            for row in rows.iter_mut() {
+                ids[0] += 1;
+                row.case_id = ids[0];
+            }
             summary.events += rows.len() as u64;
             w_support.extend(rows)?;
 
@@ -331,9 +336,8 @@ pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary> {
                 } else {
                     (0u8, Some(micros(delivered)))
                 };
-                ids[1] += 1;
                 rows.push(Order {
-                    order_id: ids[1],
+                    order_id: 0,
                     customer_id: cust as i64 + 1,
                     segment: s as u8,
                     region: reg,
@@ -347,7 +351,11 @@ pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary> {
                     damaged: status == 0 && damaged,
                 });
             }
-            rows.sort_by_key(|x| (x.ordered_at, x.order_id));
+            rows.sort_by_key(|x| x.ordered_at);
+            for row in rows.iter_mut() {
+                ids[1] += 1;
+                row.order_id = ids[1];
+            }
             summary.events += rows.len() as u64;
             w_orders.extend(rows)?;
 
@@ -361,9 +369,8 @@ pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary> {
                 let requested = at(&mut r);
                 let base_days = [4.5, 2.5][ch] * (-0.3 * z(s, m, Driver::Returns)).exp();
                 let completed = requested + hours(24.0 * (0.5 + r.exp(base_days)));
-                ids[2] += 1;
                 rows.push(Return {
-                    return_id: ids[2],
+                    return_id: 0,
                     customer_id: cust as i64 + 1,
                     segment: s as u8,
                     region: reg,
@@ -373,7 +380,11 @@ pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary> {
                     completed_at: (completed <= end_t && !r.chance(0.01)).then(|| micros(completed)),
                 });
             }
-            rows.sort_by_key(|x| (x.requested_at, x.return_id));
+            rows.sort_by_key(|x| x.requested_at);
+            for row in rows.iter_mut() {
+                ids[2] += 1;
+                row.return_id = ids[2];
+            }
             summary.events += rows.len() as u64;
             w_returns.extend(rows)?;
 
@@ -387,9 +398,8 @@ pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary> {
                 let requested = at(&mut r);
                 let mean_h = [3.0, 2.0, 0.5][ch] * [1.0, 1.2, 1.6][s] * (-0.3 * z(s, m, Driver::Quotes)).exp();
                 let answered = requested + hours(r.exp(mean_h));
-                ids[3] += 1;
                 rows.push(QuoteRequest {
-                    quote_id: ids[3],
+                    quote_id: 0,
                     customer_id: cust as i64 + 1,
                     segment: s as u8,
                     region: reg,
@@ -398,7 +408,11 @@ pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary> {
                     answered_at: (answered <= end_t && !r.chance(0.04)).then(|| micros(answered)),
                 });
             }
-            rows.sort_by_key(|x| (x.requested_at, x.quote_id));
+            rows.sort_by_key(|x| x.requested_at);
+            for row in rows.iter_mut() {
+                ids[3] += 1;
+                row.quote_id = ids[3];
+            }
             summary.events += rows.len() as u64;
             w_quotes.extend(rows)?;
 
@@ -413,9 +427,8 @@ pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary> {
                 let prev = m.saturating_sub(1);
                 let nps = 7.4 + 0.8 * z(s, prev, Driver::Fcr) + own + 1.6 * r.normal();
                 let ces = 5.0 - 0.4 * z(s, prev, Driver::FirstResponse) + 0.5 * own + 1.0 * r.normal();
-                ids[4] += 1;
                 rows.push(Survey {
-                    response_id: ids[4],
+                    response_id: 0,
                     customer_id: cust as i64 + 1,
                     segment: s as u8,
                     region: reg,
@@ -424,11 +437,17 @@ pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary> {
                     ces_score: ces.round().clamp(1.0, 7.0) as i32,
                 });
             }
-            rows.sort_by_key(|x| (x.responded_at, x.response_id));
+            rows.sort_by_key(|x| x.responded_at);
+            for row in rows.iter_mut() {
+                ids[4] += 1;
+                row.response_id = ids[4];
+            }
             summary.surveys += rows.len() as u64;
             w_surveys.extend(rows)?;
         }
-        for w in [&mut w_support as &mut dyn tables::Partitioned, &mut w_orders, &mut w_returns, &mut w_quotes, &mut w_surveys] {
+        let writers: [&mut dyn tables::Partitioned; 5] =
+            [&mut w_support, &mut w_orders, &mut w_returns, &mut w_quotes, &mut w_surveys];
+        for w in writers {
             summary.files += w.close_partition()?;
         }
         if let Some(b) = &bar {

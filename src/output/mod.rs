@@ -11,6 +11,8 @@ mod table;
 
 pub use atomic::AtomicFile;
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use std::io::Write;
 use std::path::Path;
 use std::str::FromStr;
@@ -203,9 +205,55 @@ pub async fn export(mut stream: SendableRecordBatchStream, path: &Path) -> Resul
     Ok(Written { rows, bytes })
 }
 
+static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
+
+/// Standard output that remembers when the reader closed the pipe, however
+/// deep in a library the resulting error is wrapped or stringified.
+#[derive(Debug)]
+pub struct Stdout(std::io::Stdout);
+
+impl Default for Stdout {
+    fn default() -> Self {
+        Stdout::new()
+    }
+}
+
+impl Stdout {
+    /// The process's standard output.
+    pub fn new() -> Stdout {
+        Stdout(std::io::stdout())
+    }
+
+    /// True once a write failed because the reader went away.
+    pub fn closed() -> bool {
+        STDOUT_CLOSED.load(Ordering::Relaxed)
+    }
+}
+
+impl Write for Stdout {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.write(buf).inspect_err(|e| {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                STDOUT_CLOSED.store(true, Ordering::Relaxed);
+            }
+        })
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush().inspect_err(|e| {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                STDOUT_CLOSED.store(true, Ordering::Relaxed);
+            }
+        })
+    }
+}
+
 /// Formatting options shared by the text renderers: NULL shown as `NULL`.
 pub(crate) fn format_options() -> FormatOptions<'static> {
-    FormatOptions::default().with_null("NULL")
+    FormatOptions::default()
+        .with_null("NULL")
+        .with_timestamp_format(Some("%Y-%m-%d %H:%M:%S%.f"))
+        .with_datetime_format(Some("%Y-%m-%d %H:%M:%S%.f"))
 }
 
 fn write_markdown(schema: &Arc<Schema>, batches: &[RecordBatch], out: &mut dyn Write) -> Result<()> {

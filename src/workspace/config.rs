@@ -222,11 +222,11 @@ impl Workspace {
     pub fn load(config_path: &Path) -> Result<Workspace> {
         let text = std::fs::read_to_string(config_path)
             .map_err(|e| CpiqError::io(config_path, e))?;
-        Workspace::from_str(config_path, &text)
+        Workspace::parse(config_path, &text)
     }
 
     /// Validate the text of a `cpiq.toml` found at `config_path`.
-    pub fn from_str(config_path: &Path, text: &str) -> Result<Workspace> {
+    pub fn parse(config_path: &Path, text: &str) -> Result<Workspace> {
         let err = |offset: usize, msg: String| {
             CpiqError::config(config_path, line_of(text, offset), msg)
         };
@@ -398,7 +398,7 @@ mod tests {
     }
 
     fn load(d: &tempfile::TempDir, text: &str) -> Result<Workspace> {
-        Workspace::from_str(&d.path().join("cpiq.toml"), text)
+        Workspace::parse(&d.path().join("cpiq.toml"), text)
     }
 
     #[test]

@@ -9,7 +9,9 @@
 
 mod config;
 
-pub use config::{Aggregation, FileKind, KpiSpec, Settings, TableSpec, Workspace};
+pub use config::{
+    Aggregation, FileKind, KpiSpec, Settings, TableSpec, Workspace, is_identifier, parse_size,
+};
 
 use std::path::{Path, PathBuf};
 

@@ -75,8 +75,7 @@ fn config_mistakes_name_file_line_and_key() {
     let ws = TempWorkspace::with_tables(&[("events", "events.csv", EVENTS)], "\n[settings]\nmemory_limt = \"1GiB\"\n");
     let r = ws.cpiq(&["cpis"]);
     assert_eq!(r.code, 1, "{r:?}");
-    let cfg = ws.path().join("cpiq.toml").display().to_string();
-    assert!(r.stderr.contains(&format!("{cfg}:8: unknown field `memory_limt`")), "{}", r.stderr);
+    assert!(r.stderr.contains("cpiq.toml:8: unknown field `memory_limt`"), "{}", r.stderr);
 
     let ws = TempWorkspace::with_tables(&[("events", "events.csv", EVENTS)], "\n[tables.orders]\npath = \"missing/orders\"\n");
     let r = ws.cpiq(&["cpis"]);

@@ -141,7 +141,7 @@ pub fn generated() -> &'static Path {
     DIR.get_or_init(|| {
         let d = tempfile::tempdir().unwrap();
         let out = d.path().to_string_lossy().into_owned();
-        cpiq_in(d.path(), &["generate", "--out", &out, "--customers", "3000", "--months", "12", "--seed", "7"]).ok();
+        cpiq_in(d.path(), &["generate", "--out", &out, "--customers", "3000", "--months", "24", "--seed", "7"]).ok();
         d
     })
     .path()
