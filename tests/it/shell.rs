@@ -19,7 +19,7 @@ fn the_shell_prompts_runs_multiline_sql_and_quits() {
     let mut cmd = std::process::Command::new(bin());
     cmd.current_dir(generated())
         .env("CPIQ_HISTORY", hist.path().join("history"))
-        .env("TERM", "dumb");
+        .env("TERM", "xterm");
     let mut p = rexpect::session::spawn_command(cmd, Some(Duration::from_secs(60).as_millis() as u64)).unwrap();
     p.exp_string("\\? for help").unwrap();
     p.exp_string("cpiq> ").unwrap();
