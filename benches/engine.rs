@@ -16,7 +16,10 @@ fn median(mut v: Vec<Duration>) -> Duration {
 }
 
 fn env_or(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn main() {
@@ -43,13 +46,17 @@ fn main() {
     let mut opens = Vec::new();
     for _ in 0..5 {
         let t = Instant::now();
-        let e = rt.block_on(Engine::open(ws.clone(), EngineOptions::default())).expect("open");
+        let e = rt
+            .block_on(Engine::open(ws.clone(), EngineOptions::default()))
+            .expect("open");
         assert!(e.problems().is_empty());
         opens.push(t.elapsed());
     }
     println!("open workspace (8 CPIs): median {:?}", median(opens));
 
-    let engine = rt.block_on(Engine::open(ws, EngineOptions::default())).expect("open");
+    let engine = rt
+        .block_on(Engine::open(ws, EngineOptions::default()))
+        .expect("open");
     let sql = "SELECT date_trunc('month', promised_at) AS period, channel, \
                CAST(SUM(numerator) AS DOUBLE) / SUM(denominator) AS value \
                FROM on_time_delivery GROUP BY 1, 2 ORDER BY 1, 2";
@@ -57,12 +64,22 @@ fn main() {
     for i in 0..6 {
         let t = Instant::now();
         let batches = rt
-            .block_on(async { engine.sql(sql).await?.collect().await.map_err(cpiq::CpiqError::from) })
+            .block_on(async {
+                engine
+                    .sql(sql)
+                    .await?
+                    .collect()
+                    .await
+                    .map_err(cpiq::CpiqError::from)
+            })
             .expect("query");
         std::hint::black_box(batches);
         if i > 0 {
             runs.push(t.elapsed());
         }
     }
-    println!("on_time_delivery by channel per month: median {:?} (5 runs after a warm-up)", median(runs));
+    println!(
+        "on_time_delivery by channel per month: median {:?} (5 runs after a warm-up)",
+        median(runs)
+    );
 }

@@ -128,7 +128,11 @@ impl From<io::Error> for CpiqError {
 }
 
 fn problems(n: usize) -> String {
-    if n == 1 { "1 problem".into() } else { format!("{n} problems") }
+    if n == 1 {
+        "1 problem".into()
+    } else {
+        format!("{n} problems")
+    }
 }
 
 fn io_message(path: Option<&std::path::Path>, e: &io::Error) -> String {
@@ -204,9 +208,9 @@ impl CpiqError {
         fn arrow_is_pipe(e: &ArrowError) -> bool {
             match e {
                 ArrowError::IoError(_, e) => io_is_pipe(e),
-                ArrowError::ExternalError(e) => e
-                    .downcast_ref::<io::Error>()
-                    .is_some_and(io_is_pipe),
+                ArrowError::ExternalError(e) => {
+                    e.downcast_ref::<io::Error>().is_some_and(io_is_pipe)
+                }
                 _ => false,
             }
         }
@@ -242,7 +246,10 @@ mod tests {
     #[test]
     fn locations_read_like_compiler_messages() {
         let e = CpiqError::definition("queries/cpis/fcr.sql", 4, "unknown unit \"percnt\"");
-        assert_eq!(e.to_string(), "queries/cpis/fcr.sql:4: unknown unit \"percnt\"");
+        assert_eq!(
+            e.to_string(),
+            "queries/cpis/fcr.sql:4: unknown unit \"percnt\""
+        );
         assert_eq!(e.exit_code(), 1);
     }
 

@@ -134,7 +134,14 @@ impl Args {
 /// Run cpiq with parsed arguments; returns the exit code on success.
 pub fn run(args: Args) -> Result<ExitCode> {
     let settings = args.resolve()?;
-    if let Some(Cmd::Generate { out, customers, months, seed, start }) = &args.command {
+    if let Some(Cmd::Generate {
+        out,
+        customers,
+        months,
+        seed,
+        start,
+    }) = &args.command
+    {
         let start = chrono::NaiveDate::parse_from_str(start, "%Y-%m-%d")
             .map_err(|_| CpiqError::Usage(format!("--start {start:?}: expected YYYY-MM-DD")))?;
         let t = std::time::Instant::now();
@@ -163,7 +170,13 @@ pub fn run(args: Args) -> Result<ExitCode> {
         .map_err(CpiqError::from)?;
     let mut session = runtime.block_on(async {
         let workspace = Workspace::discover(args.workspace.as_deref())?;
-        let engine = Engine::open(workspace, EngineOptions { params: settings.params.clone() }).await?;
+        let engine = Engine::open(
+            workspace,
+            EngineOptions {
+                params: settings.params.clone(),
+            },
+        )
+        .await?;
         if !matches!(args.command, Some(Cmd::Check)) {
             for p in engine.problems() {
                 eprintln!("warning: {p}");
@@ -182,7 +195,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
     runtime.block_on(async {
         match &args.command {
             Some(Cmd::Sql { query }) => {
-                session.run_script(query, std::path::Path::new("<sql>")).await?;
+                session
+                    .run_script(query, std::path::Path::new("<sql>"))
+                    .await?;
             }
             Some(Cmd::Run { files }) => {
                 for f in files {
@@ -202,7 +217,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
             None => {
                 let mut text = String::new();
                 std::io::stdin().read_to_string(&mut text)?;
-                session.run_script(&text, std::path::Path::new("<stdin>")).await?;
+                session
+                    .run_script(&text, std::path::Path::new("<stdin>"))
+                    .await?;
             }
         }
         Ok(ExitCode::SUCCESS)

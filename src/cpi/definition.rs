@@ -192,15 +192,16 @@ impl CpiDefinition {
                 continue;
             };
             let key = key.trim();
-            if key.is_empty()
-                || !key.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
-            {
+            if key.is_empty() || !key.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
                 continue;
             }
             if !KEYS.contains(&key) {
                 return Err(err(
                     lineno,
-                    format!("unknown header key \"{key}\" (expected one of: {})", KEYS.join(", ")),
+                    format!(
+                        "unknown header key \"{key}\" (expected one of: {})",
+                        KEYS.join(", ")
+                    ),
                 ));
             }
             let value = if key == "label" || key == "description" {
@@ -210,11 +211,17 @@ impl CpiDefinition {
             };
             if key == "param" {
                 let Some((name, default)) = value.split_once('=') else {
-                    return Err(err(lineno, "param: expected `-- param: name = default`".into()));
+                    return Err(err(
+                        lineno,
+                        "param: expected `-- param: name = default`".into(),
+                    ));
                 };
                 let (name, default) = (name.trim(), default.trim());
                 if !is_identifier(name) {
-                    return Err(err(lineno, format!("param: \"{name}\" is not a plain identifier")));
+                    return Err(err(
+                        lineno,
+                        format!("param: \"{name}\" is not a plain identifier"),
+                    ));
                 }
                 if params.iter().any(|p| p.name == name) {
                     return Err(err(lineno, format!("param: \"{name}\" is declared twice")));
@@ -228,7 +235,9 @@ impl CpiDefinition {
                     name: name.to_string(),
                     default,
                 });
-                values.entry("param".into()).or_insert((String::new(), lineno));
+                values
+                    .entry("param".into())
+                    .or_insert((String::new(), lineno));
                 continue;
             }
             if let Some((_, first)) = values.get(key) {
@@ -273,7 +282,9 @@ impl CpiDefinition {
             other => {
                 return Err(err(
                     l,
-                    format!("unknown direction \"{other}\" (expected higher_is_better or lower_is_better)"),
+                    format!(
+                        "unknown direction \"{other}\" (expected higher_is_better or lower_is_better)"
+                    ),
                 ));
             }
         };
@@ -319,7 +330,9 @@ impl CpiDefinition {
         let def = CpiDefinition {
             name: name.to_string(),
             label: get("label").unwrap().0.to_string(),
-            description: get("description").map(|d| d.0.to_string()).unwrap_or_default(),
+            description: get("description")
+                .map(|d| d.0.to_string())
+                .unwrap_or_default(),
             unit,
             direction,
             target,
@@ -346,22 +359,32 @@ impl CpiDefinition {
     /// The body with parameters substituted: `overrides` first, then defaults.
     pub fn render(&self, overrides: &HashMap<String, String>) -> Result<String> {
         substitute(&self.body, |name| {
-            overrides
-                .get(name)
-                .cloned()
-                .or_else(|| self.params.iter().find(|p| p.name == name).map(|p| p.default.clone()))
+            overrides.get(name).cloned().or_else(|| {
+                self.params
+                    .iter()
+                    .find(|p| p.name == name)
+                    .map(|p| p.default.clone())
+            })
         })
         .map_err(|e| CpiqError::definition(&self.path, self.body_line, e.to_string()))
     }
 
     fn check_is_one_select(&self, sql: &str) -> Result<()> {
         let statements = DFParser::parse_sql(sql).map_err(|e| {
-            CpiqError::definition(&self.path, self.body_line, format!("the body does not parse: {e}"))
+            CpiqError::definition(
+                &self.path,
+                self.body_line,
+                format!("the body does not parse: {e}"),
+            )
         })?;
         match statements.len() {
             1 => {}
             0 => {
-                return Err(CpiqError::definition(&self.path, self.body_line, "the body is empty"));
+                return Err(CpiqError::definition(
+                    &self.path,
+                    self.body_line,
+                    "the body is empty",
+                ));
             }
             n => {
                 return Err(CpiqError::definition(
@@ -415,7 +438,13 @@ FROM orders WHERE status = 'delivered' AND ${sla_hours} > 0;
         assert_eq!(d.target, Some(0.95));
         assert_eq!(d.min_denominator, Some(30.0));
         assert_eq!(d.dimensions, ["channel", "segment", "region"]);
-        assert_eq!(d.params, [Param { name: "sla_hours".into(), default: "24".into() }]);
+        assert_eq!(
+            d.params,
+            [Param {
+                name: "sla_hours".into(),
+                default: "24".into()
+            }]
+        );
         assert_eq!(d.body_line, 11);
         assert!(d.render(&HashMap::new()).unwrap().contains("AND 24 > 0"));
         let o = HashMap::from([("sla_hours".to_string(), "48".to_string())]);
@@ -425,12 +454,30 @@ FROM orders WHERE status = 'delivered' AND ${sla_hours} > 0;
     #[test]
     fn header_mistakes_name_their_line() {
         let cases = [
-            (GOOD.replace("percent   ", "percnt    "), "q/x.sql:4: unknown unit \"percnt\""),
-            (GOOD.replace("-- target", "-- targte"), "q/x.sql:6: unknown header key \"targte\""),
-            (GOOD.replace("-- min_denominator: 30", "-- label: again"), "q/x.sql:7: duplicate header key \"label\" (first given on line 2)"),
-            (GOOD.replace("-- time: promised_at\n", ""), "q/x.sql:10: missing header key \"time\""),
-            (GOOD.replace("higher_is_better   #", "up #"), "q/x.sql:5: unknown direction \"up\""),
-            (GOOD.replace("0.95", "lots"), "q/x.sql:6: target: \"lots\" is not a number"),
+            (
+                GOOD.replace("percent   ", "percnt    "),
+                "q/x.sql:4: unknown unit \"percnt\"",
+            ),
+            (
+                GOOD.replace("-- target", "-- targte"),
+                "q/x.sql:6: unknown header key \"targte\"",
+            ),
+            (
+                GOOD.replace("-- min_denominator: 30", "-- label: again"),
+                "q/x.sql:7: duplicate header key \"label\" (first given on line 2)",
+            ),
+            (
+                GOOD.replace("-- time: promised_at\n", ""),
+                "q/x.sql:10: missing header key \"time\"",
+            ),
+            (
+                GOOD.replace("higher_is_better   #", "up #"),
+                "q/x.sql:5: unknown direction \"up\"",
+            ),
+            (
+                GOOD.replace("0.95", "lots"),
+                "q/x.sql:6: target: \"lots\" is not a number",
+            ),
         ];
         for (text, want) in cases {
             let got = parse(&text).unwrap_err().to_string();
@@ -441,9 +488,16 @@ FROM orders WHERE status = 'delivered' AND ${sla_hours} > 0;
     #[test]
     fn the_body_must_be_one_select() {
         let head = GOOD.split("SELECT").next().unwrap();
-        let e = parse(&format!("{head}DELETE FROM orders")).unwrap_err().to_string();
-        assert!(e.starts_with("q/x.sql:11: the body must be a SELECT"), "{e}");
-        let e = parse(&format!("{head}SELECT 1; SELECT 2")).unwrap_err().to_string();
+        let e = parse(&format!("{head}DELETE FROM orders"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("q/x.sql:11: the body must be a SELECT"),
+            "{e}"
+        );
+        let e = parse(&format!("{head}SELECT 1; SELECT 2"))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("found 2 statements"), "{e}");
         let e = parse(&format!("{head}SELEC 1")).unwrap_err().to_string();
         assert!(e.starts_with("q/x.sql:11: the body does not parse"), "{e}");

@@ -43,7 +43,11 @@ pub fn load_definitions(dir: &Path) -> Result<Vec<(PathBuf, Result<CpiDefinition
                 Some(first) => Err(CpiqError::definition(
                     &path,
                     def.line_of("cpi"),
-                    format!("CPI \"{}\" is already defined in {}", def.name, first.display()),
+                    format!(
+                        "CPI \"{}\" is already defined in {}",
+                        def.name,
+                        first.display()
+                    ),
                 )),
                 None => Ok(def),
             }

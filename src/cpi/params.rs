@@ -61,7 +61,8 @@ pub fn substitute(sql: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<
                 if c == b'\'' {
                     let e_string = i > 0
                         && matches!(bytes[i - 1], b'e' | b'E')
-                        && (i < 2 || !(bytes[i - 2].is_ascii_alphanumeric() || bytes[i - 2] == b'_'));
+                        && (i < 2
+                            || !(bytes[i - 2].is_ascii_alphanumeric() || bytes[i - 2] == b'_'));
                     ctx = Context::String {
                         backslash_escapes: e_string,
                     };
@@ -187,14 +188,25 @@ mod tests {
     #[test]
     fn numbers_dates_and_identifiers_are_placed_in_code() {
         assert_eq!(sub("x <= ${h} * 3600", "48").unwrap(), "x <= 48 * 3600");
-        assert_eq!(sub("x > ${d}", "2024-02-29").unwrap(), "x > DATE '2024-02-29'");
+        assert_eq!(
+            sub("x > ${d}", "2024-02-29").unwrap(),
+            "x > DATE '2024-02-29'"
+        );
         assert_eq!(sub("GROUP BY ${c}", "segment").unwrap(), "GROUP BY segment");
         assert_eq!(sub("${v}", "-1.5e3").unwrap(), "-1.5e3");
     }
 
     #[test]
     fn injection_outside_strings_is_refused() {
-        for bad in ["1; DROP TABLE t", "1 OR 1=1", "'a'", "2024-02-30", "a b", "--", ""] {
+        for bad in [
+            "1; DROP TABLE t",
+            "1 OR 1=1",
+            "'a'",
+            "2024-02-30",
+            "a b",
+            "--",
+            "",
+        ] {
             let e = sub("LIMIT ${n}", bad).unwrap_err().to_string();
             assert!(e.contains("parameter n: value"), "{bad}: {e}");
         }

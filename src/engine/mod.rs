@@ -82,7 +82,8 @@ impl Engine {
             runtime = runtime.with_memory_limit(bytes, 1.0);
         }
         // `SELECT * FROM 'file.parquet'` works as in datafusion-cli and DuckDB.
-        let ctx = SessionContext::new_with_config_rt(config, runtime.build_arc()?).enable_url_table();
+        let ctx =
+            SessionContext::new_with_config_rt(config, runtime.build_arc()?).enable_url_table();
 
         let mut tables = Vec::new();
         for spec in workspace.all_tables() {
@@ -201,7 +202,11 @@ impl Engine {
             known.dedup();
             return Err(CpiqError::Usage(format!(
                 "unknown parameter \"{name}\" (no CPI declares it; known: {})",
-                if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                }
             )));
         }
         let overrides = HashMap::from([(name.to_string(), value.to_string())]);
@@ -224,7 +229,11 @@ impl Engine {
                 let _ = self.ctx.deregister_table(def.name.as_str());
             }
         }
-        let table_names: HashSet<String> = self.workspace.all_tables().map(|t| t.name.clone()).collect();
+        let table_names: HashSet<String> = self
+            .workspace
+            .all_tables()
+            .map(|t| t.name.clone())
+            .collect();
         let order = dependency_order(&self.cpis);
         for idx in order {
             // Files that did not parse keep their parse error.
@@ -235,7 +244,10 @@ impl Engine {
                 Err(CpiqError::definition(
                     &def.path,
                     def.line_of("cpi"),
-                    format!("CPI \"{}\" has the name of a table of the workspace", def.name),
+                    format!(
+                        "CPI \"{}\" has the name of a table of the workspace",
+                        def.name
+                    ),
                 ))
             } else {
                 match cycle_of(&self.cpis, idx) {
@@ -254,11 +266,12 @@ impl Engine {
     async fn register_cpi(&self, def: &CpiDefinition) -> Result<()> {
         let sql = def.render(&self.params)?;
         let at_body = |msg: String| CpiqError::definition(&def.path, def.body_line, msg);
-        let df: DataFrame = self
-            .ctx
-            .sql(&sql)
-            .await
-            .map_err(|e| at_body(format!("the body does not plan: {}", one_line(&e.to_string()))))?;
+        let df: DataFrame = self.ctx.sql(&sql).await.map_err(|e| {
+            at_body(format!(
+                "the body does not plan: {}",
+                one_line(&e.to_string())
+            ))
+        })?;
         check_cpi_schema(def, &df)?;
         self.ctx
             .register_table(def.name.as_str(), df.into_view())
@@ -299,7 +312,10 @@ fn check_cpi_schema(def: &CpiDefinition, df: &DataFrame) -> Result<()> {
             return Err(CpiqError::definition(
                 &def.path,
                 def.line_of("time"),
-                format!("time column \"{}\" is {other}, not a date or timestamp", def.time),
+                format!(
+                    "time column \"{}\" is {other}, not a date or timestamp",
+                    def.time
+                ),
             ));
         }
     }

@@ -144,11 +144,22 @@ pub(super) async fn check_kpi(ctx: &SessionContext, ws: &Workspace, kpi: &KpiSpe
     let name = &kpi.table.name;
     let table = ctx.table(name.as_str()).await?;
     let schema = table.schema();
-    let find = |c: &str| schema.fields().iter().find(|f| f.name() == c).map(|f| f.data_type().clone());
+    let find = |c: &str| {
+        schema
+            .fields()
+            .iter()
+            .find(|f| f.name() == c)
+            .map(|f| f.data_type().clone())
+    };
     let err = |m: String| CpiqError::config(&ws.config_path, kpi.line, m);
     let time_err = |m: String| CpiqError::config(&ws.config_path, kpi.time_line, m);
     match find(&kpi.time) {
-        None => return Err(time_err(format!("kpis.{name}.time: the table has no column \"{}\"", kpi.time))),
+        None => {
+            return Err(time_err(format!(
+                "kpis.{name}.time: the table has no column \"{}\"",
+                kpi.time
+            )));
+        }
         Some(DataType::Timestamp(..) | DataType::Date32 | DataType::Date64) => {}
         Some(t) => {
             return Err(time_err(format!(
@@ -159,14 +170,24 @@ pub(super) async fn check_kpi(ctx: &SessionContext, ws: &Workspace, kpi: &KpiSpe
     }
     for d in &kpi.dimensions {
         if find(d).is_none() {
-            return Err(err(format!("kpis.{name}.dimensions: the table has no column \"{d}\"")));
+            return Err(err(format!(
+                "kpis.{name}.dimensions: the table has no column \"{d}\""
+            )));
         }
     }
     for (m, _) in &kpi.measures {
         match find(m) {
-            None => return Err(err(format!("kpis.{name}.measures: the table has no column \"{m}\""))),
+            None => {
+                return Err(err(format!(
+                    "kpis.{name}.measures: the table has no column \"{m}\""
+                )));
+            }
             Some(t) if t.is_numeric() => {}
-            Some(t) => return Err(err(format!("kpis.{name}.measures.{m}: column is {t}, not numeric"))),
+            Some(t) => {
+                return Err(err(format!(
+                    "kpis.{name}.measures.{m}: column is {t}, not numeric"
+                )));
+            }
         }
     }
     Ok(())

@@ -193,7 +193,10 @@ mod tests {
     fn semicolons_in_strings_and_comments_do_not_split() {
         let items = split("SELECT 'a;b', \"c;d\" -- e;f\n/* g; */ FROM t;");
         assert_eq!(items.len(), 1);
-        assert_eq!(items[0], sql("SELECT 'a;b', \"c;d\" -- e;f\n/* g; */ FROM t", 1));
+        assert_eq!(
+            items[0],
+            sql("SELECT 'a;b', \"c;d\" -- e;f\n/* g; */ FROM t", 1)
+        );
     }
 
     #[test]
@@ -202,9 +205,15 @@ mod tests {
         assert_eq!(
             items,
             vec![
-                Item::Command { text: "\\set n 5".into(), line: 1 },
+                Item::Command {
+                    text: "\\set n 5".into(),
+                    line: 1
+                },
                 sql("SELECT 1", 2),
-                Item::Command { text: "\\cpis".into(), line: 3 },
+                Item::Command {
+                    text: "\\cpis".into(),
+                    line: 3
+                },
             ]
         );
     }

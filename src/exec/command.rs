@@ -51,16 +51,66 @@ pub struct CommandSpec {
 
 /// Every command, in the order `\?` lists them.
 pub const COMMANDS: &[CommandSpec] = &[
-    CommandSpec { name: "cpis", aliases: &[], args: "", help: "list the CPIs: label, unit, direction, target, parameters" },
-    CommandSpec { name: "d", aliases: &["describe"], args: "[NAME]", help: "list tables, KPI tables and CPI views, or show the columns of one" },
-    CommandSpec { name: "check", aliases: &[], args: "", help: "report every problem found in the workspace" },
-    CommandSpec { name: "set", aliases: &[], args: "[NAME VALUE]", help: "set a CPI parameter for this session, or list parameters" },
-    CommandSpec { name: "format", aliases: &[], args: "table|csv|json|ndjson|markdown", help: "choose how results are shown" },
-    CommandSpec { name: "o", aliases: &["output"], args: "[FILE]", help: "write results to FILE (.parquet, .csv, .json, .ndjson, .md), or back to the screen" },
-    CommandSpec { name: "i", aliases: &["include"], args: "FILE", help: "run the statements and commands of FILE" },
-    CommandSpec { name: "timing", aliases: &[], args: "[on|off]", help: "show how long each statement takes" },
-    CommandSpec { name: "?", aliases: &["help", "h"], args: "", help: "show this help" },
-    CommandSpec { name: "q", aliases: &["quit", "exit"], args: "", help: "leave the shell (also Ctrl-D)" },
+    CommandSpec {
+        name: "cpis",
+        aliases: &[],
+        args: "",
+        help: "list the CPIs: label, unit, direction, target, parameters",
+    },
+    CommandSpec {
+        name: "d",
+        aliases: &["describe"],
+        args: "[NAME]",
+        help: "list tables, KPI tables and CPI views, or show the columns of one",
+    },
+    CommandSpec {
+        name: "check",
+        aliases: &[],
+        args: "",
+        help: "report every problem found in the workspace",
+    },
+    CommandSpec {
+        name: "set",
+        aliases: &[],
+        args: "[NAME VALUE]",
+        help: "set a CPI parameter for this session, or list parameters",
+    },
+    CommandSpec {
+        name: "format",
+        aliases: &[],
+        args: "table|csv|json|ndjson|markdown",
+        help: "choose how results are shown",
+    },
+    CommandSpec {
+        name: "o",
+        aliases: &["output"],
+        args: "[FILE]",
+        help: "write results to FILE (.parquet, .csv, .json, .ndjson, .md), or back to the screen",
+    },
+    CommandSpec {
+        name: "i",
+        aliases: &["include"],
+        args: "FILE",
+        help: "run the statements and commands of FILE",
+    },
+    CommandSpec {
+        name: "timing",
+        aliases: &[],
+        args: "[on|off]",
+        help: "show how long each statement takes",
+    },
+    CommandSpec {
+        name: "?",
+        aliases: &["help", "h"],
+        args: "",
+        help: "show this help",
+    },
+    CommandSpec {
+        name: "q",
+        aliases: &["quit", "exit"],
+        args: "",
+        help: "leave the shell (also Ctrl-D)",
+    },
 ];
 
 /// The `\?` text, generated from [`COMMANDS`].
@@ -80,7 +130,14 @@ pub fn help_text() -> String {
         let aliases = if c.aliases.is_empty() {
             String::new()
         } else {
-            format!(" (also {})", c.aliases.iter().map(|a| format!("\\{a}")).collect::<Vec<_>>().join(", "))
+            format!(
+                " (also {})",
+                c.aliases
+                    .iter()
+                    .map(|a| format!("\\{a}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
         };
         lines.push(format!("  {usage:<width$}  {}{aliases}", c.help));
     }
@@ -120,7 +177,9 @@ impl FromStr for Command {
             "?" => no_args(Command::Help),
             "cpis" => no_args(Command::Cpis),
             "check" => no_args(Command::Check),
-            "d" => Ok(Command::Describe((!rest.is_empty()).then(|| rest.to_string()))),
+            "d" => Ok(Command::Describe(
+                (!rest.is_empty()).then(|| rest.to_string()),
+            )),
             "set" => {
                 if rest.is_empty() {
                     return Ok(Command::Set(None));
@@ -144,11 +203,15 @@ impl FromStr for Command {
                 }
                 let f: Format = rest.parse()?;
                 if f == Format::Parquet {
-                    return Err(CpiqError::Usage("parquet is for files: use \\o FILE.parquet".into()));
+                    return Err(CpiqError::Usage(
+                        "parquet is for files: use \\o FILE.parquet".into(),
+                    ));
                 }
                 Ok(Command::Format(f))
             }
-            "o" => Ok(Command::Output((!rest.is_empty()).then(|| PathBuf::from(rest)))),
+            "o" => Ok(Command::Output(
+                (!rest.is_empty()).then(|| PathBuf::from(rest)),
+            )),
             "i" => {
                 if rest.is_empty() {
                     return Err(usage());
@@ -186,18 +249,36 @@ mod tests {
 
     #[test]
     fn arguments_are_parsed() {
-        assert_eq!("\\set sla_hours 48".parse::<Command>().unwrap(), Command::Set(Some(("sla_hours".into(), "48".into()))));
-        assert_eq!("\\set sla_hours = 48".parse::<Command>().unwrap(), Command::Set(Some(("sla_hours".into(), "48".into()))));
-        assert_eq!("\\d orders".parse::<Command>().unwrap(), Command::Describe(Some("orders".into())));
-        assert_eq!("\\format json".parse::<Command>().unwrap(), Command::Format(Format::Json));
-        assert_eq!("\\timing on".parse::<Command>().unwrap(), Command::Timing(Some(true)));
+        assert_eq!(
+            "\\set sla_hours 48".parse::<Command>().unwrap(),
+            Command::Set(Some(("sla_hours".into(), "48".into())))
+        );
+        assert_eq!(
+            "\\set sla_hours = 48".parse::<Command>().unwrap(),
+            Command::Set(Some(("sla_hours".into(), "48".into())))
+        );
+        assert_eq!(
+            "\\d orders".parse::<Command>().unwrap(),
+            Command::Describe(Some("orders".into()))
+        );
+        assert_eq!(
+            "\\format json".parse::<Command>().unwrap(),
+            Command::Format(Format::Json)
+        );
+        assert_eq!(
+            "\\timing on".parse::<Command>().unwrap(),
+            Command::Timing(Some(true))
+        );
         assert_eq!("\\o".parse::<Command>().unwrap(), Command::Output(None));
     }
 
     #[test]
     fn mistakes_are_usage_errors() {
         let e = "\\frobnicate".parse::<Command>().unwrap_err();
-        assert_eq!(e.to_string(), "unknown command \\frobnicate (\\? lists the commands)");
+        assert_eq!(
+            e.to_string(),
+            "unknown command \\frobnicate (\\? lists the commands)"
+        );
         assert_eq!(e.exit_code(), 2);
         assert!("\\q now".parse::<Command>().is_err());
         assert!("\\format yaml".parse::<Command>().is_err());

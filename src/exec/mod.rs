@@ -120,7 +120,10 @@ impl Session {
         Ok(())
     }
 
-    async fn emit(&mut self, stream: datafusion::execution::SendableRecordBatchStream) -> Result<()> {
+    async fn emit(
+        &mut self,
+        stream: datafusion::execution::SendableRecordBatchStream,
+    ) -> Result<()> {
         match &self.output {
             Some(path) => {
                 let written = output::export(stream, path).await?;
@@ -180,7 +183,11 @@ impl Session {
             }
             Command::Timing(on) => {
                 self.timing = on.unwrap_or(!self.timing);
-                writeln!(self.out, "Timing is {}.", if self.timing { "on" } else { "off" })?;
+                writeln!(
+                    self.out,
+                    "Timing is {}.",
+                    if self.timing { "on" } else { "off" }
+                )?;
             }
         }
         Ok(Flow::Continue)
@@ -192,7 +199,12 @@ impl Session {
         for p in &problems {
             writeln!(self.out, "error: {p}")?;
         }
-        let tables = self.engine.tables().iter().filter(|t| t.problem.is_none()).count();
+        let tables = self
+            .engine
+            .tables()
+            .iter()
+            .filter(|t| t.problem.is_none())
+            .count();
         let cpis = self.engine.cpis().iter().filter(|c| c.is_ok()).count();
         writeln!(
             self.out,
@@ -237,7 +249,9 @@ impl Session {
             strings(&|d| d.label.clone()),
             strings(&|d| d.unit.to_string()),
             strings(&|d| d.direction.to_string()),
-            Arc::new(Float64Array::from(defs.iter().map(|d| d.target).collect::<Vec<_>>())),
+            Arc::new(Float64Array::from(
+                defs.iter().map(|d| d.target).collect::<Vec<_>>(),
+            )),
             strings(&|d| {
                 d.params
                     .iter()
@@ -253,9 +267,19 @@ impl Session {
 
     fn params_batch(&self) -> Result<RecordBatch> {
         let mut rows: Vec<(String, String, String, String)> = Vec::new();
-        for def in self.engine.cpis().iter().filter_map(|c| c.definition.as_ref()) {
+        for def in self
+            .engine
+            .cpis()
+            .iter()
+            .filter_map(|c| c.definition.as_ref())
+        {
             for p in &def.params {
-                let value = self.engine.params().get(&p.name).cloned().unwrap_or_else(|| p.default.clone());
+                let value = self
+                    .engine
+                    .params()
+                    .get(&p.name)
+                    .cloned()
+                    .unwrap_or_else(|| p.default.clone());
                 rows.push((p.name.clone(), value, p.default.clone(), def.name.clone()));
             }
         }
@@ -278,7 +302,12 @@ impl Session {
     async fn relations_batch(&self) -> Result<RecordBatch> {
         let ws = self.engine.workspace();
         let mut names = Vec::new();
-        if let Some(schema) = self.engine.ctx().catalog("cpiq").and_then(|c| c.schema("public")) {
+        if let Some(schema) = self
+            .engine
+            .ctx()
+            .catalog("cpiq")
+            .and_then(|c| c.schema("public"))
+        {
             names = schema.table_names();
         }
         names.sort();
@@ -303,20 +332,23 @@ impl Session {
         Ok(RecordBatch::try_new(
             schema,
             vec![
-                Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.0.as_str()))),
+                Arc::new(StringArray::from_iter_values(
+                    rows.iter().map(|r| r.0.as_str()),
+                )),
                 Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.1))),
-                Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.2.as_str()))),
+                Arc::new(StringArray::from_iter_values(
+                    rows.iter().map(|r| r.2.as_str()),
+                )),
             ],
         )?)
     }
 
     async fn columns_batch(&self, name: &str) -> Result<RecordBatch> {
-        let table = self
-            .engine
-            .ctx()
-            .table(name)
-            .await
-            .map_err(|_| CpiqError::Usage(format!("no table, KPI table or CPI named \"{name}\" (\\d lists them)")))?;
+        let table = self.engine.ctx().table(name).await.map_err(|_| {
+            CpiqError::Usage(format!(
+                "no table, KPI table or CPI named \"{name}\" (\\d lists them)"
+            ))
+        })?;
         let schema = table.schema().as_arrow().clone();
         let fields = schema.fields();
         let out = Arc::new(Schema::new(vec![
@@ -328,10 +360,16 @@ impl Session {
         Ok(RecordBatch::try_new(
             out,
             vec![
-                Arc::new(StringArray::from_iter_values(fields.iter().map(|f| f.name().as_str()))),
-                Arc::new(StringArray::from_iter_values(fields.iter().map(|f| f.data_type().to_string()))),
                 Arc::new(StringArray::from_iter_values(
-                    fields.iter().map(|f| if f.is_nullable() { "yes" } else { "no" }),
+                    fields.iter().map(|f| f.name().as_str()),
+                )),
+                Arc::new(StringArray::from_iter_values(
+                    fields.iter().map(|f| f.data_type().to_string()),
+                )),
+                Arc::new(StringArray::from_iter_values(
+                    fields
+                        .iter()
+                        .map(|f| if f.is_nullable() { "yes" } else { "no" }),
                 )),
                 Arc::new(UInt64Array::from_iter_values(1..=fields.len() as u64)),
             ],

@@ -26,9 +26,7 @@ use std::path::{Path, PathBuf};
 use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime};
 
 use crate::error::{CpiqError, Result};
-use tables::{
-    Customer, KpiRow, Order, QuoteRequest, Return, SupportCase, Survey, TableWriter,
-};
+use tables::{Customer, KpiRow, Order, QuoteRequest, Return, SupportCase, Survey, TableWriter};
 
 /// What to generate.
 #[derive(Debug, Clone)]
@@ -110,14 +108,48 @@ struct Planted {
 }
 
 const PLANTED: [Planted; 5] = [
-    Planted { cpi: "first_contact_resolution", driver: Driver::Fcr, kpi: "kpi_monthly.nps", lag: 1, rho: [0.8, 0.7, 0.5] },
-    Planted { cpi: "on_time_delivery", driver: Driver::OnTime, kpi: "kpi_monthly.churn_rate", lag: 2, rho: [-0.7, -0.6, -0.5] },
-    Planted { cpi: "time_to_first_response", driver: Driver::FirstResponse, kpi: "kpi_monthly.ces", lag: 1, rho: [-0.6, -0.5, -0.4] },
-    Planted { cpi: "complete_delivery", driver: Driver::Complete, kpi: "kpi_monthly.revenue", lag: 1, rho: [0.6, 0.5, 0.4] },
-    Planted { cpi: "return_completed_within", driver: Driver::Returns, kpi: "kpi_monthly.clv", lag: 2, rho: [0.5, 0.4, 0.3] },
+    Planted {
+        cpi: "first_contact_resolution",
+        driver: Driver::Fcr,
+        kpi: "kpi_monthly.nps",
+        lag: 1,
+        rho: [0.8, 0.7, 0.5],
+    },
+    Planted {
+        cpi: "on_time_delivery",
+        driver: Driver::OnTime,
+        kpi: "kpi_monthly.churn_rate",
+        lag: 2,
+        rho: [-0.7, -0.6, -0.5],
+    },
+    Planted {
+        cpi: "time_to_first_response",
+        driver: Driver::FirstResponse,
+        kpi: "kpi_monthly.ces",
+        lag: 1,
+        rho: [-0.6, -0.5, -0.4],
+    },
+    Planted {
+        cpi: "complete_delivery",
+        driver: Driver::Complete,
+        kpi: "kpi_monthly.revenue",
+        lag: 1,
+        rho: [0.6, 0.5, 0.4],
+    },
+    Planted {
+        cpi: "return_completed_within",
+        driver: Driver::Returns,
+        kpi: "kpi_monthly.clv",
+        lag: 2,
+        rho: [0.5, 0.4, 0.3],
+    },
 ];
 /// CPIs whose drivers move no KPI.
-const UNPLANTED: [&str; 3] = ["damage_free_delivery", "resolved_within_sla", "quote_answered_within"];
+const UNPLANTED: [&str; 3] = [
+    "damage_free_delivery",
+    "resolved_within_sla",
+    "quote_answered_within",
+];
 
 /// Months of latent history before the first month, so lagged KPIs have a
 /// driver from the start.
@@ -125,14 +157,38 @@ const BURN_IN: usize = 3;
 
 /// The shipped CPI library, copied into generated workspaces.
 pub const CPI_LIBRARY: [(&str, &str); 8] = [
-    ("complete_delivery.sql", include_str!("../../queries/cpis/complete_delivery.sql")),
-    ("damage_free_delivery.sql", include_str!("../../queries/cpis/damage_free_delivery.sql")),
-    ("first_contact_resolution.sql", include_str!("../../queries/cpis/first_contact_resolution.sql")),
-    ("on_time_delivery.sql", include_str!("../../queries/cpis/on_time_delivery.sql")),
-    ("quote_answered_within.sql", include_str!("../../queries/cpis/quote_answered_within.sql")),
-    ("resolved_within_sla.sql", include_str!("../../queries/cpis/resolved_within_sla.sql")),
-    ("return_completed_within.sql", include_str!("../../queries/cpis/return_completed_within.sql")),
-    ("time_to_first_response.sql", include_str!("../../queries/cpis/time_to_first_response.sql")),
+    (
+        "complete_delivery.sql",
+        include_str!("../../queries/cpis/complete_delivery.sql"),
+    ),
+    (
+        "damage_free_delivery.sql",
+        include_str!("../../queries/cpis/damage_free_delivery.sql"),
+    ),
+    (
+        "first_contact_resolution.sql",
+        include_str!("../../queries/cpis/first_contact_resolution.sql"),
+    ),
+    (
+        "on_time_delivery.sql",
+        include_str!("../../queries/cpis/on_time_delivery.sql"),
+    ),
+    (
+        "quote_answered_within.sql",
+        include_str!("../../queries/cpis/quote_answered_within.sql"),
+    ),
+    (
+        "resolved_within_sla.sql",
+        include_str!("../../queries/cpis/resolved_within_sla.sql"),
+    ),
+    (
+        "return_completed_within.sql",
+        include_str!("../../queries/cpis/return_completed_within.sql"),
+    ),
+    (
+        "time_to_first_response.sql",
+        include_str!("../../queries/cpis/time_to_first_response.sql"),
+    ),
 ];
 
 /// The `cpiq.toml` of a generated workspace.
@@ -174,7 +230,8 @@ memory_limit = "4GiB"
 /// The month `i` months after `start` (which is a first of month).
 fn month_start(start: NaiveDate, i: u32) -> NaiveDate {
     let m0 = start.year() * 12 + start.month0() as i32 + i as i32;
-    NaiveDate::from_ymd_opt(m0.div_euclid(12), m0.rem_euclid(12) as u32 + 1, 1).expect("valid month")
+    NaiveDate::from_ymd_opt(m0.div_euclid(12), m0.rem_euclid(12) as u32 + 1, 1)
+        .expect("valid month")
 }
 
 fn micros(t: NaiveDateTime) -> i64 {
@@ -188,7 +245,9 @@ fn hours(h: f64) -> Duration {
 /// Generate a workspace. See the module docs for what it holds.
 pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary> {
     if opts.customers == 0 || opts.months == 0 {
-        return Err(CpiqError::Usage("--customers and --months must be at least 1".into()));
+        return Err(CpiqError::Usage(
+            "--customers and --months must be at least 1".into(),
+        ));
     }
     let start = opts.start.with_day(1).expect("day 1 exists");
     let out = &opts.out;
@@ -258,8 +317,13 @@ pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary> {
         let next = month_start(start, m as u32 + 1);
         let days = (next - month).num_days();
         let key = month.format("%Y-%m").to_string();
-        let writers: [&mut dyn tables::Partitioned; 5] =
-            [&mut w_support, &mut w_orders, &mut w_returns, &mut w_quotes, &mut w_surveys];
+        let writers: [&mut dyn tables::Partitioned; 5] = [
+            &mut w_support,
+            &mut w_orders,
+            &mut w_returns,
+            &mut w_quotes,
+            &mut w_surveys,
+        ];
         for w in writers {
             w.open_partition(&key)?;
         }
@@ -282,7 +346,11 @@ pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary> {
                 let frt_mean = [0.4, 6.0, 0.15][ch] * (0.25 * z(s, m, Driver::FirstResponse)).exp();
                 let first_response = opened + hours(r.exp(frt_mean));
                 let sla_speed = (-0.25 * z(s, m, Driver::Sla)).exp();
-                let resolve_h = if fcr { r.exp(2.0) } else { 4.0 + r.exp(30.0 * sla_speed) };
+                let resolve_h = if fcr {
+                    r.exp(2.0)
+                } else {
+                    4.0 + r.exp(30.0 * sla_speed)
+                };
                 let resolved = opened + hours(resolve_h.max(0.01));
                 let unresolved = resolved > end_t || r.chance(0.02);
                 let contacts = if fcr { 1 } else { 2 + r.poisson(0.8) as i32 };
@@ -297,7 +365,11 @@ pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary> {
                     opened_at: micros(opened),
                     first_response_at: (first_response <= end_t).then(|| micros(first_response)),
                     resolved_at: (!unresolved).then(|| micros(resolved)),
-                    contacts: if unresolved { contacts.max(1) } else { contacts },
+                    contacts: if unresolved {
+                        contacts.max(1)
+                    } else {
+                        contacts
+                    },
                 });
             }
             rows.sort_by_key(|x| x.opened_at);
@@ -326,8 +398,15 @@ pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary> {
                 };
                 let cancelled = r.chance(0.015);
                 let items = 1 + r.poisson(1.2) as i32;
-                let complete = r.chance((0.955 + 0.02 * z(s, m, Driver::Complete)).clamp(0.05, 0.999));
-                let delivered_items = if complete { items } else { (items - 1 - r.below(items as u64) as i32).max(0).min(items - 1) };
+                let complete =
+                    r.chance((0.955 + 0.02 * z(s, m, Driver::Complete)).clamp(0.05, 0.999));
+                let delivered_items = if complete {
+                    items
+                } else {
+                    (items - 1 - r.below(items as u64) as i32)
+                        .max(0)
+                        .min(items - 1)
+                };
                 let damaged = r.chance((0.02 + 0.008 * z(s, m, Driver::Damage)).clamp(0.001, 0.5));
                 let (status, delivered_at) = if cancelled {
                     (1u8, None)
@@ -377,7 +456,8 @@ pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary> {
                     channel: ch as u8,
                     reason: r.pick(&[0.4, 0.3, 0.2, 0.1]) as u8,
                     requested_at: micros(requested),
-                    completed_at: (completed <= end_t && !r.chance(0.01)).then(|| micros(completed)),
+                    completed_at: (completed <= end_t && !r.chance(0.01))
+                        .then(|| micros(completed)),
                 });
             }
             rows.sort_by_key(|x| x.requested_at);
@@ -396,7 +476,9 @@ pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary> {
                 let s = s as usize;
                 let ch = r.pick(&[0.5, 0.3, 0.2]); // email, web, phone
                 let requested = at(&mut r);
-                let mean_h = [3.0, 2.0, 0.5][ch] * [1.0, 1.2, 1.6][s] * (-0.3 * z(s, m, Driver::Quotes)).exp();
+                let mean_h = [3.0, 2.0, 0.5][ch]
+                    * [1.0, 1.2, 1.6][s]
+                    * (-0.3 * z(s, m, Driver::Quotes)).exp();
                 let answered = requested + hours(r.exp(mean_h));
                 rows.push(QuoteRequest {
                     quote_id: 0,
@@ -426,7 +508,8 @@ pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary> {
                 let own = [0.0, 1.0, -1.5][last_case[cust] as usize];
                 let prev = m.saturating_sub(1);
                 let nps = 7.4 + 0.8 * z(s, prev, Driver::Fcr) + own + 1.6 * r.normal();
-                let ces = 5.0 - 0.4 * z(s, prev, Driver::FirstResponse) + 0.5 * own + 1.0 * r.normal();
+                let ces =
+                    5.0 - 0.4 * z(s, prev, Driver::FirstResponse) + 0.5 * own + 1.0 * r.normal();
                 rows.push(Survey {
                     response_id: 0,
                     customer_id: cust as i64 + 1,
@@ -445,8 +528,13 @@ pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary> {
             summary.surveys += rows.len() as u64;
             w_surveys.extend(rows)?;
         }
-        let writers: [&mut dyn tables::Partitioned; 5] =
-            [&mut w_support, &mut w_orders, &mut w_returns, &mut w_quotes, &mut w_surveys];
+        let writers: [&mut dyn tables::Partitioned; 5] = [
+            &mut w_support,
+            &mut w_orders,
+            &mut w_returns,
+            &mut w_quotes,
+            &mut w_surveys,
+        ];
         for w in writers {
             summary.files += w.close_partition()?;
         }
@@ -519,7 +607,13 @@ fn write_planted(path: &Path) -> Result<()> {
         for p in &PLANTED {
             let rho = p.rho[i];
             let sign = if rho > 0.0 { "+" } else { "-" };
-            s.push_str(&format!("{seg},{},{},{},{sign},{:.2}\n", p.cpi, p.kpi, p.lag, rho.abs()));
+            s.push_str(&format!(
+                "{seg},{},{},{},{sign},{:.2}\n",
+                p.cpi,
+                p.kpi,
+                p.lag,
+                rho.abs()
+            ));
         }
         for cpi in UNPLANTED {
             s.push_str(&format!("{seg},{cpi},none,,0,0.00\n"));
@@ -549,8 +643,14 @@ mod tests {
     fn months_roll_over_years() {
         let s = NaiveDate::from_ymd_opt(2024, 11, 1).unwrap();
         assert_eq!(month_start(s, 0), s);
-        assert_eq!(month_start(s, 2), NaiveDate::from_ymd_opt(2025, 1, 1).unwrap());
-        assert_eq!(month_start(s, 14), NaiveDate::from_ymd_opt(2026, 1, 1).unwrap());
+        assert_eq!(
+            month_start(s, 2),
+            NaiveDate::from_ymd_opt(2025, 1, 1).unwrap()
+        );
+        assert_eq!(
+            month_start(s, 14),
+            NaiveDate::from_ymd_opt(2026, 1, 1).unwrap()
+        );
     }
 
     #[test]

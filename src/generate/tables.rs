@@ -27,7 +27,12 @@ const CATEGORIES: [&str; 4] = ["billing", "technical", "delivery", "account"];
 const ORDER_CHANNELS: [&str; 3] = ["web", "app", "store"];
 const ORDER_STATUS: [&str; 3] = ["delivered", "cancelled", "in_transit"];
 const RETURN_CHANNELS: [&str; 2] = ["web", "store"];
-const RETURN_REASONS: [&str; 4] = ["wrong_size", "defective", "not_as_described", "changed_mind"];
+const RETURN_REASONS: [&str; 4] = [
+    "wrong_size",
+    "defective",
+    "not_as_described",
+    "changed_mind",
+];
 const QUOTE_CHANNELS: [&str; 3] = ["email", "web", "phone"];
 
 /// A generated row type that knows its Arrow schema.
@@ -45,7 +50,9 @@ fn f(name: &str, t: DataType, nullable: bool) -> Field {
     Field::new(name, t, nullable)
 }
 fn strs<T>(rows: &[T], names: &[&'static str], get: impl Fn(&T) -> u8) -> ArrayRef {
-    Arc::new(StringArray::from_iter_values(rows.iter().map(|r| names[get(r) as usize])))
+    Arc::new(StringArray::from_iter_values(
+        rows.iter().map(|r| names[get(r) as usize]),
+    ))
 }
 fn i64s<T>(rows: &[T], get: impl Fn(&T) -> i64) -> ArrayRef {
     Arc::new(Int64Array::from_iter_values(rows.iter().map(get)))
@@ -57,7 +64,9 @@ fn f64s<T>(rows: &[T], get: impl Fn(&T) -> f64) -> ArrayRef {
     Arc::new(Float64Array::from_iter_values(rows.iter().map(get)))
 }
 fn tss<T>(rows: &[T], get: impl Fn(&T) -> Option<i64>) -> ArrayRef {
-    Arc::new(TimestampMicrosecondArray::from(rows.iter().map(get).collect::<Vec<_>>()))
+    Arc::new(TimestampMicrosecondArray::from(
+        rows.iter().map(get).collect::<Vec<_>>(),
+    ))
 }
 fn days(d: NaiveDate) -> i32 {
     (d - NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch")).num_days() as i32
@@ -85,7 +94,9 @@ impl Row for Customer {
             i64s(rows, |r| r.customer_id),
             strs(rows, &SEGMENTS, |r| r.segment),
             strs(rows, &REGIONS, |r| r.region),
-            Arc::new(Date32Array::from_iter_values(rows.iter().map(|r| days(r.signup_date)))),
+            Arc::new(Date32Array::from_iter_values(
+                rows.iter().map(|r| days(r.signup_date)),
+            )),
         ]
     }
 }
@@ -181,7 +192,9 @@ impl Row for Order {
             tss(rows, |r| r.delivered_at),
             i32s(rows, |r| r.items_ordered),
             i32s(rows, |r| r.items_delivered),
-            Arc::new(BooleanArray::from(rows.iter().map(|r| r.damaged).collect::<Vec<_>>())),
+            Arc::new(BooleanArray::from(
+                rows.iter().map(|r| r.damaged).collect::<Vec<_>>(),
+            )),
         ]
     }
 }
@@ -323,7 +336,9 @@ impl Row for KpiRow {
     fn columns(rows: &[Self]) -> Vec<ArrayRef> {
         let round = |x: f64, d: i32| (x * 10f64.powi(d)).round() / 10f64.powi(d);
         vec![
-            Arc::new(Date32Array::from_iter_values(rows.iter().map(|r| days(r.month)))),
+            Arc::new(Date32Array::from_iter_values(
+                rows.iter().map(|r| days(r.month)),
+            )),
             strs(rows, &SEGMENTS, |r| r.segment),
             f64s(rows, |r| round(r.nps, 1)),
             f64s(rows, |r| round(r.ces, 2)),
@@ -357,7 +372,11 @@ fn open(path: &Path, schema: SchemaRef) -> Result<ArrowWriter<AtomicFile>> {
         .set_max_row_group_row_count(Some(ROW_GROUP))
         .set_created_by("cpiq generate".to_string())
         .build();
-    Ok(ArrowWriter::try_new(AtomicFile::create(path)?, schema, Some(props))?)
+    Ok(ArrowWriter::try_new(
+        AtomicFile::create(path)?,
+        schema,
+        Some(props),
+    )?)
 }
 
 impl<T: Row> TableWriter<T> {

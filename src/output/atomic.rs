@@ -53,7 +53,10 @@ impl AtomicFile {
     pub fn commit(mut self) -> Result<u64> {
         let file = self.file.take().expect("file present until commit");
         file.sync_all().map_err(|e| CpiqError::io(&self.temp, e))?;
-        let size = file.metadata().map_err(|e| CpiqError::io(&self.temp, e))?.len();
+        let size = file
+            .metadata()
+            .map_err(|e| CpiqError::io(&self.temp, e))?
+            .len();
         drop(file);
         std::fs::rename(&self.temp, &self.target).map_err(|e| CpiqError::io(&self.target, e))?;
         Ok(size)
@@ -62,11 +65,17 @@ impl AtomicFile {
 
 impl Write for AtomicFile {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.file.as_mut().expect("file present until commit").write(buf)
+        self.file
+            .as_mut()
+            .expect("file present until commit")
+            .write(buf)
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.file.as_mut().expect("file present until commit").flush()
+        self.file
+            .as_mut()
+            .expect("file present until commit")
+            .flush()
     }
 }
 

@@ -256,14 +256,24 @@ pub(crate) fn format_options() -> FormatOptions<'static> {
         .with_datetime_format(Some("%Y-%m-%d %H:%M:%S%.f"))
 }
 
-fn write_markdown(schema: &Arc<Schema>, batches: &[RecordBatch], out: &mut dyn Write) -> Result<()> {
+fn write_markdown(
+    schema: &Arc<Schema>,
+    batches: &[RecordBatch],
+    out: &mut dyn Write,
+) -> Result<()> {
     let esc = |s: &str| s.replace('|', "\\|").replace('\n', " ");
     let names: Vec<String> = schema.fields().iter().map(|f| esc(f.name())).collect();
     writeln!(out, "| {} |", names.join(" | "))?;
     let aligns: Vec<&str> = schema
         .fields()
         .iter()
-        .map(|f| if f.data_type().is_numeric() { "---:" } else { "---" })
+        .map(|f| {
+            if f.data_type().is_numeric() {
+                "---:"
+            } else {
+                "---"
+            }
+        })
         .collect();
     writeln!(out, "|{}|", aligns.join("|"))?;
     let opts = format_options();

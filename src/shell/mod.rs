@@ -54,8 +54,8 @@ fn completion_names(runtime: &Runtime, session: &Session) -> Vec<String> {
 /// Run the shell until `\q` or Ctrl-D.
 pub fn run(runtime: &Runtime, mut session: Session) -> Result<ExitCode> {
     let config = Config::builder().auto_add_history(false).build();
-    let mut editor: Editor<CpiqHelper, FileHistory> =
-        Editor::with_config(config).map_err(|e| CpiqError::Usage(format!("cannot start the shell: {e}")))?;
+    let mut editor: Editor<CpiqHelper, FileHistory> = Editor::with_config(config)
+        .map_err(|e| CpiqError::Usage(format!("cannot start the shell: {e}")))?;
     editor.set_helper(Some(CpiqHelper {
         names: completion_names(runtime, &session),
     }));

@@ -220,23 +220,28 @@ fn has_glob(s: &str) -> bool {
 impl Workspace {
     /// Read and validate the `cpiq.toml` at `config_path`.
     pub fn load(config_path: &Path) -> Result<Workspace> {
-        let text = std::fs::read_to_string(config_path)
-            .map_err(|e| CpiqError::io(config_path, e))?;
+        let text =
+            std::fs::read_to_string(config_path).map_err(|e| CpiqError::io(config_path, e))?;
         Workspace::parse(config_path, &text)
     }
 
     /// Validate the text of a `cpiq.toml` found at `config_path`.
     pub fn parse(config_path: &Path, text: &str) -> Result<Workspace> {
-        let err = |offset: usize, msg: String| {
-            CpiqError::config(config_path, line_of(text, offset), msg)
-        };
+        let err =
+            |offset: usize, msg: String| CpiqError::config(config_path, line_of(text, offset), msg);
         let raw: RawConfig = toml::from_str(text).map_err(|e| {
             let line = e.span().map(|s| line_of(text, s.start)).unwrap_or(0);
             CpiqError::config(config_path, line, e.message().trim().to_string())
         })?;
         let root = config_path
             .parent()
-            .map(|p| if p.as_os_str().is_empty() { Path::new(".") } else { p })
+            .map(|p| {
+                if p.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    p
+                }
+            })
             .unwrap_or(Path::new("."))
             .to_path_buf();
         let root = std::path::absolute(&root).map_err(|e| CpiqError::io(&root, e))?;
@@ -253,10 +258,7 @@ impl Workspace {
         if !cpis_dir.is_dir() {
             return Err(err(
                 raw.workspace.cpis.span().start,
-                format!(
-                    "workspace.cpis: {} is not a directory",
-                    cpis_dir.display()
-                ),
+                format!("workspace.cpis: {} is not a directory", cpis_dir.display()),
             ));
         }
 
@@ -269,7 +271,9 @@ impl Workspace {
             if !is_identifier(name) {
                 return Err(err(
                     at,
-                    format!("[{section}.{name}]: the name must be a plain SQL identifier (letters, digits, _)"),
+                    format!(
+                        "[{section}.{name}]: the name must be a plain SQL identifier (letters, digits, _)"
+                    ),
                 ));
             }
             let written = path.get_ref().clone();
@@ -280,7 +284,9 @@ impl Workspace {
                 Some(other) => {
                     return Err(err(
                         format.as_ref().map(|f| f.span().start).unwrap_or(at),
-                        format!("{section}.{name}.format: unknown format \"{other}\" (expected parquet or csv)"),
+                        format!(
+                            "{section}.{name}.format: unknown format \"{other}\" (expected parquet or csv)"
+                        ),
                     ));
                 }
                 None if written.to_ascii_lowercase().ends_with(".csv") => FileKind::Csv,
@@ -306,7 +312,12 @@ impl Workspace {
 
         let mut tables = Vec::new();
         for (name, t) in &raw.tables {
-            tables.push(table_spec("tables", name, &t.get_ref().path, &t.get_ref().format)?);
+            tables.push(table_spec(
+                "tables",
+                name,
+                &t.get_ref().path,
+                &t.get_ref().format,
+            )?);
         }
         let mut kpis = Vec::new();
         for (name, k) in &raw.kpis {
@@ -315,7 +326,9 @@ impl Workspace {
             if raw.tables.contains_key(name) {
                 return Err(err(
                     span,
-                    format!("[kpis.{name}]: a table of the same name is already declared in [tables]"),
+                    format!(
+                        "[kpis.{name}]: a table of the same name is already declared in [tables]"
+                    ),
                 ));
             }
             let table = table_spec("kpis", name, &k.path, &k.format)?;
@@ -441,7 +454,9 @@ memory_limit = "4GiB"
         let d = ws_dir();
         let e = load(&d, "[workspace]\ncpis = 3\n").unwrap_err().to_string();
         assert!(e.contains("cpiq.toml:2:"), "{e}");
-        let e = load(&d, "[tables.x]\npath = \"orders.parquet\"\n").unwrap_err().to_string();
+        let e = load(&d, "[tables.x]\npath = \"orders.parquet\"\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("missing field `workspace`"), "{e}");
     }
 
@@ -467,7 +482,10 @@ memory_limit = "4GiB"
         )
         .unwrap_err()
         .to_string();
-        assert!(e.contains(":6: kpis.k.measures.nps: unknown aggregation"), "{e}");
+        assert!(
+            e.contains(":6: kpis.k.measures.nps: unknown aggregation"),
+            "{e}"
+        );
         let e = load(
             &d,
             "[workspace]\ncpis = \"queries/cpis\"\n[settings]\nmemory_limit = \"lots\"\n",

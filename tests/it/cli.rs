@@ -7,7 +7,10 @@ use crate::support::{cpiq_in, csv_rows, generated, repo, scalar};
 fn cpis_lists_the_shipped_library_on_the_bundled_sample() {
     let out = cpiq_in(&repo(), &["cpis", "--format", "csv"]).ok();
     let rows = csv_rows(&out);
-    assert_eq!(rows[0][..6], ["name", "label", "unit", "direction", "target", "parameters"]);
+    assert_eq!(
+        rows[0][..6],
+        ["name", "label", "unit", "direction", "target", "parameters"]
+    );
     let names: Vec<&str> = rows[1..].iter().map(|r| r[0].as_str()).collect();
     for cpi in [
         "complete_delivery",
@@ -26,9 +29,28 @@ fn cpis_lists_the_shipped_library_on_the_bundled_sample() {
 
 #[test]
 fn a_cpi_view_is_queryable_on_the_bundled_sample() {
-    let out = cpiq_in(&repo(), &["sql", "SELECT * FROM on_time_delivery LIMIT 5", "--format", "csv"]).ok();
+    let out = cpiq_in(
+        &repo(),
+        &[
+            "sql",
+            "SELECT * FROM on_time_delivery LIMIT 5",
+            "--format",
+            "csv",
+        ],
+    )
+    .ok();
     let rows = csv_rows(&out);
-    assert_eq!(rows[0], ["promised_at", "channel", "segment", "region", "numerator", "denominator"]);
+    assert_eq!(
+        rows[0],
+        [
+            "promised_at",
+            "channel",
+            "segment",
+            "region",
+            "numerator",
+            "denominator"
+        ]
+    );
     assert_eq!(rows.len(), 6);
 }
 
@@ -59,9 +81,14 @@ fn cpi_values_match_plain_sql_over_the_base_tables() {
         ),
     ];
     for (cpi, plain) in pairs {
-        let via_cpi = format!("SELECT CAST(SUM(numerator) AS DOUBLE) / SUM(denominator) FROM {cpi}");
-        let a: f64 = scalar(&cpiq_in(generated(), &["-w", ws, "sql", &via_cpi, "-f", "csv"]).ok()).parse().unwrap();
-        let b: f64 = scalar(&cpiq_in(generated(), &["-w", ws, "sql", plain, "-f", "csv"]).ok()).parse().unwrap();
+        let via_cpi =
+            format!("SELECT CAST(SUM(numerator) AS DOUBLE) / SUM(denominator) FROM {cpi}");
+        let a: f64 = scalar(&cpiq_in(generated(), &["-w", ws, "sql", &via_cpi, "-f", "csv"]).ok())
+            .parse()
+            .unwrap();
+        let b: f64 = scalar(&cpiq_in(generated(), &["-w", ws, "sql", plain, "-f", "csv"]).ok())
+            .parse()
+            .unwrap();
         assert!((a - b).abs() < 1e-12, "{cpi}: {a} vs {b}");
         assert!(a > 0.3 && a < 1.0, "{cpi}: implausible {a}");
     }
@@ -75,13 +102,23 @@ fn formats_render_the_same_rows() {
     let rows = csv_rows(&csv);
     assert_eq!(rows.len(), 4);
     let json = cpiq_in(dir, &["sql", sql, "--format", "json"]).ok();
-    assert!(json.trim_start().starts_with("[{\"segment\":\"consumer\",\"n\":"), "{json}");
+    assert!(
+        json.trim_start()
+            .starts_with("[{\"segment\":\"consumer\",\"n\":"),
+        "{json}"
+    );
     let ndjson = cpiq_in(dir, &["sql", sql, "--format", "ndjson"]).ok();
     assert_eq!(ndjson.lines().count(), 3);
     let md = cpiq_in(dir, &["sql", sql, "--format", "markdown"]).ok();
-    assert!(md.starts_with("| segment | n |\n|---|---:|\n| consumer | "), "{md}");
+    assert!(
+        md.starts_with("| segment | n |\n|---|---:|\n| consumer | "),
+        "{md}"
+    );
     let table = cpiq_in(dir, &["sql", sql, "--format", "table"]).ok();
-    assert!(table.contains("segment") && table.contains("(3 rows)"), "{table}");
+    assert!(
+        table.contains("segment") && table.contains("(3 rows)"),
+        "{table}"
+    );
     for r in &rows[1..] {
         assert!(json.contains(&format!("\"n\":{}", r[1])), "{json}");
         assert!(table.contains(&r[1]), "{table}");
@@ -100,7 +137,10 @@ fn output_files_are_written_by_extension_and_read_back() {
     let ws = generated().to_str().unwrap();
     let file = dir.path().join("otd.parquet");
     let sql = "SELECT channel, CAST(SUM(numerator) AS DOUBLE) / SUM(denominator) AS value FROM on_time_delivery GROUP BY channel ORDER BY channel";
-    let r = cpiq_in(dir.path(), &["-w", ws, "sql", sql, "--output", file.to_str().unwrap()]);
+    let r = cpiq_in(
+        dir.path(),
+        &["-w", ws, "sql", sql, "--output", file.to_str().unwrap()],
+    );
     assert_eq!(r.code, 0, "{r:?}");
     assert!(r.stderr.contains("wrote 3 rows to"), "{}", r.stderr);
     // Read the Parquet back through cpiq itself and compare with a direct run.
@@ -109,11 +149,18 @@ fn output_files_are_written_by_extension_and_read_back() {
     let direct = cpiq_in(dir.path(), &["-w", ws, "sql", sql, "-f", "csv"]).ok();
     assert_eq!(read, direct);
     // No temporary files are left beside it.
-    let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     assert_eq!(names.len(), 1, "{names:?}");
     // CSV too.
     let csv = dir.path().join("otd.csv");
-    cpiq_in(dir.path(), &["-w", ws, "sql", sql, "-o", csv.to_str().unwrap()]).ok();
+    cpiq_in(
+        dir.path(),
+        &["-w", ws, "sql", sql, "-o", csv.to_str().unwrap()],
+    )
+    .ok();
     assert_eq!(std::fs::read_to_string(&csv).unwrap(), direct);
 }
 
@@ -123,7 +170,17 @@ fn a_failed_export_leaves_no_file() {
     let ws = generated().to_str().unwrap();
     let file = dir.path().join("bad.parquet");
     // Fails at run time, after the file was opened: division by zero.
-    let r = cpiq_in(dir.path(), &["-w", ws, "sql", "SELECT 1 / (customer_id - customer_id) FROM customers", "-o", file.to_str().unwrap()]);
+    let r = cpiq_in(
+        dir.path(),
+        &[
+            "-w",
+            ws,
+            "sql",
+            "SELECT 1 / (customer_id - customer_id) FROM customers",
+            "-o",
+            file.to_str().unwrap(),
+        ],
+    );
     assert_eq!(r.code, 1, "{r:?}");
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 }
@@ -141,14 +198,23 @@ fn exit_codes_distinguish_usage_from_query_errors() {
     assert_eq!(r.code, 2);
     let r = cpiq_in(dir, &["-w", "/nonexistent/place", "cpis"]);
     assert_eq!(r.code, 2);
-    assert!(r.stderr.contains("no workspace at /nonexistent/place"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("no workspace at /nonexistent/place"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
 fn a_closed_pipe_is_not_an_error() {
     use std::process::{Command, Stdio};
     let mut child = Command::new(crate::support::bin())
-        .args(["sql", "SELECT * FROM orders CROSS JOIN (SELECT 1 AS k UNION ALL SELECT 2) t", "-f", "csv"])
+        .args([
+            "sql",
+            "SELECT * FROM orders CROSS JOIN (SELECT 1 AS k UNION ALL SELECT 2) t",
+            "-f",
+            "csv",
+        ])
         .current_dir(generated())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -161,8 +227,17 @@ fn a_closed_pipe_is_not_an_error() {
     let _ = stdout.read(&mut buf).unwrap();
     drop(stdout);
     let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -177,8 +252,15 @@ fn run_stops_at_the_first_error_and_names_file_and_line() {
     let ws = generated().to_str().unwrap();
     let r = cpiq_in(dir.path(), &["-w", ws, "run", script.to_str().unwrap()]);
     assert_eq!(r.code, 1, "{r:?}");
-    assert_eq!(r.stdout, "a\n1\n", "the statement after the error must not run");
-    assert!(r.stderr.contains(&format!("{}:4:", script.display())), "{}", r.stderr);
+    assert_eq!(
+        r.stdout, "a\n1\n",
+        "the statement after the error must not run"
+    );
+    assert!(
+        r.stderr.contains(&format!("{}:4:", script.display())),
+        "{}",
+        r.stderr
+    );
     assert!(r.stderr.contains("nope"), "{}", r.stderr);
 }
 
@@ -201,7 +283,11 @@ fn run_executes_sql_and_backslash_commands_in_order() {
 fn session_parameters_change_the_cpi_value() {
     let ws = generated().to_str().unwrap();
     let q = "SELECT CAST(SUM(numerator) AS DOUBLE) / SUM(denominator) FROM resolved_within_sla";
-    let v = |p: &str| -> f64 { scalar(&cpiq_in(generated(), &["-w", ws, "sql", q, "-p", p]).ok()).parse().unwrap() };
+    let v = |p: &str| -> f64 {
+        scalar(&cpiq_in(generated(), &["-w", ws, "sql", q, "-p", p]).ok())
+            .parse()
+            .unwrap()
+    };
     let (tight, loose) = (v("sla_hours=4"), v("sla_hours=72"));
     assert!(tight < loose, "{tight} !< {loose}");
 }

@@ -83,13 +83,19 @@ fn close(got: f64, want: f64) {
 fn the_fixture_loads_without_problems() {
     let ws = fixture();
     let out = ws.cpiq(&["check"]).ok();
-    assert!(out.contains("4 of 4 tables registered, 8 of 8 CPIs planned"), "{out}");
+    assert!(
+        out.contains("4 of 4 tables registered, 8 of 8 CPIs planned"),
+        "{out}"
+    );
 }
 
 #[test]
 fn first_contact_resolution_is_first_contact_over_resolved() {
     // resolved: 1, 2, 3, 5; with one contact: 1, 5
-    close(value(&fixture(), "first_contact_resolution", &[]), 2.0 / 4.0);
+    close(
+        value(&fixture(), "first_contact_resolution", &[]),
+        2.0 / 4.0,
+    );
 }
 
 #[test]
@@ -98,9 +104,15 @@ fn resolved_within_sla_follows_its_hours_parameter() {
     // 24 h: cases 1 (1 h), 3 (12 h), 5 (86399 s) of 5
     close(value(&ws, "resolved_within_sla", &[]), 3.0 / 5.0);
     // 48 h: case 2 (27 h) too
-    close(value(&ws, "resolved_within_sla", &["sla_hours=48"]), 4.0 / 5.0);
+    close(
+        value(&ws, "resolved_within_sla", &["sla_hours=48"]),
+        4.0 / 5.0,
+    );
     // 12 h: cases 1 and 3 (exactly 12 h counts)
-    close(value(&ws, "resolved_within_sla", &["sla_hours=12"]), 2.0 / 5.0);
+    close(
+        value(&ws, "resolved_within_sla", &["sla_hours=12"]),
+        2.0 / 5.0,
+    );
 }
 
 #[test]
@@ -121,8 +133,14 @@ fn delivery_cpis_count_delivered_orders_only() {
 fn return_completed_within_follows_its_days_parameter() {
     let ws = fixture();
     close(value(&ws, "return_completed_within", &[]), 2.0 / 4.0);
-    close(value(&ws, "return_completed_within", &["days=8"]), 2.0 / 4.0);
-    close(value(&ws, "return_completed_within", &["days=9"]), 3.0 / 4.0);
+    close(
+        value(&ws, "return_completed_within", &["days=8"]),
+        2.0 / 4.0,
+    );
+    close(
+        value(&ws, "return_completed_within", &["days=9"]),
+        3.0 / 4.0,
+    );
 }
 
 #[test]
@@ -145,10 +163,23 @@ fn cpi_views_keep_one_row_per_event_with_dimensions() {
 #[test]
 fn injected_parameters_are_refused_before_anything_runs() {
     let ws = fixture();
-    let r = ws.cpiq(&["sql", "SELECT 1", "--param", "sla_hours=1; DROP TABLE orders"]);
+    let r = ws.cpiq(&[
+        "sql",
+        "SELECT 1",
+        "--param",
+        "sla_hours=1; DROP TABLE orders",
+    ]);
     assert_eq!(r.code, 2, "{r:?}");
-    assert!(r.stderr.contains("parameter sla_hours: value"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("parameter sla_hours: value"),
+        "{}",
+        r.stderr
+    );
     let r = ws.cpiq(&["sql", "SELECT 1", "--param", "nope=1"]);
     assert_eq!(r.code, 2);
-    assert!(r.stderr.contains("unknown parameter \"nope\""), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("unknown parameter \"nope\""),
+        "{}",
+        r.stderr
+    );
 }

@@ -19,13 +19,44 @@ fn a_broken_cpi_is_reported_and_the_others_still_load() {
         &[("events", "events.csv", EVENTS)],
         &[
             ("a_good.sql", &cpi("good", "", GOOD_BODY)),
-            ("b_unit.sql", &cpi("bad_unit", "", GOOD_BODY).replace("unit: percent", "unit: percnt")),
-            ("c_nocol.sql", &cpi("no_numerator", "", "SELECT at, channel, 1 AS denominator FROM events")),
-            ("d_plan.sql", &cpi("bad_plan", "", "SELECT at, channel, ok AS numerator, 1 AS denominator FROM nowhere")),
-            ("e_dim.sql", &cpi("bad_dim", "", "SELECT at, ok AS numerator, 1 AS denominator FROM events")),
+            (
+                "b_unit.sql",
+                &cpi("bad_unit", "", GOOD_BODY).replace("unit: percent", "unit: percnt"),
+            ),
+            (
+                "c_nocol.sql",
+                &cpi(
+                    "no_numerator",
+                    "",
+                    "SELECT at, channel, 1 AS denominator FROM events",
+                ),
+            ),
+            (
+                "d_plan.sql",
+                &cpi(
+                    "bad_plan",
+                    "",
+                    "SELECT at, channel, ok AS numerator, 1 AS denominator FROM nowhere",
+                ),
+            ),
+            (
+                "e_dim.sql",
+                &cpi(
+                    "bad_dim",
+                    "",
+                    "SELECT at, ok AS numerator, 1 AS denominator FROM events",
+                ),
+            ),
             ("f_dup.sql", &cpi("good", "", GOOD_BODY)),
             ("g_ddl.sql", &cpi("ddl", "", "DROP TABLE events")),
-            ("h_time.sql", &cpi("bad_time", "", "SELECT channel AS at, channel, ok AS numerator, 1 AS denominator FROM events")),
+            (
+                "h_time.sql",
+                &cpi(
+                    "bad_time",
+                    "",
+                    "SELECT channel AS at, channel, ok AS numerator, 1 AS denominator FROM events",
+                ),
+            ),
         ],
     );
     let r = ws.cpiq(&["check"]);
@@ -34,19 +65,38 @@ fn a_broken_cpi_is_reported_and_the_others_still_load() {
     let p = |f: &str| ws.path().join("cpis").join(f).display().to_string();
     for want in [
         format!("{}:3: unknown unit \"percnt\"", p("b_unit.sql")),
-        format!("{}:7: the body returns no \"numerator\" column", p("c_nocol.sql")),
+        format!(
+            "{}:7: the body returns no \"numerator\" column",
+            p("c_nocol.sql")
+        ),
         format!("{}:7: the body does not plan", p("d_plan.sql")),
-        format!("{}:6: the body returns no column for dimension \"channel\"", p("e_dim.sql")),
-        format!("{}:1: CPI \"good\" is already defined in {}", p("f_dup.sql"), p("a_good.sql")),
+        format!(
+            "{}:6: the body returns no column for dimension \"channel\"",
+            p("e_dim.sql")
+        ),
+        format!(
+            "{}:1: CPI \"good\" is already defined in {}",
+            p("f_dup.sql"),
+            p("a_good.sql")
+        ),
         format!("{}:7: the body must be a SELECT", p("g_ddl.sql")),
         format!("{}:5: time column \"at\" is", p("h_time.sql")),
     ] {
         assert!(out.contains(&want), "missing {want:?} in\n{out}");
     }
-    assert!(out.contains("1 of 1 tables registered, 1 of 8 CPIs planned"), "{out}");
+    assert!(
+        out.contains("1 of 1 tables registered, 1 of 8 CPIs planned"),
+        "{out}"
+    );
     assert!(r.stderr.contains("7 problems found"), "{}", r.stderr);
     // The good CPI works despite the others.
-    let v = scalar(&ws.cpiq(&["sql", "SELECT CAST(SUM(numerator) AS DOUBLE)/SUM(denominator) FROM good"]).ok());
+    let v = scalar(
+        &ws.cpiq(&[
+            "sql",
+            "SELECT CAST(SUM(numerator) AS DOUBLE)/SUM(denominator) FROM good",
+        ])
+        .ok(),
+    );
     assert_eq!(v.parse::<f64>().unwrap(), 2.0 / 3.0);
 }
 
@@ -64,28 +114,59 @@ fn recursive_cpis_are_rejected() {
     );
     let r = ws.cpiq(&["check"]);
     assert_eq!(r.code, 1);
-    assert!(r.stdout.contains("recursive CPI definition: a -> b -> a"), "{}", r.stdout);
-    assert!(r.stdout.contains("recursive CPI definition: c -> c"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("recursive CPI definition: a -> b -> a"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("recursive CPI definition: c -> c"),
+        "{}",
+        r.stdout
+    );
     // d reads e, which is defined after it: registered in dependency order.
     assert!(r.stdout.contains("2 of 5 CPIs planned"), "{}", r.stdout);
 }
 
 #[test]
 fn config_mistakes_name_file_line_and_key() {
-    let ws = TempWorkspace::with_tables(&[("events", "events.csv", EVENTS)], "\n[settings]\nmemory_limt = \"1GiB\"\n");
+    let ws = TempWorkspace::with_tables(
+        &[("events", "events.csv", EVENTS)],
+        "\n[settings]\nmemory_limt = \"1GiB\"\n",
+    );
     let r = ws.cpiq(&["cpis"]);
     assert_eq!(r.code, 1, "{r:?}");
-    assert!(r.stderr.contains("cpiq.toml:8: unknown field `memory_limt`"), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("cpiq.toml:8: unknown field `memory_limt`"),
+        "{}",
+        r.stderr
+    );
 
-    let ws = TempWorkspace::with_tables(&[("events", "events.csv", EVENTS)], "\n[tables.orders]\npath = \"missing/orders\"\n");
+    let ws = TempWorkspace::with_tables(
+        &[("events", "events.csv", EVENTS)],
+        "\n[tables.orders]\npath = \"missing/orders\"\n",
+    );
     let r = ws.cpiq(&["cpis"]);
     assert_eq!(r.code, 1);
-    assert!(r.stderr.contains(":8: tables.orders.path:") && r.stderr.contains("does not exist"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains(":8: tables.orders.path:") && r.stderr.contains("does not exist"),
+        "{}",
+        r.stderr
+    );
 
-    let ws = TempWorkspace::with_tables(&[("events", "events.csv", EVENTS)], "\n[kpis.k]\npath = \"events.csv\"\ntime = \"month\"\n");
+    let ws = TempWorkspace::with_tables(
+        &[("events", "events.csv", EVENTS)],
+        "\n[kpis.k]\npath = \"events.csv\"\ntime = \"month\"\n",
+    );
     let r = ws.cpiq(&["check"]);
     assert_eq!(r.code, 1);
-    assert!(r.stdout.contains(":9: kpis.k.time: the table has no column \"month\""), "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains(":9: kpis.k.time: the table has no column \"month\""),
+        "{}",
+        r.stdout
+    );
 }
 
 #[test]
@@ -95,11 +176,24 @@ fn files_that_disagree_on_a_type_are_named() {
     std::fs::create_dir_all(&data).unwrap();
     std::fs::write(data.join("a.csv"), "id,v\n1,10\n").unwrap();
     std::fs::write(data.join("b.csv"), "id,v\n2,ten\n").unwrap();
-    std::fs::write(dir.path().join("cpiq.toml"), "[workspace]\ncpis = \".\"\n[tables.events]\npath = \"events\"\nformat = \"csv\"\n").unwrap();
+    std::fs::write(
+        dir.path().join("cpiq.toml"),
+        "[workspace]\ncpis = \".\"\n[tables.events]\npath = \"events\"\nformat = \"csv\"\n",
+    )
+    .unwrap();
     let r = cpiq_in(dir.path(), &["check"]);
     assert_eq!(r.code, 1, "{r:?}");
-    assert!(r.stdout.contains("table events: files disagree on the type of column \"v\": Int64 in"), "{}", r.stdout);
-    assert!(r.stdout.contains("a.csv") && r.stdout.contains("b.csv"), "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains("table events: files disagree on the type of column \"v\": Int64 in"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("a.csv") && r.stdout.contains("b.csv"),
+        "{}",
+        r.stdout
+    );
 }
 
 #[test]
@@ -111,7 +205,10 @@ fn hive_folders_become_columns_and_globs_select_files() {
     for (region, n) in [("north", 3), ("south", 5)] {
         let d = w.join(format!("events/region={region}"));
         std::fs::create_dir_all(&d).unwrap();
-        let sql = format!("COPY (SELECT * FROM (VALUES (1),(2),(3),(4),(5)) t(x) LIMIT {n}) TO '{}/part.parquet'", d.display());
+        let sql = format!(
+            "COPY (SELECT * FROM (VALUES (1),(2),(3),(4),(5)) t(x) LIMIT {n}) TO '{}/part.parquet'",
+            d.display()
+        );
         cpiq_in(w, &["sql", &sql]).ok();
     }
     std::fs::write(
@@ -119,7 +216,14 @@ fn hive_folders_become_columns_and_globs_select_files() {
         "[workspace]\ncpis = \".\"\n[tables.events]\npath = \"events\"\n[tables.north]\npath = \"events/region=north/*.parquet\"\n",
     )
     .unwrap();
-    let out = cpiq_in(w, &["sql", "SELECT region, COUNT(*) AS n FROM events GROUP BY region ORDER BY region"]).ok();
+    let out = cpiq_in(
+        w,
+        &[
+            "sql",
+            "SELECT region, COUNT(*) AS n FROM events GROUP BY region ORDER BY region",
+        ],
+    )
+    .ok();
     assert_eq!(out, "region,n\nnorth,3\nsouth,5\n");
     let out = cpiq_in(w, &["sql", "SELECT COUNT(*) AS n FROM north"]).ok();
     assert_eq!(out, "n\n3\n");
@@ -129,8 +233,16 @@ fn hive_folders_become_columns_and_globs_select_files() {
 fn an_empty_table_folder_is_a_clear_problem() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("events")).unwrap();
-    std::fs::write(dir.path().join("cpiq.toml"), "[workspace]\ncpis = \".\"\n[tables.events]\npath = \"events\"\n").unwrap();
+    std::fs::write(
+        dir.path().join("cpiq.toml"),
+        "[workspace]\ncpis = \".\"\n[tables.events]\npath = \"events\"\n",
+    )
+    .unwrap();
     let r = cpiq_in(dir.path(), &["check"]);
     assert_eq!(r.code, 1);
-    assert!(r.stdout.contains("table events: no .parquet files at"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("table events: no .parquet files at"),
+        "{}",
+        r.stdout
+    );
 }

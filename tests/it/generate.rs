@@ -5,7 +5,21 @@ use crate::support::{cpiq_in, generated, scalar};
 
 fn gen_into(dir: &std::path::Path, seed: &str) {
     let out = dir.to_str().unwrap();
-    cpiq_in(dir, &["generate", "--out", out, "--customers", "400", "--months", "3", "--seed", seed]).ok();
+    cpiq_in(
+        dir,
+        &[
+            "generate",
+            "--out",
+            out,
+            "--customers",
+            "400",
+            "--months",
+            "3",
+            "--seed",
+            seed,
+        ],
+    )
+    .ok();
 }
 
 fn snapshot(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
@@ -17,7 +31,10 @@ fn snapshot(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
             if p.is_dir() {
                 stack.push(p);
             } else {
-                files.push((p.strip_prefix(dir).unwrap().display().to_string(), std::fs::read(&p).unwrap()));
+                files.push((
+                    p.strip_prefix(dir).unwrap().display().to_string(),
+                    std::fs::read(&p).unwrap(),
+                ));
             }
         }
     }
@@ -27,7 +44,11 @@ fn snapshot(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
 
 #[test]
 fn the_same_seed_gives_the_same_bytes() {
-    let (a, b, c) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (a, b, c) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
     gen_into(a.path(), "11");
     gen_into(b.path(), "11");
     gen_into(c.path(), "12");
@@ -57,7 +78,10 @@ fn the_same_seed_gives_the_same_bytes() {
 #[test]
 fn a_generated_workspace_checks_clean_and_has_every_table() {
     let out = cpiq_in(generated(), &["check"]).ok();
-    assert!(out.contains("7 of 7 tables registered, 8 of 8 CPIs planned"), "{out}");
+    assert!(
+        out.contains("7 of 7 tables registered, 8 of 8 CPIs planned"),
+        "{out}"
+    );
     let counts = cpiq_in(
         generated(),
         &["sql", "SELECT (SELECT COUNT(*) FROM customers) AS c, (SELECT COUNT(*) FROM kpi_monthly) AS k, (SELECT COUNT(DISTINCT segment) FROM kpi_monthly) AS s"],
@@ -79,20 +103,40 @@ fn events_are_in_time_order_and_within_the_months() {
 fn volume_scales_with_customers_and_months() {
     // About 1.39 events per customer and month: 3000 x 24 -> ~100k.
     let q = "SELECT (SELECT COUNT(*) FROM support_cases) + (SELECT COUNT(*) FROM orders) + (SELECT COUNT(*) FROM returns) + (SELECT COUNT(*) FROM quote_requests)";
-    let n: f64 = scalar(&cpiq_in(generated(), &["sql", q]).ok()).parse().unwrap();
+    let n: f64 = scalar(&cpiq_in(generated(), &["sql", q]).ok())
+        .parse()
+        .unwrap();
     let expected = 3000.0 * 24.0 * 1.39;
-    assert!((n / expected - 1.0).abs() < 0.03, "{n} events, expected about {expected}");
+    assert!(
+        (n / expected - 1.0).abs() < 0.03,
+        "{n} events, expected about {expected}"
+    );
 }
 
 #[test]
 fn planted_relations_are_written_down_with_an_inert_cpi() {
-    let text = std::fs::read_to_string(generated().join("data-samples/planted_relations.csv")).unwrap();
+    let text =
+        std::fs::read_to_string(generated().join("data-samples/planted_relations.csv")).unwrap();
     let mut lines = text.lines();
     assert_eq!(lines.next(), Some("segment,cpi,kpi,lag,sign,strength"));
     let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
     assert_eq!(rows.len(), 3 * 8);
-    assert!(rows.contains(&vec!["consumer", "first_contact_resolution", "kpi_monthly.nps", "1", "+", "0.80"]));
-    assert!(rows.contains(&vec!["smb", "on_time_delivery", "kpi_monthly.churn_rate", "2", "-", "0.60"]));
+    assert!(rows.contains(&vec![
+        "consumer",
+        "first_contact_resolution",
+        "kpi_monthly.nps",
+        "1",
+        "+",
+        "0.80"
+    ]));
+    assert!(rows.contains(&vec![
+        "smb",
+        "on_time_delivery",
+        "kpi_monthly.churn_rate",
+        "2",
+        "-",
+        "0.60"
+    ]));
     assert!(rows.iter().any(|r| r[2] == "none"));
 }
 
@@ -108,12 +152,17 @@ fn the_planted_lead_shows_in_the_generated_data() {
              k AS (SELECT CAST(month AS TIMESTAMP) AS m, nps FROM kpi_monthly WHERE segment = 'consumer') \
              SELECT corr(f.fcr, k.nps) FROM f JOIN k ON k.m = f.m + INTERVAL '{lag} month'"
         );
-        scalar(&cpiq_in(generated(), &["sql", &q]).ok()).parse().unwrap()
+        scalar(&cpiq_in(generated(), &["sql", &q]).ok())
+            .parse()
+            .unwrap()
     };
     let (r0, r1) = (corr(0), corr(1));
     // 23 monthly pairs: the sample correlation may sit up to 3 standard
     // errors (Fisher z, 1/sqrt(n-3)) below the planted 0.8.
     let floor = (0.8f64.atanh() - 3.0 / 20f64.sqrt()).tanh();
-    assert!(r1 > floor, "lag-1 correlation of FCR and NPS in consumer: {r1} <= {floor}");
+    assert!(
+        r1 > floor,
+        "lag-1 correlation of FCR and NPS in consumer: {r1} <= {floor}"
+    );
     assert!(r1 > r0, "lag 1 ({r1}) should beat lag 0 ({r0})");
 }

@@ -5,7 +5,9 @@ use crate::support::{TempWorkspace, realdata, scalar};
 
 /// Split one line of the Olist CSV (quoted or bare fields, no commas inside).
 fn fields(line: &str) -> Vec<String> {
-    line.split(',').map(|f| f.trim().trim_matches('"').to_string()).collect()
+    line.split(',')
+        .map(|f| f.trim().trim_matches('"').to_string())
+        .collect()
 }
 
 #[test]
@@ -33,7 +35,10 @@ fn on_time_delivery_on_olist_orders_matches_an_independent_count() {
             on_time += 1;
         }
     }
-    assert!(total > 3000, "expected thousands of delivered orders, got {total}");
+    assert!(
+        total > 3000,
+        "expected thousands of delivered orders, got {total}"
+    );
     let expected = on_time as f64 / total as f64;
 
     // The same indicator as a cpiq CPI over the CSV file, copied into a
@@ -51,11 +56,17 @@ WHERE order_status = 'delivered' AND order_delivered_customer_date IS NOT NULL\n
         )],
     );
     let got: f64 = scalar(
-        &ws.cpiq(&["sql", "SELECT CAST(SUM(numerator) AS DOUBLE) / SUM(denominator) FROM olist_on_time"])
-            .ok(),
+        &ws.cpiq(&[
+            "sql",
+            "SELECT CAST(SUM(numerator) AS DOUBLE) / SUM(denominator) FROM olist_on_time",
+        ])
+        .ok(),
     )
     .parse()
     .unwrap();
-    assert!((got - expected).abs() < 1e-12, "cpiq {got} vs independent {expected} ({on_time}/{total})");
+    assert!(
+        (got - expected).abs() < 1e-12,
+        "cpiq {got} vs independent {expected} ({on_time}/{total})"
+    );
     assert!(got > 0.8 && got < 1.0, "{got}");
 }

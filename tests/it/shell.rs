@@ -8,7 +8,11 @@ use crate::support::{bin, cpiq_stdin, generated};
 
 #[test]
 fn piped_input_runs_as_a_script() {
-    let r = cpiq_stdin(generated(), &[], "SELECT 1 AS a;\n\\format json\nSELECT 2 AS b;\n");
+    let r = cpiq_stdin(
+        generated(),
+        &[],
+        "SELECT 1 AS a;\n\\format json\nSELECT 2 AS b;\n",
+    );
     assert_eq!(r.code, 0, "{r:?}");
     assert_eq!(r.stdout, "a\n1\n[{\"b\":2}]\n");
 }
@@ -20,7 +24,9 @@ fn the_shell_prompts_runs_multiline_sql_and_quits() {
     cmd.current_dir(generated())
         .env("CPIQ_HISTORY", hist.path().join("history"))
         .env("TERM", "xterm");
-    let mut p = rexpect::session::spawn_command(cmd, Some(Duration::from_secs(60).as_millis() as u64)).unwrap();
+    let mut p =
+        rexpect::session::spawn_command(cmd, Some(Duration::from_secs(60).as_millis() as u64))
+            .unwrap();
     p.exp_string("\\? for help").unwrap();
     p.exp_string("cpiq> ").unwrap();
     p.send_line("SELECT 40 +").unwrap();

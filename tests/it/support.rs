@@ -41,7 +41,11 @@ impl Run {
     /// Assert success and return stdout.
     #[track_caller]
     pub fn ok(self) -> String {
-        assert_eq!(self.code, 0, "stdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code, 0,
+            "stdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
         self.stdout
     }
 }
@@ -68,7 +72,12 @@ pub fn cpiq_stdin(dir: &Path, args: &[&str], input: &str) -> Run {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn cpiq");
-    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
     child.wait_with_output().expect("wait").into()
 }
 
@@ -76,7 +85,11 @@ pub fn cpiq_stdin(dir: &Path, args: &[&str], input: &str) -> Run {
 pub fn csv_rows(text: &str) -> Vec<Vec<String>> {
     text.lines()
         .filter(|l| !l.is_empty())
-        .map(|l| l.split(',').map(|f| f.trim_matches('"').to_string()).collect())
+        .map(|l| {
+            l.split(',')
+                .map(|f| f.trim_matches('"').to_string())
+                .collect()
+        })
         .collect()
 }
 
@@ -113,7 +126,12 @@ impl TempWorkspace {
         Self::build(dir, &cdir, tables, "")
     }
 
-    fn build(dir: tempfile::TempDir, cpis: &Path, tables: &[(&str, &str, &str)], extra: &str) -> TempWorkspace {
+    fn build(
+        dir: tempfile::TempDir,
+        cpis: &Path,
+        tables: &[(&str, &str, &str)],
+        extra: &str,
+    ) -> TempWorkspace {
         let mut toml = format!("[workspace]\ncpis = {:?}\n", cpis.to_string_lossy());
         for (name, file, contents) in tables {
             std::fs::write(dir.path().join(file), contents).unwrap();
@@ -141,7 +159,21 @@ pub fn generated() -> &'static Path {
     DIR.get_or_init(|| {
         let d = tempfile::tempdir().unwrap();
         let out = d.path().to_string_lossy().into_owned();
-        cpiq_in(d.path(), &["generate", "--out", &out, "--customers", "3000", "--months", "24", "--seed", "7"]).ok();
+        cpiq_in(
+            d.path(),
+            &[
+                "generate",
+                "--out",
+                &out,
+                "--customers",
+                "3000",
+                "--months",
+                "24",
+                "--seed",
+                "7",
+            ],
+        )
+        .ok();
         d
     })
     .path()
