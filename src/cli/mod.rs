@@ -65,6 +65,12 @@ pub enum Cmd {
     },
     /// List the CPIs: name, label, unit, direction, target, parameters.
     Cpis,
+    /// Slice CPIs by dimensions and period: value, counts, target status,
+    /// Wilson interval, and optionally the change against an earlier period.
+    Slice(crate::exec::args::SliceArgs),
+    /// Split the change of a CPI between two periods into rate and mix
+    /// effects per value of one dimension (guards against Simpson's paradox).
+    ExplainChange(crate::exec::args::ExplainArgs),
     /// Load the workspace, plan every CPI, and report every problem (exit 1 if any).
     Check,
     /// Write a deterministic sample workspace: Parquet event tables, KPI
@@ -206,6 +212,12 @@ pub fn run(args: Args) -> Result<ExitCode> {
                         break;
                     }
                 }
+            }
+            Some(Cmd::Slice(args)) => {
+                session.run_command(Command::Slice(Box::new(args.clone()))).await?;
+            }
+            Some(Cmd::ExplainChange(args)) => {
+                session.run_command(Command::Explain(Box::new(args.clone()))).await?;
             }
             Some(Cmd::Cpis) => {
                 session.run_command(Command::Cpis).await?;

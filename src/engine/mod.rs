@@ -131,6 +131,32 @@ impl Engine {
         Ok(engine)
     }
 
+    /// The calendar slices use (fiscal year start from `[settings]`).
+    pub fn calendar(&self) -> crate::slice::Calendar {
+        crate::slice::Calendar {
+            fiscal_year_start: self.workspace.settings.fiscal_year_start,
+        }
+    }
+
+    /// The definitions of every registered (usable) CPI.
+    pub fn definitions(&self) -> Vec<CpiDefinition> {
+        self.cpis
+            .iter()
+            .filter(|c| c.is_ok())
+            .filter_map(|c| c.definition.clone())
+            .collect()
+    }
+
+    /// Run a slice of CPIs.
+    pub async fn slice(&self, req: &crate::slice::SliceRequest) -> Result<datafusion::arrow::array::RecordBatch> {
+        crate::slice::run(&self.ctx, &self.definitions(), &self.calendar(), req).await
+    }
+
+    /// Explain the change of a CPI between two periods.
+    pub async fn explain_change(&self, req: &crate::slice::ExplainRequest) -> Result<datafusion::arrow::array::RecordBatch> {
+        crate::slice::explain_change(&self.ctx, &self.definitions(), &self.calendar(), req).await
+    }
+
     /// The DataFusion session.
     pub fn ctx(&self) -> &SessionContext {
         &self.ctx
@@ -261,6 +287,8 @@ impl Engine {
             };
             self.cpis[idx].problem = result.err();
         }
+        let udtf = crate::slice::CpiSliceFunction::new(self.definitions(), self.calendar());
+        self.ctx.register_udtf("cpi_slice", std::sync::Arc::new(udtf));
     }
 
     async fn register_cpi(&self, def: &CpiDefinition) -> Result<()> {

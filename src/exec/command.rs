@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 
 use crate::error::{CpiqError, Result};
+use super::args::{ExplainArgs, SliceArgs, parse_explain, parse_slice};
 use crate::output::Format;
 
 /// A backslash command.
@@ -34,6 +35,10 @@ pub enum Command {
     Include(PathBuf),
     /// `\timing [on|off]`: show how long each statement took.
     Timing(Option<bool>),
+    /// `\slice CPI[,CPI…] [by DIM,…] [per GRAIN] …`: slice CPIs.
+    Slice(Box<SliceArgs>),
+    /// `\explain CPI by DIM from-period P1 to-period P2 [per GRAIN]`: why a CPI moved.
+    Explain(Box<ExplainArgs>),
 }
 
 /// How a command is written and what it does; the source of `\?`.
@@ -56,6 +61,18 @@ pub const COMMANDS: &[CommandSpec] = &[
         aliases: &[],
         args: "",
         help: "list the CPIs: label, unit, direction, target, parameters",
+    },
+    CommandSpec {
+        name: "slice",
+        aliases: &[],
+        args: "CPI[,CPI…] [by DIM,…] [per GRAIN] [where PRED] [from DATE] [to DATE] [compare previous|year] [fill]",
+        help: "slice CPIs by dimensions and period, against their targets",
+    },
+    CommandSpec {
+        name: "explain",
+        aliases: &["explain-change"],
+        args: "CPI by DIM from-period P1 to-period P2 [per GRAIN]",
+        help: "split a CPI's change between two periods into rate and mix effects",
     },
     CommandSpec {
         name: "d",
@@ -224,6 +241,8 @@ impl FromStr for Command {
                 "off" => Ok(Command::Timing(Some(false))),
                 _ => Err(usage()),
             },
+            "slice" => Ok(Command::Slice(Box::new(parse_slice(rest)?))),
+            "explain" => Ok(Command::Explain(Box::new(parse_explain(rest)?))),
             other => unreachable!("command {other} is listed but not parsed"),
         }
     }
@@ -240,6 +259,8 @@ mod tests {
                 let line = match c.name {
                     "format" => format!("\\{name} csv"),
                     "i" => format!("\\{name} job.sql"),
+                    "slice" => format!("\\{name} on_time_delivery"),
+                    "explain" => format!("\\{name} x by c from-period 2024-01 to-period 2024-02"),
                     _ => format!("\\{name}"),
                 };
                 assert!(line.parse::<Command>().is_ok(), "{line}");

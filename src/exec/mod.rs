@@ -6,6 +6,7 @@
 //! written once and reached from all of them. This module does not read
 //! terminals or parse flags.
 
+pub mod args;
 pub mod command;
 
 use std::io::Write;
@@ -143,6 +144,21 @@ impl Session {
         Ok(())
     }
 
+    /// Emit a slice result: on the terminal table, values in their units.
+    async fn emit_slice(&mut self, batch: RecordBatch) -> Result<()> {
+        if self.format == Format::Table && self.output.is_none() {
+            let units = self
+                .engine
+                .definitions()
+                .into_iter()
+                .map(|d| (d.name, d.unit))
+                .collect();
+            let shown = crate::slice::display_batch(&batch, &units)?;
+            return self.emit_batch(shown).await;
+        }
+        self.emit_batch(batch).await
+    }
+
     async fn emit_batch(&mut self, batch: RecordBatch) -> Result<()> {
         let schema = batch.schema();
         let stream = MemoryStream::try_new(vec![batch], schema, None)?;
@@ -180,6 +196,16 @@ impl Session {
             Command::Include(path) => {
                 let text = std::fs::read_to_string(&path).map_err(|e| CpiqError::io(&path, e))?;
                 return Box::pin(self.run_script(&text, &path)).await;
+            }
+            Command::Slice(args) => {
+                let req = args.to_request()?;
+                let batch = self.engine.slice(&req).await?;
+                self.emit_slice(batch).await?;
+            }
+            Command::Explain(args) => {
+                let req = args.to_request(&self.engine.calendar())?;
+                let batch = self.engine.explain_change(&req).await?;
+                self.emit_batch(batch).await?;
             }
             Command::Timing(on) => {
                 self.timing = on.unwrap_or(!self.timing);

@@ -18,12 +18,14 @@ pub fn render(schema: &Arc<Schema>, batches: &[RecordBatch], out: &mut dyn Write
     table
         .load_preset(presets::UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Disabled);
-    table.set_header(
-        schema
-            .fields()
-            .iter()
-            .map(|f| Cell::new(format!("{}\n{}", f.name(), type_name(f.data_type())))),
-    );
+    let show_types = !schema.metadata().contains_key(crate::slice::DISPLAY_ONLY);
+    table.set_header(schema.fields().iter().map(|f| {
+        if show_types {
+            Cell::new(format!("{}\n{}", f.name(), type_name(f.data_type())))
+        } else {
+            Cell::new(f.name())
+        }
+    }));
     let aligns: Vec<CellAlignment> = schema
         .fields()
         .iter()

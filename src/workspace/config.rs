@@ -59,6 +59,10 @@ struct RawSettings {
     memory_limit: Option<Spanned<String>>,
     #[serde(default)]
     target_partitions: Option<Spanned<i64>>,
+    #[serde(default)]
+    fiscal_year_start: Option<Spanned<i64>>,
+    #[serde(default)]
+    timezone: Option<Spanned<String>>,
 }
 
 /// A loaded, validated workspace.
@@ -169,12 +173,27 @@ pub struct KpiSpec {
 }
 
 /// Session settings from `[settings]`.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Settings {
     /// Memory pool size in bytes; queries spill to disk beyond it.
     pub memory_limit: Option<usize>,
     /// Number of partitions (threads) queries run with.
     pub target_partitions: Option<usize>,
+    /// The month (1-12) the fiscal year starts in; quarters and years follow it.
+    pub fiscal_year_start: u32,
+    /// The zone periods are cut in, for time columns that carry a zone.
+    pub timezone: Option<String>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            memory_limit: None,
+            target_partitions: None,
+            fiscal_year_start: 1,
+            timezone: None,
+        }
+    }
 }
 
 /// 1-based line of a byte offset in `text`.
@@ -378,6 +397,27 @@ impl Workspace {
             settings.target_partitions = Some(n as usize);
         }
 
+        if let Some(m) = &raw.settings.fiscal_year_start {
+            let n = *m.get_ref();
+            if !(1..=12).contains(&n) {
+                return Err(err(
+                    m.span().start,
+                    format!("settings.fiscal_year_start: {n} is not a month number (1-12)"),
+                ));
+            }
+            settings.fiscal_year_start = n as u32;
+        }
+        if let Some(tz) = &raw.settings.timezone {
+            let z = tz.get_ref();
+            let valid = z.parse::<datafusion::arrow::array::timezone::Tz>().is_ok();
+            if !valid {
+                return Err(err(
+                    tz.span().start,
+                    format!("settings.timezone: unknown time zone \"{z}\" (for example \"Europe/Berlin\" or \"+02:00\")"),
+                ));
+            }
+            settings.timezone = Some(z.clone());
+        }
         Ok(Workspace {
             root,
             config_path: config_path.to_path_buf(),

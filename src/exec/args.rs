@@ -1,0 +1,201 @@
+//! The argument syntax of `slice` and `explain-change`, shared by the
+//! one-shot CLI (`cpiq slice …`), the shell (`\slice …`) and job scripts, so
+//! the three cannot drift. In the shell the dashes may be left out:
+//! `\slice on_time_delivery by channel per week compare year`.
+
+use clap::{Args, Parser};
+
+use crate::error::{CpiqError, Result};
+use crate::slice::{Calendar, ExplainRequest, Grain, SliceRequest, parse_date, parse_period, split_list};
+
+/// Options of a slice.
+#[derive(Debug, Clone, PartialEq, Eq, Args)]
+pub struct SliceArgs {
+    /// CPIs to slice, comma-separated (they share the same slicing).
+    #[arg(value_name = "CPI[,CPI…]")]
+    pub cpis: String,
+    /// Dimensions to split by, comma-separated.
+    #[arg(long, value_name = "DIM[,DIM…]")]
+    pub by: Option<String>,
+    /// Time grain: day, week (ISO, from Monday), month, quarter, year, or all.
+    #[arg(long, default_value = "month", value_name = "GRAIN")]
+    pub per: String,
+    /// SQL predicate over the CPIs' dimensions and time column.
+    #[arg(long = "where", value_name = "PREDICATE")]
+    pub filter: Option<String>,
+    /// First day to include (YYYY-MM-DD), on the CPI's time column.
+    #[arg(long, value_name = "DATE")]
+    pub from: Option<String>,
+    /// First day to exclude (YYYY-MM-DD).
+    #[arg(long, value_name = "DATE")]
+    pub to: Option<String>,
+    /// Add previous_value, change and change_pct against the previous period or the same period a year earlier.
+    #[arg(long, value_name = "previous|year")]
+    pub compare: Option<String>,
+    /// Add rows (value NULL, counts 0) for periods in the range without events.
+    #[arg(long)]
+    pub fill: bool,
+}
+
+impl SliceArgs {
+    /// The checked request.
+    pub fn to_request(&self) -> Result<SliceRequest> {
+        Ok(SliceRequest {
+            cpis: split_list(&self.cpis),
+            by: self.by.as_deref().map(split_list).unwrap_or_default(),
+            per: self.per.parse()?,
+            filter: self.filter.clone().filter(|f| !f.trim().is_empty()),
+            from: self.from.as_deref().map(|d| parse_date("--from", d)).transpose()?,
+            to: self.to.as_deref().map(|d| parse_date("--to", d)).transpose()?,
+            compare: self.compare.as_deref().map(str::parse).transpose()?,
+            fill: self.fill,
+        })
+    }
+}
+
+/// Options of explain-change.
+#[derive(Debug, Clone, PartialEq, Eq, Args)]
+pub struct ExplainArgs {
+    /// The CPI whose change to explain.
+    #[arg(value_name = "CPI")]
+    pub cpi: String,
+    /// The dimension to split the change by.
+    #[arg(long, value_name = "DIM")]
+    pub by: String,
+    /// The earlier period: a date in it, YYYY-MM, YYYY-Qn or YYYY.
+    #[arg(long, value_name = "PERIOD")]
+    pub from_period: String,
+    /// The later period.
+    #[arg(long, value_name = "PERIOD")]
+    pub to_period: String,
+    /// The grain of the periods.
+    #[arg(long, default_value = "month", value_name = "GRAIN")]
+    pub per: String,
+}
+
+impl ExplainArgs {
+    /// The checked request.
+    pub fn to_request(&self, cal: &Calendar) -> Result<ExplainRequest> {
+        let per: Grain = self.per.parse()?;
+        Ok(ExplainRequest {
+            cpi: self.cpi.clone(),
+            by: self.by.clone(),
+            per,
+            from_period: parse_period(&self.from_period, per, cal)?,
+            to_period: parse_period(&self.to_period, per, cal)?,
+        })
+    }
+}
+
+#[derive(Debug, Parser)]
+#[command(name = "\\slice", no_binary_name = true, disable_help_flag = true)]
+struct SliceLine {
+    #[command(flatten)]
+    args: SliceArgs,
+}
+
+#[derive(Debug, Parser)]
+#[command(name = "\\explain", no_binary_name = true, disable_help_flag = true)]
+struct ExplainLine {
+    #[command(flatten)]
+    args: ExplainArgs,
+}
+
+/// Split a command line into words: whitespace separates, single or double
+/// quotes group (and are removed), a backslash escapes the next character.
+pub fn words(s: &str) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quote: Option<char> = None;
+    let mut in_word = false;
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), c) => cur.push(c),
+            (None, '\'' | '"') => {
+                quote = Some(c);
+                in_word = true;
+            }
+            (None, '\\') => {
+                if let Some(n) = chars.next() {
+                    cur.push(n);
+                    in_word = true;
+                }
+            }
+            (None, c) if c.is_whitespace() => {
+                if in_word {
+                    out.push(std::mem::take(&mut cur));
+                    in_word = false;
+                }
+            }
+            (None, c) => {
+                cur.push(c);
+                in_word = true;
+            }
+        }
+    }
+    if quote.is_some() {
+        return Err(CpiqError::Usage(format!("unbalanced quote in: {s}")));
+    }
+    if in_word {
+        out.push(cur);
+    }
+    Ok(out)
+}
+
+/// Turn shell keywords (`by channel`) into flags (`--by channel`).
+fn flagify(words: Vec<String>, keywords: &[&str]) -> Vec<String> {
+    words
+        .into_iter()
+        .map(|w| {
+            let bare = w.replace('_', "-");
+            if keywords.contains(&bare.as_str()) { format!("--{bare}") } else { w }
+        })
+        .collect()
+}
+
+fn clap_usage(e: clap::Error) -> CpiqError {
+    CpiqError::Usage(e.to_string().trim_end().to_string())
+}
+
+/// Parse the arguments of `\slice`.
+pub fn parse_slice(rest: &str) -> Result<SliceArgs> {
+    let w = flagify(words(rest)?, &["by", "per", "where", "from", "to", "compare", "fill"]);
+    SliceLine::try_parse_from(w).map(|l| l.args).map_err(clap_usage)
+}
+
+/// Parse the arguments of `\explain`.
+pub fn parse_explain(rest: &str) -> Result<ExplainArgs> {
+    let w = flagify(words(rest)?, &["by", "per", "from-period", "to-period"]);
+    ExplainLine::try_parse_from(w).map(|l| l.args).map_err(clap_usage)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_respect_quotes() {
+        assert_eq!(words("a 'b c' \"d'e\" f\\ g").unwrap(), ["a", "b c", "d'e", "f g"]);
+        assert!(words("a 'b").is_err());
+    }
+
+    #[test]
+    fn shell_keywords_and_flags_both_work() {
+        let a = parse_slice("on_time_delivery by channel per week where \"channel = 'web'\" compare year fill").unwrap();
+        let r = a.to_request().unwrap();
+        assert_eq!(r.cpis, ["on_time_delivery"]);
+        assert_eq!(r.by, ["channel"]);
+        assert_eq!(r.per, Grain::Week);
+        assert_eq!(r.filter.as_deref(), Some("channel = 'web'"));
+        assert!(r.fill);
+        let b = parse_slice("a,b --by x,y --per quarter --from 2024-01-01 --to 2025-01-01").unwrap();
+        let r = b.to_request().unwrap();
+        assert_eq!(r.cpis, ["a", "b"]);
+        assert_eq!(r.by, ["x", "y"]);
+        assert!(parse_slice("a --per fortnight").unwrap().to_request().is_err());
+        assert!(parse_slice("a --colour red").is_err());
+        assert!(parse_slice("").is_err());
+    }
+}

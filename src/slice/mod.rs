@@ -1,0 +1,640 @@
+//! Slicing CPIs: by dimensions and period, against targets, period over
+//! period, with gaps filled and Wilson intervals; and why a CPI moved.
+//!
+//! One core serves `cpiq slice`, the shell's `\slice`, job scripts and SQL
+//! (the `cpi_slice` table function): a [`SliceRequest`] is validated against
+//! the CPI definitions ([`SliceRequest::validate`]), compiled to one
+//! aggregate query per CPI over its view, and the small aggregated result is
+//! finished here ([`run`]): values, status, intervals, comparisons and filled
+//! periods are computed in one place so that every front end gets the same
+//! numbers. Rendering is the output module's job ([`display_batch`]).
+
+mod calendar;
+mod explain;
+mod udtf;
+
+pub use calendar::{Calendar, Grain, parse_date, parse_period};
+pub use explain::{ExplainRequest, explain_change};
+pub use udtf::CpiSliceFunction;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use datafusion::arrow::array::{
+    Array, ArrayRef, BooleanArray, Date32Array, Float64Array, Int64Array, RecordBatch, StringArray,
+};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::prelude::SessionContext;
+use datafusion::sql::sqlparser::ast::{Expr, visit_expressions};
+use datafusion::sql::sqlparser::dialect::GenericDialect;
+use datafusion::sql::sqlparser::parser::Parser;
+use datafusion::sql::sqlparser::tokenizer::Token;
+
+use crate::cpi::{CpiDefinition, Unit};
+use crate::error::{CpiqError, Result};
+
+/// What to compare each period with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compare {
+    /// The preceding period.
+    Previous,
+    /// The same period a year earlier.
+    Year,
+}
+
+impl FromStr for Compare {
+    type Err = CpiqError;
+    fn from_str(s: &str) -> Result<Compare> {
+        match s {
+            "previous" => Ok(Compare::Previous),
+            "year" => Ok(Compare::Year),
+            other => Err(CpiqError::Usage(format!(
+                "unknown comparison \"{other}\" (expected previous or year)"
+            ))),
+        }
+    }
+}
+
+/// A slice of one or more CPIs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SliceRequest {
+    /// The CPIs, sharing the same slicing.
+    pub cpis: Vec<String>,
+    /// Dimensions to split by.
+    pub by: Vec<String>,
+    /// The time grain.
+    pub per: Grain,
+    /// A SQL predicate over the CPIs' dimensions and time column.
+    pub filter: Option<String>,
+    /// Inclusive start date.
+    pub from: Option<NaiveDate>,
+    /// Exclusive end date.
+    pub to: Option<NaiveDate>,
+    /// Period-over-period comparison.
+    pub compare: Option<Compare>,
+    /// Add rows for periods with no events.
+    pub fill: bool,
+}
+
+impl Default for SliceRequest {
+    fn default() -> Self {
+        SliceRequest {
+            cpis: Vec::new(),
+            by: Vec::new(),
+            per: Grain::Month,
+            filter: None,
+            from: None,
+            to: None,
+            compare: None,
+            fill: false,
+        }
+    }
+}
+
+/// Split a comma-separated list, dropping blanks.
+pub fn split_list(s: &str) -> Vec<String> {
+    s.split(',').map(str::trim).filter(|x| !x.is_empty()).map(String::from).collect()
+}
+
+fn lookup<'a>(defs: &'a [CpiDefinition], name: &str) -> Result<&'a CpiDefinition> {
+    defs.iter().find(|d| d.name == name).ok_or_else(|| {
+        let mut known: Vec<&str> = defs.iter().map(|d| d.name.as_str()).collect();
+        known.sort();
+        CpiqError::Usage(format!("unknown CPI \"{name}\" (known: {})", known.join(", ")))
+    })
+}
+
+impl SliceRequest {
+    /// Check the request against the CPI definitions: every CPI exists,
+    /// declares every `--by` dimension, and the predicate only reads declared
+    /// columns. Returns the definitions in request order.
+    pub fn validate<'a>(&self, defs: &'a [CpiDefinition]) -> Result<Vec<&'a CpiDefinition>> {
+        if self.cpis.is_empty() {
+            return Err(CpiqError::Usage("name at least one CPI to slice".into()));
+        }
+        let chosen = self.cpis.iter().map(|c| lookup(defs, c)).collect::<Result<Vec<_>>>()?;
+        for def in &chosen {
+            for d in &self.by {
+                if !def.dimensions.contains(d) {
+                    return Err(CpiqError::Usage(format!(
+                        "CPI {} has no dimension \"{d}\" (its dimensions: {})",
+                        def.name,
+                        if def.dimensions.is_empty() { "none".into() } else { def.dimensions.join(", ") }
+                    )));
+                }
+            }
+        }
+        let mut seen = BTreeSet::new();
+        for d in &self.by {
+            if !seen.insert(d) {
+                return Err(CpiqError::Usage(format!("dimension \"{d}\" is listed twice in --by")));
+            }
+        }
+        if self.compare.is_some() && self.per == Grain::All {
+            return Err(CpiqError::Usage("--compare needs a time grain: use --per day|week|month|quarter|year".into()));
+        }
+        if let (Some(f), Some(t)) = (self.from, self.to)
+            && f >= t
+        {
+            return Err(CpiqError::Usage(format!("--from {f} must be before --to {t} (--to is exclusive)")));
+        }
+        if let Some(pred) = &self.filter {
+            check_predicate(pred, &chosen)?;
+        }
+        Ok(chosen)
+    }
+}
+
+/// The predicate must be one SQL expression reading only columns every
+/// chosen CPI declares (its dimensions and time column), without subqueries.
+fn check_predicate(pred: &str, defs: &[&CpiDefinition]) -> Result<()> {
+    let dialect = GenericDialect {};
+    let bad = |m: String| CpiqError::Usage(format!("--where: {m}"));
+    let mut parser = Parser::new(&dialect).try_with_sql(pred).map_err(|e| bad(e.to_string()))?;
+    let expr = parser.parse_expr().map_err(|e| bad(e.to_string()))?;
+    if parser.peek_token().token != Token::EOF {
+        return Err(bad(format!("\"{pred}\" is not a single expression")));
+    }
+    let allowed: Vec<String> = {
+        let first = defs[0];
+        let mut cols: Vec<String> = first.dimensions.clone();
+        cols.push(first.time.clone());
+        cols.retain(|c| defs.iter().all(|d| d.dimensions.contains(c) || d.time == *c));
+        cols
+    };
+    let mut problem: Option<String> = None;
+    let _ = visit_expressions(&expr, |e: &Expr| {
+        let msg = match e {
+            Expr::Identifier(id) if !allowed.iter().any(|a| a.eq_ignore_ascii_case(&id.value)) => {
+                Some(format!("column \"{}\" is not a declared dimension or the time column", id.value))
+            }
+            Expr::CompoundIdentifier(parts) => Some(format!(
+                "qualified name \"{}\" is not allowed; use a dimension name",
+                parts.iter().map(|p| p.value.as_str()).collect::<Vec<_>>().join(".")
+            )),
+            Expr::Subquery(_) | Expr::Exists { .. } | Expr::InSubquery { .. } => {
+                Some("subqueries are not allowed".to_string())
+            }
+            _ => None,
+        };
+        match msg {
+            Some(m) => {
+                problem = Some(m);
+                std::ops::ControlFlow::Break(())
+            }
+            None => std::ops::ControlFlow::Continue(()),
+        }
+    });
+    match problem {
+        Some(m) => Err(bad(format!("{m} (allowed: {})", allowed.join(", ")))),
+        None => Ok(()),
+    }
+}
+
+/// One aggregated cell: a CPI, period and dimension values.
+#[derive(Debug, Clone, Default)]
+struct Cell {
+    numerator: f64,
+    denominator: f64,
+    events: i64,
+    binary: bool,
+}
+
+type Key = (Option<NaiveDate>, Vec<Option<String>>);
+
+/// 95% Wilson score interval for `successes` out of `n`.
+pub fn wilson(successes: f64, n: f64) -> Option<(f64, f64)> {
+    if n <= 0.0 {
+        return None;
+    }
+    let z = 1.959_963_984_540_054_f64;
+    let p = successes / n;
+    let z2 = z * z;
+    let denom = 1.0 + z2 / n;
+    let center = (p + z2 / (2.0 * n)) / denom;
+    let half = z * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt() / denom;
+    Some(((center - half).max(0.0), (center + half).min(1.0)))
+}
+
+/// The result schema of a slice.
+pub fn result_schema(req: &SliceRequest) -> SchemaRef {
+    let mut fields = vec![Field::new("cpi", DataType::Utf8, false)];
+    if req.per != Grain::All {
+        fields.push(Field::new("period", DataType::Date32, false));
+    }
+    for d in &req.by {
+        fields.push(Field::new(d, DataType::Utf8, true));
+    }
+    for (name, t) in [
+        ("value", DataType::Float64),
+        ("numerator", DataType::Float64),
+        ("denominator", DataType::Float64),
+        ("events", DataType::Int64),
+        ("target", DataType::Float64),
+        ("status", DataType::Utf8),
+        ("ci_low", DataType::Float64),
+        ("ci_high", DataType::Float64),
+    ] {
+        fields.push(Field::new(name, t, name != "events" && name != "numerator" && name != "denominator"));
+    }
+    if req.compare.is_some() {
+        for name in ["previous_value", "change", "change_pct"] {
+            fields.push(Field::new(name, DataType::Float64, true));
+        }
+    }
+    Arc::new(Schema::new(fields))
+}
+
+fn time_literal(t: &DataType, d: NaiveDate) -> String {
+    match t {
+        DataType::Date32 | DataType::Date64 => format!("DATE '{d}'"),
+        _ => format!("TIMESTAMP '{d} 00:00:00'"),
+    }
+}
+
+/// The aggregate query of one CPI: one row per period and dimension values.
+fn cell_sql(def: &CpiDefinition, time_type: &DataType, req: &SliceRequest, cal: &Calendar, from: Option<NaiveDate>) -> String {
+    let t = &def.time;
+    let ts = match time_type {
+        DataType::Date32 | DataType::Date64 => format!("CAST({t} AS TIMESTAMP)"),
+        _ => t.clone(),
+    };
+    let mut inner = Vec::new();
+    let mut outer = vec![format!("'{}' AS cpi", def.name)];
+    let mut group = Vec::new();
+    if let Some(p) = cal.period_sql(req.per, &ts) {
+        inner.push(format!("{p} AS period"));
+        outer.push("period".into());
+        group.push("period".to_string());
+    }
+    for d in &req.by {
+        inner.push(format!("CAST({d} AS VARCHAR) AS {d}"));
+        outer.push(d.clone());
+        group.push(d.clone());
+    }
+    inner.push("numerator".into());
+    inner.push("denominator".into());
+    outer.push("SUM(CAST(numerator AS DOUBLE)) AS numerator".into());
+    outer.push("SUM(CAST(denominator AS DOUBLE)) AS denominator".into());
+    outer.push("COUNT(*) AS events".into());
+    outer.push("BOOL_AND((numerator = 0 OR numerator = 1) AND denominator = 1) AS is_binary".into());
+    let mut conds = Vec::new();
+    if let Some(f) = from {
+        conds.push(format!("{t} >= {}", time_literal(time_type, f)));
+    }
+    if let Some(to) = req.to {
+        conds.push(format!("{t} < {}", time_literal(time_type, to)));
+    }
+    if let Some(p) = &req.filter {
+        conds.push(format!("({p})"));
+    }
+    let where_ = if conds.is_empty() { String::new() } else { format!(" WHERE {}", conds.join(" AND ")) };
+    let group_by = if group.is_empty() { String::new() } else { format!(" GROUP BY {}", group.join(", ")) };
+    format!(
+        "SELECT {} FROM (SELECT {} FROM {}{where_}) AS s{group_by}",
+        outer.join(", "),
+        inner.join(", "),
+        def.name
+    )
+}
+
+fn strings(batch: &RecordBatch, name: &str) -> Result<StringArray> {
+    let a = batch.column_by_name(name).ok_or_else(|| CpiqError::Usage(format!("internal: no column {name}")))?;
+    Ok(cast(a, &DataType::Utf8)?.as_any().downcast_ref::<StringArray>().expect("utf8").clone())
+}
+
+fn floats(batch: &RecordBatch, name: &str) -> Result<Float64Array> {
+    let a = batch.column_by_name(name).ok_or_else(|| CpiqError::Usage(format!("internal: no column {name}")))?;
+    Ok(cast(a, &DataType::Float64)?.as_any().downcast_ref::<Float64Array>().expect("f64").clone())
+}
+
+fn date_of(days: i32) -> NaiveDate {
+    NaiveDate::from_num_days_from_ce_opt(days + 719_163).expect("date in range")
+}
+
+fn days_of(d: NaiveDate) -> i32 {
+    (d - NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch")).num_days() as i32
+}
+
+/// Aggregate the cells of one CPI.
+async fn cells(ctx: &SessionContext, sql: &str, req: &SliceRequest) -> Result<BTreeMap<Key, Cell>> {
+    let batches = ctx.sql(sql).await?.collect().await?;
+    let mut out = BTreeMap::new();
+    for b in &batches {
+        let period = match req.per {
+            Grain::All => None,
+            _ => Some(
+                cast(b.column_by_name("period").expect("period"), &DataType::Date32)?
+                    .as_any()
+                    .downcast_ref::<Date32Array>()
+                    .expect("date32")
+                    .clone(),
+            ),
+        };
+        let dims = req.by.iter().map(|d| strings(b, d)).collect::<Result<Vec<_>>>()?;
+        let num = floats(b, "numerator")?;
+        let den = floats(b, "denominator")?;
+        let events = cast(b.column_by_name("events").expect("events"), &DataType::Int64)?;
+        let events = events.as_any().downcast_ref::<Int64Array>().expect("i64");
+        let binary = b.column_by_name("is_binary").expect("is_binary");
+        let binary = binary.as_any().downcast_ref::<BooleanArray>().expect("bool");
+        for i in 0..b.num_rows() {
+            let key = (
+                period.as_ref().filter(|p| !p.is_null(i)).map(|p| date_of(p.value(i))),
+                dims.iter().map(|d| (!d.is_null(i)).then(|| d.value(i).to_string())).collect(),
+            );
+            out.insert(
+                key,
+                Cell {
+                    numerator: if num.is_null(i) { 0.0 } else { num.value(i) },
+                    denominator: if den.is_null(i) { 0.0 } else { den.value(i) },
+                    events: events.value(i),
+                    binary: binary.is_null(i) || binary.value(i),
+                },
+            );
+        }
+    }
+    Ok(out)
+}
+
+/// The value of a cell: SUM(numerator) / SUM(denominator), NULL when the
+/// denominator is 0 or below the CPI's `min_denominator`.
+fn cell_value(def: &CpiDefinition, c: &Cell) -> Option<f64> {
+    if c.denominator == 0.0 || def.min_denominator.is_some_and(|m| c.denominator < m) {
+        return None;
+    }
+    Some(c.numerator / c.denominator)
+}
+
+/// Run a slice: one row per CPI × period × dimension values.
+pub async fn run(ctx: &SessionContext, defs: &[CpiDefinition], cal: &Calendar, req: &SliceRequest) -> Result<RecordBatch> {
+    let chosen = req.validate(defs)?;
+    let schema = result_schema(req);
+    let mut cols = Columns::default();
+    for def in chosen {
+        let view = ctx.table(def.name.as_str()).await?;
+        let time_type = view
+            .schema()
+            .field_with_unqualified_name(&def.time)
+            .map(|f| f.data_type().clone())
+            .map_err(|e| CpiqError::Usage(format!("CPI {}: {e}", def.name)))?;
+        // Read far enough back to know the comparison values of the first period.
+        let first = req.from.map(|f| cal.truncate(req.per, f));
+        let query_from = match (first, req.compare) {
+            (Some(f), Some(Compare::Previous)) => Some(cal.shift(req.per, f, -1)),
+            (Some(f), Some(Compare::Year)) => Some(cal.shift(Grain::Month, cal.shift(req.per, f, -1), -12)),
+            (f, _) => f.map(|_| req.from.expect("from")),
+        };
+        let mut sql = cell_sql(def, &time_type, req, cal, query_from);
+        if let (Some(first), Some(from), Some(_)) = (first, req.from, req.compare)
+            && first < from
+        {
+            // Comparison periods are read whole, but the first reported
+            // period still starts at --from.
+            let t = &def.time;
+            sql = sql.replacen(
+                " WHERE ",
+                &format!(" WHERE ({t} >= {} OR {t} < {}) AND ", time_literal(&time_type, from), time_literal(&time_type, first)),
+                1,
+            );
+        }
+        let cells = cells(ctx, &sql, req).await?;
+
+        // Which periods and dimension combinations to report.
+        let mut keys: BTreeSet<Key> = cells
+            .keys()
+            .filter(|(p, _)| match (p, first) {
+                (Some(p), Some(f)) => *p >= f,
+                _ => true,
+            })
+            .cloned()
+            .collect();
+        if req.fill && req.per != Grain::All {
+            let combos: BTreeSet<Vec<Option<String>>> = keys.iter().map(|(_, d)| d.clone()).collect();
+            let start = first.or_else(|| keys.iter().filter_map(|(p, _)| *p).min());
+            let end = match req.to {
+                Some(t) => Some(t),
+                None => keys.iter().filter_map(|(p, _)| *p).max().map(|p| cal.shift(req.per, p, 1)),
+            };
+            if let (Some(mut p), Some(end)) = (start, end) {
+                let combos: Vec<_> = if combos.is_empty() && req.by.is_empty() { vec![Vec::new()] } else { combos.into_iter().collect() };
+                while p < end {
+                    for c in &combos {
+                        keys.insert((Some(p), c.clone()));
+                    }
+                    p = cal.shift(req.per, p, 1);
+                }
+            }
+        }
+        let empty = Cell { binary: true, ..Cell::default() };
+        for key in keys {
+            let cell = cells.get(&key).unwrap_or(&empty);
+            let value = cell_value(def, cell);
+            let insufficient = def.min_denominator.is_some_and(|m| cell.denominator < m);
+            let status = if insufficient {
+                Some("insufficient")
+            } else {
+                match (def.target, value) {
+                    (Some(t), Some(v)) => Some(if def.direction.meets(v, t) { "met" } else { "missed" }),
+                    _ => None,
+                }
+            };
+            let ci = if cell.binary && value.is_some() { wilson(cell.numerator, cell.denominator) } else { None };
+            let previous = req.compare.and_then(|c| {
+                let p = key.0?;
+                let prev = match c {
+                    Compare::Previous => Some(cal.shift(req.per, p, -1)),
+                    Compare::Year => cal.year_earlier(req.per, p),
+                }?;
+                cells.get(&(Some(prev), key.1.clone())).and_then(|c| cell_value(def, c))
+            });
+            cols.cpi.push(def.name.clone());
+            cols.period.push(key.0.map(days_of));
+            for (i, d) in key.1.into_iter().enumerate() {
+                if cols.dims.len() <= i {
+                    cols.dims.push(Vec::new());
+                }
+                cols.dims[i].push(d);
+            }
+            cols.value.push(value);
+            cols.numerator.push(cell.numerator);
+            cols.denominator.push(cell.denominator);
+            cols.events.push(cell.events);
+            cols.target.push(def.target);
+            cols.status.push(status);
+            cols.ci_low.push(ci.map(|c| c.0));
+            cols.ci_high.push(ci.map(|c| c.1));
+            let change = match (value, previous) {
+                (Some(v), Some(p)) => Some(v - p),
+                _ => None,
+            };
+            cols.previous.push(previous);
+            cols.change.push(change);
+            cols.change_pct.push(match (change, previous) {
+                (Some(c), Some(p)) if p != 0.0 => Some(100.0 * c / p.abs()),
+                _ => None,
+            });
+        }
+    }
+    cols.into_batch(schema, req)
+}
+
+#[derive(Default)]
+struct Columns {
+    cpi: Vec<String>,
+    period: Vec<Option<i32>>,
+    dims: Vec<Vec<Option<String>>>,
+    value: Vec<Option<f64>>,
+    numerator: Vec<f64>,
+    denominator: Vec<f64>,
+    events: Vec<i64>,
+    target: Vec<Option<f64>>,
+    status: Vec<Option<&'static str>>,
+    ci_low: Vec<Option<f64>>,
+    ci_high: Vec<Option<f64>>,
+    previous: Vec<Option<f64>>,
+    change: Vec<Option<f64>>,
+    change_pct: Vec<Option<f64>>,
+}
+
+impl Columns {
+    fn into_batch(self, schema: SchemaRef, req: &SliceRequest) -> Result<RecordBatch> {
+        let n = self.cpi.len();
+        let mut arrays: Vec<ArrayRef> = vec![Arc::new(StringArray::from(self.cpi))];
+        if req.per != Grain::All {
+            arrays.push(Arc::new(Date32Array::from(self.period)));
+        }
+        for i in 0..req.by.len() {
+            let d = self.dims.get(i).cloned().unwrap_or_else(|| vec![None; n]);
+            arrays.push(Arc::new(StringArray::from(d)));
+        }
+        arrays.push(Arc::new(Float64Array::from(self.value)));
+        arrays.push(Arc::new(Float64Array::from(self.numerator)));
+        arrays.push(Arc::new(Float64Array::from(self.denominator)));
+        arrays.push(Arc::new(Int64Array::from(self.events)));
+        arrays.push(Arc::new(Float64Array::from(self.target)));
+        arrays.push(Arc::new(StringArray::from(self.status)));
+        arrays.push(Arc::new(Float64Array::from(self.ci_low)));
+        arrays.push(Arc::new(Float64Array::from(self.ci_high)));
+        if req.compare.is_some() {
+            arrays.push(Arc::new(Float64Array::from(self.previous)));
+            arrays.push(Arc::new(Float64Array::from(self.change)));
+            arrays.push(Arc::new(Float64Array::from(self.change_pct)));
+        }
+        Ok(RecordBatch::try_new(schema, arrays)?)
+    }
+}
+
+/// Format a CPI value in its unit, for people.
+pub fn format_value(unit: Unit, v: f64) -> String {
+    match unit {
+        Unit::Percent => format!("{:.1}%", v * 100.0),
+        Unit::Ratio => format!("{v:.3}"),
+        Unit::Hours => format!("{v:.2} h"),
+        Unit::Minutes => format!("{v:.1} min"),
+        Unit::Days => format!("{v:.2} d"),
+        Unit::Count => format!("{v:.1}"),
+        Unit::Currency => format!("{v:.2}"),
+    }
+}
+
+/// Format a change of a CPI value: percentage points for percent CPIs.
+pub fn format_change(unit: Unit, v: f64) -> String {
+    let sign = if v > 0.0 { "+" } else { "" };
+    match unit {
+        Unit::Percent => format!("{sign}{:.1} pp", v * 100.0),
+        _ => format!("{sign}{}", format_value(unit, v)),
+    }
+}
+
+fn format_count(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 { format!("{}", v as i64) } else { format!("{v:.2}") }
+}
+
+/// The slice as people read it: values in their units (93.1%, 2.40 h),
+/// counts without decimals. Only for the terminal table; files carry the raw
+/// numbers.
+pub fn display_batch(batch: &RecordBatch, units: &HashMap<String, Unit>) -> Result<RecordBatch> {
+    let cpi = strings(batch, "cpi")?;
+    let mut fields = Vec::new();
+    let mut arrays: Vec<ArrayRef> = Vec::new();
+    for (i, f) in batch.schema().fields().iter().enumerate() {
+        let col = batch.column(i);
+        let name = f.name().as_str();
+        let as_unit = matches!(name, "value" | "target" | "ci_low" | "ci_high" | "previous_value");
+        let as_change = name == "change";
+        let as_count = matches!(name, "numerator" | "denominator");
+        if !(as_unit || as_change || as_count || name == "change_pct") {
+            fields.push(f.as_ref().clone());
+            arrays.push(col.clone());
+            continue;
+        }
+        let v = floats(batch, name)?;
+        let out: StringArray = (0..batch.num_rows())
+            .map(|r| {
+                if v.is_null(r) {
+                    return None;
+                }
+                let unit = units.get(cpi.value(r)).copied().unwrap_or(Unit::Ratio);
+                let x = v.value(r);
+                Some(if as_unit {
+                    format_value(unit, x)
+                } else if as_change {
+                    format_change(unit, x)
+                } else if as_count {
+                    format_count(x)
+                } else {
+                    format!("{}{x:.1}%", if x > 0.0 { "+" } else { "" })
+                })
+            })
+            .collect();
+        fields.push(Field::new(name, DataType::Utf8, true));
+        arrays.push(Arc::new(out));
+    }
+    let schema = Schema::new(fields).with_metadata(HashMap::from([(DISPLAY_ONLY.to_string(), "true".to_string())]));
+    Ok(RecordBatch::try_new(Arc::new(schema), arrays)?)
+}
+
+/// Schema metadata key marking a batch already formatted for people: the
+/// table renderer shows no column types for it.
+pub const DISPLAY_ONLY: &str = "cpiq.display";
+
+impl fmt::Display for SliceRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} per {}", self.cpis.join(","), self.per)?;
+        if !self.by.is_empty() {
+            write!(f, " by {}", self.by.join(","))?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wilson_matches_hand_computation() {
+        // 8 of 10: p = 0.8, z = 1.96: center 0.7094, half 0.2134 (textbook values).
+        let (lo, hi) = wilson(8.0, 10.0).unwrap();
+        assert!((lo - 0.4902).abs() < 1e-4, "{lo}");
+        assert!((hi - 0.9433).abs() < 1e-4, "{hi}");
+        let (lo, hi) = wilson(0.0, 5.0).unwrap();
+        assert_eq!(lo, 0.0);
+        assert!((hi - 0.4345).abs() < 1e-4, "{hi}");
+        assert_eq!(wilson(0.0, 0.0), None);
+    }
+
+    #[test]
+    fn values_are_shown_in_their_units() {
+        assert_eq!(format_value(Unit::Percent, 0.9312), "93.1%");
+        assert_eq!(format_value(Unit::Hours, 2.4), "2.40 h");
+        assert_eq!(format_change(Unit::Percent, 0.012), "+1.2 pp");
+        assert_eq!(format_change(Unit::Hours, -0.5), "-0.50 h");
+        assert_eq!(format_count(30.0), "30");
+    }
+}
