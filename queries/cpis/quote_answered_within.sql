@@ -10,7 +10,7 @@
 -- param: hours = 4
 SELECT requested_at, channel, segment, region,
        CASE WHEN answered_at IS NOT NULL
-             AND to_unixtime(answered_at) - to_unixtime(requested_at) <= ${hours} * 3600
+             AND date_part('epoch', answered_at) - date_part('epoch', requested_at) <= ${hours} * 3600
             THEN 1 ELSE 0 END AS numerator,
        1 AS denominator
 FROM quote_requests

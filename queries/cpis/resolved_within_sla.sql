@@ -10,7 +10,7 @@
 -- param: sla_hours = 24
 SELECT opened_at, channel, segment, region, category,
        CASE WHEN resolved_at IS NOT NULL
-             AND to_unixtime(resolved_at) - to_unixtime(opened_at) <= ${sla_hours} * 3600
+             AND date_part('epoch', resolved_at) - date_part('epoch', opened_at) <= ${sla_hours} * 3600
             THEN 1 ELSE 0 END AS numerator,
        1 AS denominator
 FROM support_cases

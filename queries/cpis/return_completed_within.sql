@@ -10,7 +10,7 @@
 -- param: days = 7
 SELECT requested_at, channel, segment, region, reason,
        CASE WHEN completed_at IS NOT NULL
-             AND to_unixtime(completed_at) - to_unixtime(requested_at) <= ${days} * 86400
+             AND date_part('epoch', completed_at) - date_part('epoch', requested_at) <= ${days} * 86400
             THEN 1 ELSE 0 END AS numerator,
        1 AS denominator
 FROM returns

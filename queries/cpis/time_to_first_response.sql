@@ -8,7 +8,7 @@
 -- time: opened_at
 -- dimensions: channel, segment, region, category
 SELECT opened_at, channel, segment, region, category,
-       (to_unixtime(first_response_at) - to_unixtime(opened_at)) / 3600.0 AS numerator,
+       (date_part('epoch', first_response_at) - date_part('epoch', opened_at)) / 3600.0 AS numerator,
        1 AS denominator
 FROM support_cases
 WHERE first_response_at IS NOT NULL

@@ -25,7 +25,7 @@ fn the_shell_prompts_runs_multiline_sql_and_quits() {
         .env("CPIQ_HISTORY", hist.path().join("history"))
         .env("TERM", "xterm");
     let mut p =
-        rexpect::session::spawn_command(cmd, Some(Duration::from_secs(60).as_millis() as u64))
+        rexpect::session::spawn_command(cmd, Some(Duration::from_secs(30).as_millis() as u64))
             .unwrap();
     p.exp_string("\\? for help").unwrap();
     p.exp_string("cpiq> ").unwrap();
@@ -33,10 +33,15 @@ fn the_shell_prompts_runs_multiline_sql_and_quits() {
     p.send_line("  2 AS answer;").unwrap();
     p.exp_string("42").unwrap();
     p.exp_string("(1 row)").unwrap();
+    // rustyline discards type-ahead when it takes the terminal back, so wait
+    // for each prompt as a person would.
+    p.exp_string("cpiq> ").unwrap();
     p.send_line("\\cpis").unwrap();
     p.exp_string("on_time_delivery").unwrap();
+    p.exp_string("cpiq> ").unwrap();
     p.send_line("SELECT * FROM nowhere;").unwrap();
-    p.exp_string("nowhere").unwrap();
+    p.exp_string("table 'cpiq.public.nowhere' not found").unwrap();
+    p.exp_string("cpiq> ").unwrap();
     p.send_line("\\q").unwrap();
     p.exp_eof().unwrap();
     let history = std::fs::read_to_string(hist.path().join("history")).unwrap();
