@@ -214,10 +214,14 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 }
             }
             Some(Cmd::Slice(args)) => {
-                session.run_command(Command::Slice(Box::new(args.clone()))).await?;
+                session
+                    .run_command(Command::Slice(Box::new(args.clone())))
+                    .await?;
             }
             Some(Cmd::ExplainChange(args)) => {
-                session.run_command(Command::Explain(Box::new(args.clone()))).await?;
+                session
+                    .run_command(Command::Explain(Box::new(args.clone())))
+                    .await?;
             }
             Some(Cmd::Cpis) => {
                 session.run_command(Command::Cpis).await?;

@@ -148,12 +148,18 @@ impl Engine {
     }
 
     /// Run a slice of CPIs.
-    pub async fn slice(&self, req: &crate::slice::SliceRequest) -> Result<datafusion::arrow::array::RecordBatch> {
+    pub async fn slice(
+        &self,
+        req: &crate::slice::SliceRequest,
+    ) -> Result<datafusion::arrow::array::RecordBatch> {
         crate::slice::run(&self.ctx, &self.definitions(), &self.calendar(), req).await
     }
 
     /// Explain the change of a CPI between two periods.
-    pub async fn explain_change(&self, req: &crate::slice::ExplainRequest) -> Result<datafusion::arrow::array::RecordBatch> {
+    pub async fn explain_change(
+        &self,
+        req: &crate::slice::ExplainRequest,
+    ) -> Result<datafusion::arrow::array::RecordBatch> {
         crate::slice::explain_change(&self.ctx, &self.definitions(), &self.calendar(), req).await
     }
 
@@ -288,7 +294,8 @@ impl Engine {
             self.cpis[idx].problem = result.err();
         }
         let udtf = crate::slice::CpiSliceFunction::new(self.definitions(), self.calendar());
-        self.ctx.register_udtf("cpi_slice", std::sync::Arc::new(udtf));
+        self.ctx
+            .register_udtf("cpi_slice", std::sync::Arc::new(udtf));
     }
 
     async fn register_cpi(&self, def: &CpiDefinition) -> Result<()> {

@@ -6,7 +6,9 @@
 use clap::{Args, Parser};
 
 use crate::error::{CpiqError, Result};
-use crate::slice::{Calendar, ExplainRequest, Grain, SliceRequest, parse_date, parse_period, split_list};
+use crate::slice::{
+    Calendar, ExplainRequest, Grain, SliceRequest, parse_date, parse_period, split_list,
+};
 
 /// Options of a slice.
 #[derive(Debug, Clone, PartialEq, Eq, Args)]
@@ -45,8 +47,16 @@ impl SliceArgs {
             by: self.by.as_deref().map(split_list).unwrap_or_default(),
             per: self.per.parse()?,
             filter: self.filter.clone().filter(|f| !f.trim().is_empty()),
-            from: self.from.as_deref().map(|d| parse_date("--from", d)).transpose()?,
-            to: self.to.as_deref().map(|d| parse_date("--to", d)).transpose()?,
+            from: self
+                .from
+                .as_deref()
+                .map(|d| parse_date("--from", d))
+                .transpose()?,
+            to: self
+                .to
+                .as_deref()
+                .map(|d| parse_date("--to", d))
+                .transpose()?,
             compare: self.compare.as_deref().map(str::parse).transpose()?,
             fill: self.fill,
         })
@@ -150,7 +160,11 @@ fn flagify(words: Vec<String>, keywords: &[&str]) -> Vec<String> {
         .into_iter()
         .map(|w| {
             let bare = w.replace('_', "-");
-            if keywords.contains(&bare.as_str()) { format!("--{bare}") } else { w }
+            if keywords.contains(&bare.as_str()) {
+                format!("--{bare}")
+            } else {
+                w
+            }
         })
         .collect()
 }
@@ -161,14 +175,21 @@ fn clap_usage(e: clap::Error) -> CpiqError {
 
 /// Parse the arguments of `\slice`.
 pub fn parse_slice(rest: &str) -> Result<SliceArgs> {
-    let w = flagify(words(rest)?, &["by", "per", "where", "from", "to", "compare", "fill"]);
-    SliceLine::try_parse_from(w).map(|l| l.args).map_err(clap_usage)
+    let w = flagify(
+        words(rest)?,
+        &["by", "per", "where", "from", "to", "compare", "fill"],
+    );
+    SliceLine::try_parse_from(w)
+        .map(|l| l.args)
+        .map_err(clap_usage)
 }
 
 /// Parse the arguments of `\explain`.
 pub fn parse_explain(rest: &str) -> Result<ExplainArgs> {
     let w = flagify(words(rest)?, &["by", "per", "from-period", "to-period"]);
-    ExplainLine::try_parse_from(w).map(|l| l.args).map_err(clap_usage)
+    ExplainLine::try_parse_from(w)
+        .map(|l| l.args)
+        .map_err(clap_usage)
 }
 
 #[cfg(test)]
@@ -177,24 +198,36 @@ mod tests {
 
     #[test]
     fn words_respect_quotes() {
-        assert_eq!(words("a 'b c' \"d'e\" f\\ g").unwrap(), ["a", "b c", "d'e", "f g"]);
+        assert_eq!(
+            words("a 'b c' \"d'e\" f\\ g").unwrap(),
+            ["a", "b c", "d'e", "f g"]
+        );
         assert!(words("a 'b").is_err());
     }
 
     #[test]
     fn shell_keywords_and_flags_both_work() {
-        let a = parse_slice("on_time_delivery by channel per week where \"channel = 'web'\" compare year fill").unwrap();
+        let a = parse_slice(
+            "on_time_delivery by channel per week where \"channel = 'web'\" compare year fill",
+        )
+        .unwrap();
         let r = a.to_request().unwrap();
         assert_eq!(r.cpis, ["on_time_delivery"]);
         assert_eq!(r.by, ["channel"]);
         assert_eq!(r.per, Grain::Week);
         assert_eq!(r.filter.as_deref(), Some("channel = 'web'"));
         assert!(r.fill);
-        let b = parse_slice("a,b --by x,y --per quarter --from 2024-01-01 --to 2025-01-01").unwrap();
+        let b =
+            parse_slice("a,b --by x,y --per quarter --from 2024-01-01 --to 2025-01-01").unwrap();
         let r = b.to_request().unwrap();
         assert_eq!(r.cpis, ["a", "b"]);
         assert_eq!(r.by, ["x", "y"]);
-        assert!(parse_slice("a --per fortnight").unwrap().to_request().is_err());
+        assert!(
+            parse_slice("a --per fortnight")
+                .unwrap()
+                .to_request()
+                .is_err()
+        );
         assert!(parse_slice("a --colour red").is_err());
         assert!(parse_slice("").is_err());
     }

@@ -8,8 +8,8 @@
 use std::path::PathBuf;
 use std::str::FromStr;
 
-use crate::error::{CpiqError, Result};
 use super::args::{ExplainArgs, SliceArgs, parse_explain, parse_slice};
+use crate::error::{CpiqError, Result};
 use crate::output::Format;
 
 /// A backslash command.

@@ -30,7 +30,14 @@ pub enum Grain {
 
 impl Grain {
     /// The grains, in order.
-    pub const ALL: [Grain; 6] = [Grain::Day, Grain::Week, Grain::Month, Grain::Quarter, Grain::Year, Grain::All];
+    pub const ALL: [Grain; 6] = [
+        Grain::Day,
+        Grain::Week,
+        Grain::Month,
+        Grain::Quarter,
+        Grain::Year,
+        Grain::All,
+    ];
 
     /// The grain's name.
     pub fn name(self) -> &'static str {
@@ -76,7 +83,9 @@ pub struct Calendar {
 
 impl Default for Calendar {
     fn default() -> Self {
-        Calendar { fiscal_year_start: 1 }
+        Calendar {
+            fiscal_year_start: 1,
+        }
     }
 }
 
@@ -108,7 +117,8 @@ impl Calendar {
                 let len = if grain == Grain::Quarter { 3 } else { 12 };
                 let m0 = d.year() * 12 + d.month0() as i32 - (self.fiscal_year_start as i32 - 1);
                 let start = m0 - m0.rem_euclid(len) + (self.fiscal_year_start as i32 - 1);
-                NaiveDate::from_ymd_opt(start.div_euclid(12), start.rem_euclid(12) as u32 + 1, 1).expect("month start")
+                NaiveDate::from_ymd_opt(start.div_euclid(12), start.rem_euclid(12) as u32 + 1, 1)
+                    .expect("month start")
             }
         }
     }
@@ -204,42 +214,86 @@ mod tests {
 
     #[test]
     fn fiscal_quarters_and_years_shift_with_the_start_month() {
-        let fy = Calendar { fiscal_year_start: 4 };
-        assert_eq!(fy.truncate(Grain::Quarter, d("2024-03-31")), d("2024-01-01"));
+        let fy = Calendar {
+            fiscal_year_start: 4,
+        };
+        assert_eq!(
+            fy.truncate(Grain::Quarter, d("2024-03-31")),
+            d("2024-01-01")
+        );
         assert_eq!(fy.truncate(Grain::Year, d("2024-03-31")), d("2023-04-01"));
         assert_eq!(fy.truncate(Grain::Year, d("2024-04-01")), d("2024-04-01"));
-        let feb = Calendar { fiscal_year_start: 2 };
-        assert_eq!(feb.truncate(Grain::Quarter, d("2024-01-15")), d("2023-11-01"));
-        assert_eq!(feb.truncate(Grain::Quarter, d("2024-02-01")), d("2024-02-01"));
-        assert_eq!(feb.truncate(Grain::Quarter, d("2024-04-30")), d("2024-02-01"));
+        let feb = Calendar {
+            fiscal_year_start: 2,
+        };
+        assert_eq!(
+            feb.truncate(Grain::Quarter, d("2024-01-15")),
+            d("2023-11-01")
+        );
+        assert_eq!(
+            feb.truncate(Grain::Quarter, d("2024-02-01")),
+            d("2024-02-01")
+        );
+        assert_eq!(
+            feb.truncate(Grain::Quarter, d("2024-04-30")),
+            d("2024-02-01")
+        );
     }
 
     #[test]
     fn periods_shift_and_look_back_a_year() {
         let cal = Calendar::default();
-        assert_eq!(cal.shift(Grain::Month, d("2024-01-01"), -1), d("2023-12-01"));
-        assert_eq!(cal.shift(Grain::Quarter, d("2024-01-01"), 1), d("2024-04-01"));
-        assert_eq!(cal.year_earlier(Grain::Week, d("2025-01-06")), Some(d("2024-01-08")));
+        assert_eq!(
+            cal.shift(Grain::Month, d("2024-01-01"), -1),
+            d("2023-12-01")
+        );
+        assert_eq!(
+            cal.shift(Grain::Quarter, d("2024-01-01"), 1),
+            d("2024-04-01")
+        );
+        assert_eq!(
+            cal.year_earlier(Grain::Week, d("2025-01-06")),
+            Some(d("2024-01-08"))
+        );
         // 2020 has an ISO week 53; 2019 does not.
         assert_eq!(cal.year_earlier(Grain::Week, d("2020-12-28")), None);
-        assert_eq!(cal.year_earlier(Grain::Day, d("2024-02-29")), Some(d("2023-02-28")));
+        assert_eq!(
+            cal.year_earlier(Grain::Day, d("2024-02-29")),
+            Some(d("2023-02-28"))
+        );
     }
 
     #[test]
     fn period_arguments_parse() {
         let cal = Calendar::default();
-        assert_eq!(parse_period("2024-05-17", Grain::Month, &cal).unwrap(), d("2024-05-01"));
-        assert_eq!(parse_period("2024-05", Grain::Month, &cal).unwrap(), d("2024-05-01"));
-        assert_eq!(parse_period("2024-Q2", Grain::Quarter, &cal).unwrap(), d("2024-04-01"));
-        let fy = Calendar { fiscal_year_start: 4 };
-        assert_eq!(parse_period("2024-Q1", Grain::Quarter, &fy).unwrap(), d("2024-04-01"));
+        assert_eq!(
+            parse_period("2024-05-17", Grain::Month, &cal).unwrap(),
+            d("2024-05-01")
+        );
+        assert_eq!(
+            parse_period("2024-05", Grain::Month, &cal).unwrap(),
+            d("2024-05-01")
+        );
+        assert_eq!(
+            parse_period("2024-Q2", Grain::Quarter, &cal).unwrap(),
+            d("2024-04-01")
+        );
+        let fy = Calendar {
+            fiscal_year_start: 4,
+        };
+        assert_eq!(
+            parse_period("2024-Q1", Grain::Quarter, &fy).unwrap(),
+            d("2024-04-01")
+        );
         assert!(parse_period("2024-Q5", Grain::Quarter, &cal).is_err());
         assert!(parse_period("last month", Grain::Month, &cal).is_err());
     }
 
     #[test]
     fn sql_truncation_matches_rust_truncation_for_fiscal_quarters() {
-        let fy = Calendar { fiscal_year_start: 2 };
+        let fy = Calendar {
+            fiscal_year_start: 2,
+        };
         assert_eq!(
             fy.period_sql(Grain::Quarter, "t").unwrap(),
             "CAST(date_trunc('quarter', t - INTERVAL '1 months') + INTERVAL '1 months' AS DATE)"

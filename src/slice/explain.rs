@@ -37,12 +37,21 @@ pub struct ExplainRequest {
 }
 
 /// Decompose the change; the last row (dimension value NULL) is the total.
-pub async fn explain_change(ctx: &SessionContext, defs: &[CpiDefinition], cal: &Calendar, req: &ExplainRequest) -> Result<RecordBatch> {
+pub async fn explain_change(
+    ctx: &SessionContext,
+    defs: &[CpiDefinition],
+    cal: &Calendar,
+    req: &ExplainRequest,
+) -> Result<RecordBatch> {
     if req.per == Grain::All {
-        return Err(CpiqError::Usage("explain-change needs a time grain: --per day|week|month|quarter|year".into()));
+        return Err(CpiqError::Usage(
+            "explain-change needs a time grain: --per day|week|month|quarter|year".into(),
+        ));
     }
     if req.from_period == req.to_period {
-        return Err(CpiqError::Usage("--from-period and --to-period are the same period".into()));
+        return Err(CpiqError::Usage(
+            "--from-period and --to-period are the same period".into(),
+        ));
     }
     let (p1, p2) = (req.from_period, req.to_period);
     let slice = SliceRequest {
@@ -65,7 +74,10 @@ pub async fn explain_change(ctx: &SessionContext, defs: &[CpiDefinition], cal: &
         let num = floats(&batch, "numerator")?;
         let den = floats(&batch, "denominator")?;
         let periods = batch.column_by_name("period").expect("period");
-        let periods = periods.as_any().downcast_ref::<Date32Array>().expect("date32");
+        let periods = periods
+            .as_any()
+            .downcast_ref::<Date32Array>()
+            .expect("date32");
         let mut m = BTreeMap::new();
         for r in 0..batch.num_rows() {
             if periods.value(r) != days_of(p) {
@@ -76,7 +88,9 @@ pub async fn explain_change(ctx: &SessionContext, defs: &[CpiDefinition], cal: &
         }
         per_period.push(m);
     }
-    let total = |m: &BTreeMap<Option<String>, (f64, f64)>| m.values().fold((0.0, 0.0), |a, v| (a.0 + v.0, a.1 + v.1));
+    let total = |m: &BTreeMap<Option<String>, (f64, f64)>| {
+        m.values().fold((0.0, 0.0), |a, v| (a.0 + v.0, a.1 + v.1))
+    };
     let (n1, d1) = total(&per_period[0]);
     let (n2, d2) = total(&per_period[1]);
     if d1 == 0.0 || d2 == 0.0 {
@@ -88,7 +102,11 @@ pub async fn explain_change(ctx: &SessionContext, defs: &[CpiDefinition], cal: &
     }
     let (v_1, v_2) = (n1 / d1, n2 / d2);
     let avg = (v_1 + v_2) / 2.0;
-    let mut groups: Vec<Option<String>> = per_period[0].keys().chain(per_period[1].keys()).cloned().collect();
+    let mut groups: Vec<Option<String>> = per_period[0]
+        .keys()
+        .chain(per_period[1].keys())
+        .cloned()
+        .collect();
     groups.sort();
     groups.dedup();
     let mut rows: Vec<[Option<f64>; 7]> = Vec::new();
@@ -110,18 +128,47 @@ pub async fn explain_change(ctx: &SessionContext, defs: &[CpiDefinition], cal: &
         let mix = (s2 - s1) * ((x1 + x2) / 2.0 - avg);
         rate_sum += rate;
         mix_sum += mix;
-        names.push(g.map(|g| if g.is_empty() { "(empty)".into() } else { g }).or(Some("(null)".into())));
-        rows.push([Some(s1), Some(s2), va, vb, Some(rate), Some(mix), Some(rate + mix)]);
+        names.push(
+            g.map(|g| if g.is_empty() { "(empty)".into() } else { g })
+                .or(Some("(null)".into())),
+        );
+        rows.push([
+            Some(s1),
+            Some(s2),
+            va,
+            vb,
+            Some(rate),
+            Some(mix),
+            Some(rate + mix),
+        ]);
     }
     names.push(None);
-    rows.push([Some(1.0), Some(1.0), Some(v_1), Some(v_2), Some(rate_sum), Some(mix_sum), Some(v_2 - v_1)]);
+    rows.push([
+        Some(1.0),
+        Some(1.0),
+        Some(v_1),
+        Some(v_2),
+        Some(rate_sum),
+        Some(mix_sum),
+        Some(v_2 - v_1),
+    ]);
 
     let mut fields = vec![Field::new(&req.by, DataType::Utf8, true)];
-    let cols = ["share_p1", "share_p2", "value_p1", "value_p2", "rate_effect", "mix_effect", "total_effect"];
+    let cols = [
+        "share_p1",
+        "share_p2",
+        "value_p1",
+        "value_p2",
+        "rate_effect",
+        "mix_effect",
+        "total_effect",
+    ];
     fields.extend(cols.iter().map(|c| Field::new(*c, DataType::Float64, true)));
     let mut arrays: Vec<Arc<dyn Array>> = vec![Arc::new(StringArray::from(names))];
     for i in 0..7 {
-        arrays.push(Arc::new(Float64Array::from(rows.iter().map(|r| r[i]).collect::<Vec<_>>())));
+        arrays.push(Arc::new(Float64Array::from(
+            rows.iter().map(|r| r[i]).collect::<Vec<_>>(),
+        )));
     }
     Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)?)
 }

@@ -97,14 +97,21 @@ impl Default for SliceRequest {
 
 /// Split a comma-separated list, dropping blanks.
 pub fn split_list(s: &str) -> Vec<String> {
-    s.split(',').map(str::trim).filter(|x| !x.is_empty()).map(String::from).collect()
+    s.split(',')
+        .map(str::trim)
+        .filter(|x| !x.is_empty())
+        .map(String::from)
+        .collect()
 }
 
 fn lookup<'a>(defs: &'a [CpiDefinition], name: &str) -> Result<&'a CpiDefinition> {
     defs.iter().find(|d| d.name == name).ok_or_else(|| {
         let mut known: Vec<&str> = defs.iter().map(|d| d.name.as_str()).collect();
         known.sort();
-        CpiqError::Usage(format!("unknown CPI \"{name}\" (known: {})", known.join(", ")))
+        CpiqError::Usage(format!(
+            "unknown CPI \"{name}\" (known: {})",
+            known.join(", ")
+        ))
     })
 }
 
@@ -116,14 +123,22 @@ impl SliceRequest {
         if self.cpis.is_empty() {
             return Err(CpiqError::Usage("name at least one CPI to slice".into()));
         }
-        let chosen = self.cpis.iter().map(|c| lookup(defs, c)).collect::<Result<Vec<_>>>()?;
+        let chosen = self
+            .cpis
+            .iter()
+            .map(|c| lookup(defs, c))
+            .collect::<Result<Vec<_>>>()?;
         for def in &chosen {
             for d in &self.by {
                 if !def.dimensions.contains(d) {
                     return Err(CpiqError::Usage(format!(
                         "CPI {} has no dimension \"{d}\" (its dimensions: {})",
                         def.name,
-                        if def.dimensions.is_empty() { "none".into() } else { def.dimensions.join(", ") }
+                        if def.dimensions.is_empty() {
+                            "none".into()
+                        } else {
+                            def.dimensions.join(", ")
+                        }
                     )));
                 }
             }
@@ -131,16 +146,22 @@ impl SliceRequest {
         let mut seen = BTreeSet::new();
         for d in &self.by {
             if !seen.insert(d) {
-                return Err(CpiqError::Usage(format!("dimension \"{d}\" is listed twice in --by")));
+                return Err(CpiqError::Usage(format!(
+                    "dimension \"{d}\" is listed twice in --by"
+                )));
             }
         }
         if self.compare.is_some() && self.per == Grain::All {
-            return Err(CpiqError::Usage("--compare needs a time grain: use --per day|week|month|quarter|year".into()));
+            return Err(CpiqError::Usage(
+                "--compare needs a time grain: use --per day|week|month|quarter|year".into(),
+            ));
         }
         if let (Some(f), Some(t)) = (self.from, self.to)
             && f >= t
         {
-            return Err(CpiqError::Usage(format!("--from {f} must be before --to {t} (--to is exclusive)")));
+            return Err(CpiqError::Usage(format!(
+                "--from {f} must be before --to {t} (--to is exclusive)"
+            )));
         }
         if let Some(pred) = &self.filter {
             check_predicate(pred, &chosen)?;
@@ -154,7 +175,9 @@ impl SliceRequest {
 fn check_predicate(pred: &str, defs: &[&CpiDefinition]) -> Result<()> {
     let dialect = GenericDialect {};
     let bad = |m: String| CpiqError::Usage(format!("--where: {m}"));
-    let mut parser = Parser::new(&dialect).try_with_sql(pred).map_err(|e| bad(e.to_string()))?;
+    let mut parser = Parser::new(&dialect)
+        .try_with_sql(pred)
+        .map_err(|e| bad(e.to_string()))?;
     let expr = parser.parse_expr().map_err(|e| bad(e.to_string()))?;
     if parser.peek_token().token != Token::EOF {
         return Err(bad(format!("\"{pred}\" is not a single expression")));
@@ -163,18 +186,28 @@ fn check_predicate(pred: &str, defs: &[&CpiDefinition]) -> Result<()> {
         let first = defs[0];
         let mut cols: Vec<String> = first.dimensions.clone();
         cols.push(first.time.clone());
-        cols.retain(|c| defs.iter().all(|d| d.dimensions.contains(c) || d.time == *c));
+        cols.retain(|c| {
+            defs.iter()
+                .all(|d| d.dimensions.contains(c) || d.time == *c)
+        });
         cols
     };
     let mut problem: Option<String> = None;
     let _ = visit_expressions(&expr, |e: &Expr| {
         let msg = match e {
             Expr::Identifier(id) if !allowed.iter().any(|a| a.eq_ignore_ascii_case(&id.value)) => {
-                Some(format!("column \"{}\" is not a declared dimension or the time column", id.value))
+                Some(format!(
+                    "column \"{}\" is not a declared dimension or the time column",
+                    id.value
+                ))
             }
             Expr::CompoundIdentifier(parts) => Some(format!(
                 "qualified name \"{}\" is not allowed; use a dimension name",
-                parts.iter().map(|p| p.value.as_str()).collect::<Vec<_>>().join(".")
+                parts
+                    .iter()
+                    .map(|p| p.value.as_str())
+                    .collect::<Vec<_>>()
+                    .join(".")
             )),
             Expr::Subquery(_) | Expr::Exists { .. } | Expr::InSubquery { .. } => {
                 Some("subqueries are not allowed".to_string())
@@ -239,7 +272,11 @@ pub fn result_schema(req: &SliceRequest) -> SchemaRef {
         ("ci_low", DataType::Float64),
         ("ci_high", DataType::Float64),
     ] {
-        fields.push(Field::new(name, t, name != "events" && name != "numerator" && name != "denominator"));
+        fields.push(Field::new(
+            name,
+            t,
+            name != "events" && name != "numerator" && name != "denominator",
+        ));
     }
     if req.compare.is_some() {
         for name in ["previous_value", "change", "change_pct"] {
@@ -257,7 +294,13 @@ fn time_literal(t: &DataType, d: NaiveDate) -> String {
 }
 
 /// The aggregate query of one CPI: one row per period and dimension values.
-fn cell_sql(def: &CpiDefinition, time_type: &DataType, req: &SliceRequest, cal: &Calendar, from: Option<NaiveDate>) -> String {
+fn cell_sql(
+    def: &CpiDefinition,
+    time_type: &DataType,
+    req: &SliceRequest,
+    cal: &Calendar,
+    from: Option<NaiveDate>,
+) -> String {
     let t = &def.time;
     let ts = match time_type {
         DataType::Date32 | DataType::Date64 => format!("CAST({t} AS TIMESTAMP)"),
@@ -281,7 +324,8 @@ fn cell_sql(def: &CpiDefinition, time_type: &DataType, req: &SliceRequest, cal: 
     outer.push("SUM(CAST(numerator AS DOUBLE)) AS numerator".into());
     outer.push("SUM(CAST(denominator AS DOUBLE)) AS denominator".into());
     outer.push("COUNT(*) AS events".into());
-    outer.push("BOOL_AND((numerator = 0 OR numerator = 1) AND denominator = 1) AS is_binary".into());
+    outer
+        .push("BOOL_AND((numerator = 0 OR numerator = 1) AND denominator = 1) AS is_binary".into());
     let mut conds = Vec::new();
     if let Some(f) = from {
         conds.push(format!("{t} >= {}", time_literal(time_type, f)));
@@ -292,8 +336,16 @@ fn cell_sql(def: &CpiDefinition, time_type: &DataType, req: &SliceRequest, cal: 
     if let Some(p) = &req.filter {
         conds.push(format!("({p})"));
     }
-    let where_ = if conds.is_empty() { String::new() } else { format!(" WHERE {}", conds.join(" AND ")) };
-    let group_by = if group.is_empty() { String::new() } else { format!(" GROUP BY {}", group.join(", ")) };
+    let where_ = if conds.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", conds.join(" AND "))
+    };
+    let group_by = if group.is_empty() {
+        String::new()
+    } else {
+        format!(" GROUP BY {}", group.join(", "))
+    };
     format!(
         "SELECT {} FROM (SELECT {} FROM {}{where_}) AS s{group_by}",
         outer.join(", "),
@@ -303,13 +355,25 @@ fn cell_sql(def: &CpiDefinition, time_type: &DataType, req: &SliceRequest, cal: 
 }
 
 fn strings(batch: &RecordBatch, name: &str) -> Result<StringArray> {
-    let a = batch.column_by_name(name).ok_or_else(|| CpiqError::Usage(format!("internal: no column {name}")))?;
-    Ok(cast(a, &DataType::Utf8)?.as_any().downcast_ref::<StringArray>().expect("utf8").clone())
+    let a = batch
+        .column_by_name(name)
+        .ok_or_else(|| CpiqError::Usage(format!("internal: no column {name}")))?;
+    Ok(cast(a, &DataType::Utf8)?
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .expect("utf8")
+        .clone())
 }
 
 fn floats(batch: &RecordBatch, name: &str) -> Result<Float64Array> {
-    let a = batch.column_by_name(name).ok_or_else(|| CpiqError::Usage(format!("internal: no column {name}")))?;
-    Ok(cast(a, &DataType::Float64)?.as_any().downcast_ref::<Float64Array>().expect("f64").clone())
+    let a = batch
+        .column_by_name(name)
+        .ok_or_else(|| CpiqError::Usage(format!("internal: no column {name}")))?;
+    Ok(cast(a, &DataType::Float64)?
+        .as_any()
+        .downcast_ref::<Float64Array>()
+        .expect("f64")
+        .clone())
 }
 
 fn date_of(days: i32) -> NaiveDate {
@@ -328,24 +392,42 @@ async fn cells(ctx: &SessionContext, sql: &str, req: &SliceRequest) -> Result<BT
         let period = match req.per {
             Grain::All => None,
             _ => Some(
-                cast(b.column_by_name("period").expect("period"), &DataType::Date32)?
-                    .as_any()
-                    .downcast_ref::<Date32Array>()
-                    .expect("date32")
-                    .clone(),
+                cast(
+                    b.column_by_name("period").expect("period"),
+                    &DataType::Date32,
+                )?
+                .as_any()
+                .downcast_ref::<Date32Array>()
+                .expect("date32")
+                .clone(),
             ),
         };
-        let dims = req.by.iter().map(|d| strings(b, d)).collect::<Result<Vec<_>>>()?;
+        let dims = req
+            .by
+            .iter()
+            .map(|d| strings(b, d))
+            .collect::<Result<Vec<_>>>()?;
         let num = floats(b, "numerator")?;
         let den = floats(b, "denominator")?;
-        let events = cast(b.column_by_name("events").expect("events"), &DataType::Int64)?;
+        let events = cast(
+            b.column_by_name("events").expect("events"),
+            &DataType::Int64,
+        )?;
         let events = events.as_any().downcast_ref::<Int64Array>().expect("i64");
         let binary = b.column_by_name("is_binary").expect("is_binary");
-        let binary = binary.as_any().downcast_ref::<BooleanArray>().expect("bool");
+        let binary = binary
+            .as_any()
+            .downcast_ref::<BooleanArray>()
+            .expect("bool");
         for i in 0..b.num_rows() {
             let key = (
-                period.as_ref().filter(|p| !p.is_null(i)).map(|p| date_of(p.value(i))),
-                dims.iter().map(|d| (!d.is_null(i)).then(|| d.value(i).to_string())).collect(),
+                period
+                    .as_ref()
+                    .filter(|p| !p.is_null(i))
+                    .map(|p| date_of(p.value(i))),
+                dims.iter()
+                    .map(|d| (!d.is_null(i)).then(|| d.value(i).to_string()))
+                    .collect(),
             );
             out.insert(
                 key,
@@ -371,7 +453,12 @@ fn cell_value(def: &CpiDefinition, c: &Cell) -> Option<f64> {
 }
 
 /// Run a slice: one row per CPI × period × dimension values.
-pub async fn run(ctx: &SessionContext, defs: &[CpiDefinition], cal: &Calendar, req: &SliceRequest) -> Result<RecordBatch> {
+pub async fn run(
+    ctx: &SessionContext,
+    defs: &[CpiDefinition],
+    cal: &Calendar,
+    req: &SliceRequest,
+) -> Result<RecordBatch> {
     let chosen = req.validate(defs)?;
     let schema = result_schema(req);
     let mut cols = Columns::default();
@@ -386,7 +473,9 @@ pub async fn run(ctx: &SessionContext, defs: &[CpiDefinition], cal: &Calendar, r
         let first = req.from.map(|f| cal.truncate(req.per, f));
         let query_from = match (first, req.compare) {
             (Some(f), Some(Compare::Previous)) => Some(cal.shift(req.per, f, -1)),
-            (Some(f), Some(Compare::Year)) => Some(cal.shift(Grain::Month, cal.shift(req.per, f, -1), -12)),
+            (Some(f), Some(Compare::Year)) => {
+                Some(cal.shift(Grain::Month, cal.shift(req.per, f, -1), -12))
+            }
             (f, _) => f.map(|_| req.from.expect("from")),
         };
         let mut sql = cell_sql(def, &time_type, req, cal, query_from);
@@ -398,7 +487,11 @@ pub async fn run(ctx: &SessionContext, defs: &[CpiDefinition], cal: &Calendar, r
             let t = &def.time;
             sql = sql.replacen(
                 " WHERE ",
-                &format!(" WHERE ({t} >= {} OR {t} < {}) AND ", time_literal(&time_type, from), time_literal(&time_type, first)),
+                &format!(
+                    " WHERE ({t} >= {} OR {t} < {}) AND ",
+                    time_literal(&time_type, from),
+                    time_literal(&time_type, first)
+                ),
                 1,
             );
         }
@@ -414,14 +507,23 @@ pub async fn run(ctx: &SessionContext, defs: &[CpiDefinition], cal: &Calendar, r
             .cloned()
             .collect();
         if req.fill && req.per != Grain::All {
-            let combos: BTreeSet<Vec<Option<String>>> = keys.iter().map(|(_, d)| d.clone()).collect();
+            let combos: BTreeSet<Vec<Option<String>>> =
+                keys.iter().map(|(_, d)| d.clone()).collect();
             let start = first.or_else(|| keys.iter().filter_map(|(p, _)| *p).min());
             let end = match req.to {
                 Some(t) => Some(t),
-                None => keys.iter().filter_map(|(p, _)| *p).max().map(|p| cal.shift(req.per, p, 1)),
+                None => keys
+                    .iter()
+                    .filter_map(|(p, _)| *p)
+                    .max()
+                    .map(|p| cal.shift(req.per, p, 1)),
             };
             if let (Some(mut p), Some(end)) = (start, end) {
-                let combos: Vec<_> = if combos.is_empty() && req.by.is_empty() { vec![Vec::new()] } else { combos.into_iter().collect() };
+                let combos: Vec<_> = if combos.is_empty() && req.by.is_empty() {
+                    vec![Vec::new()]
+                } else {
+                    combos.into_iter().collect()
+                };
                 while p < end {
                     for c in &combos {
                         keys.insert((Some(p), c.clone()));
@@ -430,7 +532,10 @@ pub async fn run(ctx: &SessionContext, defs: &[CpiDefinition], cal: &Calendar, r
                 }
             }
         }
-        let empty = Cell { binary: true, ..Cell::default() };
+        let empty = Cell {
+            binary: true,
+            ..Cell::default()
+        };
         for key in keys {
             let cell = cells.get(&key).unwrap_or(&empty);
             let value = cell_value(def, cell);
@@ -439,18 +544,28 @@ pub async fn run(ctx: &SessionContext, defs: &[CpiDefinition], cal: &Calendar, r
                 Some("insufficient")
             } else {
                 match (def.target, value) {
-                    (Some(t), Some(v)) => Some(if def.direction.meets(v, t) { "met" } else { "missed" }),
+                    (Some(t), Some(v)) => Some(if def.direction.meets(v, t) {
+                        "met"
+                    } else {
+                        "missed"
+                    }),
                     _ => None,
                 }
             };
-            let ci = if cell.binary && value.is_some() { wilson(cell.numerator, cell.denominator) } else { None };
+            let ci = if cell.binary && value.is_some() {
+                wilson(cell.numerator, cell.denominator)
+            } else {
+                None
+            };
             let previous = req.compare.and_then(|c| {
                 let p = key.0?;
                 let prev = match c {
                     Compare::Previous => Some(cal.shift(req.per, p, -1)),
                     Compare::Year => cal.year_earlier(req.per, p),
                 }?;
-                cells.get(&(Some(prev), key.1.clone())).and_then(|c| cell_value(def, c))
+                cells
+                    .get(&(Some(prev), key.1.clone()))
+                    .and_then(|c| cell_value(def, c))
             });
             cols.cpi.push(def.name.clone());
             cols.period.push(key.0.map(days_of));
@@ -552,7 +667,11 @@ pub fn format_change(unit: Unit, v: f64) -> String {
 }
 
 fn format_count(v: f64) -> String {
-    if v.fract() == 0.0 && v.abs() < 1e15 { format!("{}", v as i64) } else { format!("{v:.2}") }
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{}", v as i64)
+    } else {
+        format!("{v:.2}")
+    }
 }
 
 /// The slice as people read it: values in their units (93.1%, 2.40 h),
@@ -565,7 +684,10 @@ pub fn display_batch(batch: &RecordBatch, units: &HashMap<String, Unit>) -> Resu
     for (i, f) in batch.schema().fields().iter().enumerate() {
         let col = batch.column(i);
         let name = f.name().as_str();
-        let as_unit = matches!(name, "value" | "target" | "ci_low" | "ci_high" | "previous_value");
+        let as_unit = matches!(
+            name,
+            "value" | "target" | "ci_low" | "ci_high" | "previous_value"
+        );
         let as_change = name == "change";
         let as_count = matches!(name, "numerator" | "denominator");
         if !(as_unit || as_change || as_count || name == "change_pct") {
@@ -595,7 +717,10 @@ pub fn display_batch(batch: &RecordBatch, units: &HashMap<String, Unit>) -> Resu
         fields.push(Field::new(name, DataType::Utf8, true));
         arrays.push(Arc::new(out));
     }
-    let schema = Schema::new(fields).with_metadata(HashMap::from([(DISPLAY_ONLY.to_string(), "true".to_string())]));
+    let schema = Schema::new(fields).with_metadata(HashMap::from([(
+        DISPLAY_ONLY.to_string(),
+        "true".to_string(),
+    )]));
     Ok(RecordBatch::try_new(Arc::new(schema), arrays)?)
 }
 

@@ -47,10 +47,14 @@ impl CpiSliceFunction {
 fn string_arg(args: &[Expr], i: usize) -> datafusion::common::Result<Option<String>> {
     match args.get(i) {
         None => Ok(None),
-        Some(Expr::Literal(ScalarValue::Utf8(s) | ScalarValue::Utf8View(s) | ScalarValue::LargeUtf8(s), _)) => {
-            Ok(s.clone().filter(|s| !s.trim().is_empty()))
-        }
-        Some(other) => plan_err!("cpi_slice: argument {} must be a string literal, got {other}", i + 1),
+        Some(Expr::Literal(
+            ScalarValue::Utf8(s) | ScalarValue::Utf8View(s) | ScalarValue::LargeUtf8(s),
+            _,
+        )) => Ok(s.clone().filter(|s| !s.trim().is_empty())),
+        Some(other) => plan_err!(
+            "cpi_slice: argument {} must be a string literal, got {other}",
+            i + 1
+        ),
     }
 }
 
@@ -59,19 +63,34 @@ fn usage(e: crate::error::CpiqError) -> DataFusionError {
 }
 
 impl TableFunctionImpl for CpiSliceFunction {
-    fn call_with_args(&self, args: TableFunctionArgs) -> datafusion::common::Result<Arc<dyn TableProvider>> {
+    fn call_with_args(
+        &self,
+        args: TableFunctionArgs,
+    ) -> datafusion::common::Result<Arc<dyn TableProvider>> {
         let exprs = args.exprs();
         if exprs.is_empty() || exprs.len() > 5 {
-            return plan_err!("cpi_slice(cpis [, by [, per [, from [, to]]]]) takes 1 to 5 string arguments");
+            return plan_err!(
+                "cpi_slice(cpis [, by [, per [, from [, to]]]]) takes 1 to 5 string arguments"
+            );
         }
-        let cpis = string_arg(exprs, 0)?.map(|s| split_list(&s)).unwrap_or_default();
-        let by = string_arg(exprs, 1)?.map(|s| split_list(&s)).unwrap_or_default();
+        let cpis = string_arg(exprs, 0)?
+            .map(|s| split_list(&s))
+            .unwrap_or_default();
+        let by = string_arg(exprs, 1)?
+            .map(|s| split_list(&s))
+            .unwrap_or_default();
         let per: Grain = match string_arg(exprs, 2)? {
             Some(g) => g.parse().map_err(usage)?,
             None => Grain::Month,
         };
-        let from = string_arg(exprs, 3)?.map(|d| parse_date("from", &d)).transpose().map_err(usage)?;
-        let to = string_arg(exprs, 4)?.map(|d| parse_date("to", &d)).transpose().map_err(usage)?;
+        let from = string_arg(exprs, 3)?
+            .map(|d| parse_date("from", &d))
+            .transpose()
+            .map_err(usage)?;
+        let to = string_arg(exprs, 4)?
+            .map(|d| parse_date("to", &d))
+            .transpose()
+            .map_err(usage)?;
         let req = SliceRequest {
             cpis,
             by,
@@ -123,6 +142,10 @@ impl TableProvider for SliceTable {
         let batch = super::run(&ctx, &self.defs, &self.calendar, &self.req)
             .await
             .map_err(|e| DataFusionError::External(Box::new(e)))?;
-        Ok(MemorySourceConfig::try_new_exec(&[vec![batch]], self.schema.clone(), projection.cloned())?)
+        Ok(MemorySourceConfig::try_new_exec(
+            &[vec![batch]],
+            self.schema.clone(),
+            projection.cloned(),
+        )?)
     }
 }

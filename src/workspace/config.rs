@@ -413,7 +413,9 @@ impl Workspace {
             if !valid {
                 return Err(err(
                     tz.span().start,
-                    format!("settings.timezone: unknown time zone \"{z}\" (for example \"Europe/Berlin\" or \"+02:00\")"),
+                    format!(
+                        "settings.timezone: unknown time zone \"{z}\" (for example \"Europe/Berlin\" or \"+02:00\")"
+                    ),
                 ));
             }
             settings.timezone = Some(z.clone());

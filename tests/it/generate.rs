@@ -173,12 +173,29 @@ fn a_ten_million_event_workspace_is_generated_and_checks_clean() {
     // 7 s and under 100 MB of memory on the 2-core CI machine).
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().to_str().unwrap();
-    let r = cpiq_in(dir.path(), &["generate", "--out", out, "--customers", "200000", "--months", "36"]);
+    let r = cpiq_in(
+        dir.path(),
+        &[
+            "generate",
+            "--out",
+            out,
+            "--customers",
+            "200000",
+            "--months",
+            "36",
+        ],
+    );
     assert_eq!(r.code, 0, "{r:?}");
     let events: u64 = r.stderr.split_whitespace().nth(1).unwrap().parse().unwrap();
     assert!((9_500_000..10_500_000).contains(&events), "{}", r.stderr);
     let check = cpiq_in(dir.path(), &["check"]).ok();
-    assert!(check.contains("7 of 7 tables registered, 8 of 8 CPIs planned"), "{check}");
+    assert!(
+        check.contains("7 of 7 tables registered, 8 of 8 CPIs planned"),
+        "{check}"
+    );
     let q = "SELECT (SELECT COUNT(*) FROM support_cases) + (SELECT COUNT(*) FROM orders) + (SELECT COUNT(*) FROM returns) + (SELECT COUNT(*) FROM quote_requests)";
-    assert_eq!(scalar(&cpiq_in(dir.path(), &["sql", q]).ok()), events.to_string());
+    assert_eq!(
+        scalar(&cpiq_in(dir.path(), &["sql", q]).ok()),
+        events.to_string()
+    );
 }

@@ -40,7 +40,8 @@ fn the_shell_prompts_runs_multiline_sql_and_quits() {
     p.exp_string("on_time_delivery").unwrap();
     p.exp_string("cpiq> ").unwrap();
     p.send_line("SELECT * FROM nowhere;").unwrap();
-    p.exp_string("table 'cpiq.public.nowhere' not found").unwrap();
+    p.exp_string("table 'cpiq.public.nowhere' not found")
+        .unwrap();
     p.exp_string("cpiq> ").unwrap();
     p.send_line("\\q").unwrap();
     p.exp_eof().unwrap();
