@@ -135,6 +135,7 @@ impl Engine {
     pub fn calendar(&self) -> crate::slice::Calendar {
         crate::slice::Calendar {
             fiscal_year_start: self.workspace.settings.fiscal_year_start,
+            timezone: self.workspace.settings.timezone.clone(),
         }
     }
 

@@ -75,16 +75,20 @@ impl FromStr for Grain {
 }
 
 /// A calendar: the fiscal year's first month (1 = calendar year).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Calendar {
     /// Month number (1-12) the fiscal year starts in.
     pub fiscal_year_start: u32,
+    /// The zone periods are cut in for time columns that carry a zone
+    /// (`None`: each column's own zone).
+    pub timezone: Option<String>,
 }
 
 impl Default for Calendar {
     fn default() -> Self {
         Calendar {
             fiscal_year_start: 1,
+            timezone: None,
         }
     }
 }
@@ -216,6 +220,7 @@ mod tests {
     fn fiscal_quarters_and_years_shift_with_the_start_month() {
         let fy = Calendar {
             fiscal_year_start: 4,
+            timezone: None,
         };
         assert_eq!(
             fy.truncate(Grain::Quarter, d("2024-03-31")),
@@ -225,6 +230,7 @@ mod tests {
         assert_eq!(fy.truncate(Grain::Year, d("2024-04-01")), d("2024-04-01"));
         let feb = Calendar {
             fiscal_year_start: 2,
+            timezone: None,
         };
         assert_eq!(
             feb.truncate(Grain::Quarter, d("2024-01-15")),
@@ -280,6 +286,7 @@ mod tests {
         );
         let fy = Calendar {
             fiscal_year_start: 4,
+            timezone: None,
         };
         assert_eq!(
             parse_period("2024-Q1", Grain::Quarter, &fy).unwrap(),
@@ -293,6 +300,7 @@ mod tests {
     fn sql_truncation_matches_rust_truncation_for_fiscal_quarters() {
         let fy = Calendar {
             fiscal_year_start: 2,
+            timezone: None,
         };
         assert_eq!(
             fy.period_sql(Grain::Quarter, "t").unwrap(),

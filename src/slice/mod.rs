@@ -286,6 +286,38 @@ pub fn result_schema(req: &SliceRequest) -> SchemaRef {
     Arc::new(Schema::new(fields))
 }
 
+/// The CPI's time column as SQL that periods and ranges are cut on, and the
+/// type that expression has. Dates become midnight timestamps; a zoned
+/// timestamp becomes local time in the workspace's time zone (or its own).
+fn time_expr(t: &str, time_type: &DataType, cal: &Calendar) -> (String, DataType) {
+    match time_type {
+        DataType::Date32 | DataType::Date64 => {
+            (format!("CAST({t} AS TIMESTAMP)"), time_type.clone())
+        }
+        DataType::Timestamp(unit, Some(_)) => {
+            let local = match &cal.timezone {
+                Some(tz) => format!(
+                    "to_local_time({t} AT TIME ZONE '{}')",
+                    tz.replace('\'', "''")
+                ),
+                None => format!("to_local_time({t})"),
+            };
+            (local, DataType::Timestamp(*unit, None))
+        }
+        _ => (t.to_string(), time_type.clone()),
+    }
+}
+
+/// The column (or local-time expression, for zoned columns) that `--from`
+/// and `--to` compare with, and its type. Unzoned columns are compared
+/// directly so Parquet statistics can skip files and row groups.
+fn range_expr(t: &str, time_type: &DataType, cal: &Calendar) -> (String, DataType) {
+    match time_type {
+        DataType::Timestamp(_, Some(_)) => time_expr(t, time_type, cal),
+        _ => (t.to_string(), time_type.clone()),
+    }
+}
+
 fn time_literal(t: &DataType, d: NaiveDate) -> String {
     match t {
         DataType::Date32 | DataType::Date64 => format!("DATE '{d}'"),
@@ -301,11 +333,9 @@ fn cell_sql(
     cal: &Calendar,
     from: Option<NaiveDate>,
 ) -> String {
-    let t = &def.time;
-    let ts = match time_type {
-        DataType::Date32 | DataType::Date64 => format!("CAST({t} AS TIMESTAMP)"),
-        _ => t.clone(),
-    };
+    let (ts, _) = time_expr(&def.time, time_type, cal);
+    let (t, range_type) = range_expr(&def.time, time_type, cal);
+    let time_type = &range_type;
     let mut inner = Vec::new();
     let mut outer = vec![format!("'{}' AS cpi", def.name)];
     let mut group = Vec::new();
@@ -459,7 +489,9 @@ pub async fn run(
     cal: &Calendar,
     req: &SliceRequest,
 ) -> Result<RecordBatch> {
-    let chosen = req.validate(defs)?;
+    let mut chosen = req.validate(defs)?;
+    // Rows are ordered by cpi, then period, then dimension values.
+    chosen.sort_by(|a, b| a.name.cmp(&b.name));
     let schema = result_schema(req);
     let mut cols = Columns::default();
     for def in chosen {
@@ -484,7 +516,7 @@ pub async fn run(
         {
             // Comparison periods are read whole, but the first reported
             // period still starts at --from.
-            let t = &def.time;
+            let (t, time_type) = range_expr(&def.time, &time_type, cal);
             sql = sql.replacen(
                 " WHERE ",
                 &format!(

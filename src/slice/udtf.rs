@@ -104,7 +104,7 @@ impl TableFunctionImpl for CpiSliceFunction {
             schema: result_schema(&req),
             req,
             defs: self.defs.clone(),
-            calendar: self.calendar,
+            calendar: self.calendar.clone(),
         }))
     }
 }

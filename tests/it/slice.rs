@@ -695,3 +695,56 @@ SELECT order_estimated_delivery_date AS estimated_at,\n\
         close(f(&r["value"]), Some(*ok as f64 / *n as f64));
     }
 }
+
+#[test]
+fn zoned_time_columns_are_cut_in_the_workspace_time_zone() {
+    // 23:30 UTC on 31 January is 00:30 on 1 February in Berlin.
+    let csv = "at,ok\n2024-01-31 22:30:00,0\n2024-01-31 23:30:00,1\n";
+    let cpi = "-- cpi: zoned\n-- label: Zoned\n-- unit: percent\n-- direction: higher_is_better\n-- time: at_utc\n\
+SELECT arrow_cast(at, 'Timestamp(Second, Some(\"UTC\"))') AS at_utc, ok AS numerator, 1 AS denominator FROM events\n";
+    let ws = TempWorkspace::with_own_cpis(&[("events", "events.csv", csv)], &[("zoned.sql", cpi)]);
+    let periods = |ws: &TempWorkspace, extra: &[&str]| -> Vec<(String, String)> {
+        let mut args = vec!["slice", "zoned", "-f", "csv"];
+        args.extend(extra);
+        records(&ws.cpiq(&args).ok())
+            .iter()
+            .map(|r| (r["period"].clone(), r["events"].clone()))
+            .collect()
+    };
+    assert_eq!(
+        periods(&ws, &[]),
+        [("2024-01-01".to_string(), "2".to_string())]
+    );
+    let cfg = ws.path().join("cpiq.toml");
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    std::fs::write(
+        &cfg,
+        format!("{text}\n[settings]\ntimezone = \"Europe/Berlin\"\n"),
+    )
+    .unwrap();
+    assert_eq!(
+        periods(&ws, &[]),
+        [
+            ("2024-01-01".to_string(), "1".to_string()),
+            ("2024-02-01".to_string(), "1".to_string())
+        ]
+    );
+    // --from is a local date too.
+    assert_eq!(
+        periods(&ws, &["--from", "2024-02-01"]),
+        [("2024-02-01".to_string(), "1".to_string())]
+    );
+    std::fs::write(
+        &cfg,
+        format!("{text}\n[settings]\ntimezone = \"Mars/Olympus\"\n"),
+    )
+    .unwrap();
+    let r = ws.cpiq(&["slice", "zoned"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr
+            .contains("settings.timezone: unknown time zone \"Mars/Olympus\""),
+        "{}",
+        r.stderr
+    );
+}
