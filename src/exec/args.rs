@@ -173,13 +173,80 @@ fn clap_usage(e: clap::Error) -> CpiqError {
     CpiqError::Usage(e.to_string().trim_end().to_string())
 }
 
-/// Parse the arguments of `\slice`.
+/// Split into raw words, keeping quotes: whitespace outside quotes separates.
+fn raw_words(s: &str) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quote: Option<char> = None;
+    for c in s.chars() {
+        match (quote, c) {
+            (Some(q), c) if c == q => {
+                quote = None;
+                cur.push(c);
+            }
+            (Some(_), c) => cur.push(c),
+            (None, '\'' | '"') => {
+                quote = Some(c);
+                cur.push(c);
+            }
+            (None, c) if c.is_whitespace() => {
+                if !cur.is_empty() {
+                    out.push(std::mem::take(&mut cur));
+                }
+            }
+            (None, c) => cur.push(c),
+        }
+    }
+    if quote.is_some() {
+        return Err(CpiqError::Usage(format!("unbalanced quote in: {s}")));
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    Ok(out)
+}
+
+/// Parse the arguments of `\slice`, written as flags or as words:
+/// `\slice otd by channel, segment per month where region = 'EU' from 2025-01-01`.
+/// A `where` predicate runs to the next keyword and keeps its quotes; list
+/// values may have spaces after their commas.
 pub fn parse_slice(rest: &str) -> Result<SliceArgs> {
-    let w = flagify(
-        words(rest)?,
-        &["by", "per", "where", "from", "to", "compare", "fill"],
-    );
-    SliceLine::try_parse_from(w)
+    const KEYWORDS: [&str; 7] = ["by", "per", "where", "from", "to", "compare", "fill"];
+    let is_kw = |w: &str| KEYWORDS.contains(&w.trim_start_matches("--"));
+    let raw = raw_words(rest)?;
+    let mut args: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < raw.len() {
+        let w = raw[i].as_str();
+        if is_kw(w) && w.trim_start_matches("--") == "where" {
+            let mut pred = Vec::new();
+            i += 1;
+            while i < raw.len() && !is_kw(&raw[i]) {
+                pred.push(raw[i].clone());
+                i += 1;
+            }
+            let mut p = pred.join(" ");
+            // A predicate quoted whole ("channel = 'web'") loses its outer quotes.
+            if pred.len() == 1 && p.len() >= 2 && p.starts_with('"') && p.ends_with('"') {
+                p = p[1..p.len() - 1].to_string();
+            }
+            args.push("--where".into());
+            args.push(p);
+            continue;
+        }
+        if is_kw(w) {
+            args.push(format!("--{}", w.trim_start_matches("--")));
+        } else {
+            let word = words(w)?.concat();
+            // `channel, segment`: join list items split by a space after the comma.
+            match args.last_mut() {
+                Some(prev) if prev.ends_with(',') || word.starts_with(',') => prev.push_str(&word),
+                _ => args.push(word),
+            }
+        }
+        i += 1;
+    }
+    SliceLine::try_parse_from(args)
         .map(|l| l.args)
         .map_err(clap_usage)
 }
@@ -230,5 +297,10 @@ mod tests {
         );
         assert!(parse_slice("a --colour red").is_err());
         assert!(parse_slice("").is_err());
+        let c = parse_slice("otd by channel, segment per month where region = 'EU' and x <> 'a b' from 2025-01-01 to 2025-07-01").unwrap();
+        let r = c.to_request().unwrap();
+        assert_eq!(r.by, ["channel", "segment"]);
+        assert_eq!(r.filter.as_deref(), Some("region = 'EU' and x <> 'a b'"));
+        assert_eq!(r.to.unwrap().to_string(), "2025-07-01");
     }
 }
