@@ -43,6 +43,10 @@ pub struct Args {
     #[arg(short = 'p', long = "param", global = true, value_name = "NAME=VALUE")]
     pub params: Vec<String>,
 
+    /// No colours in the shell (also when NO_COLOR is set).
+    #[arg(long, global = true)]
+    pub no_color: bool,
+
     /// What to do.
     #[command(subcommand)]
     pub command: Option<Cmd>,
@@ -196,7 +200,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     })?;
 
     if args.command.is_none() && std::io::stdin().is_terminal() {
-        return crate::shell::run(&runtime, session);
+        return crate::shell::run(&runtime, session, crate::shell::use_color(args.no_color));
     }
     runtime.block_on(async {
         match &args.command {

@@ -148,12 +148,23 @@ impl Engine {
             .collect()
     }
 
-    /// Run a slice of CPIs.
+    /// Run a slice of CPIs; also returns the aggregate SQL it ran.
     pub async fn slice(
         &self,
         req: &crate::slice::SliceRequest,
-    ) -> Result<datafusion::arrow::array::RecordBatch> {
-        crate::slice::run(&self.ctx, &self.definitions(), &self.calendar(), req).await
+    ) -> Result<(datafusion::arrow::array::RecordBatch, Vec<String>)> {
+        crate::slice::run_with_sql(&self.ctx, &self.definitions(), &self.calendar(), req).await
+    }
+
+    /// Drop a session parameter (back to each CPI's default).
+    pub async fn unset_param(&mut self, name: &str) -> Result<()> {
+        if self.params.remove(name).is_none() {
+            return Err(CpiqError::Usage(format!(
+                "parameter \"{name}\" is not set in this session (\\set lists them)"
+            )));
+        }
+        self.register_cpis().await;
+        Ok(())
     }
 
     /// Explain the change of a CPI between two periods.

@@ -10,35 +10,53 @@ use std::str::FromStr;
 
 use super::args::{ExplainArgs, SliceArgs, parse_explain, parse_slice};
 use crate::error::{CpiqError, Result};
-use crate::output::Format;
+use crate::output::{Expanded, Format};
 
 /// A backslash command.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     /// `\q`: leave the shell.
     Quit,
-    /// `\?`: list the commands.
-    Help,
+    /// `\? [COMMAND]`: list the commands, or explain one.
+    Help(Option<String>),
     /// `\cpis`: list the CPIs.
     Cpis,
+    /// `\cpi NAME`: everything about one CPI, with its SQL.
+    Cpi(String),
     /// `\d [NAME]`: list tables and views, or describe one.
     Describe(Option<String>),
     /// `\check`: report every problem of the workspace.
     Check,
+    /// `\slice CPI[,CPI…] [by DIM,…] [per GRAIN] …`: slice CPIs.
+    Slice(Box<SliceArgs>),
+    /// `\compare …`: a slice compared with the previous period (or `compare year`).
+    Compare(Box<SliceArgs>),
+    /// `\explain CPI by DIM from-period P1 to-period P2 [per GRAIN]`: why a CPI moved.
+    Explain(Box<ExplainArgs>),
     /// `\set [NAME VALUE]`: set a CPI parameter, or list the parameters.
     Set(Option<(String, String)>),
+    /// `\unset NAME`: back to the CPIs' default for a parameter.
+    Unset(String),
     /// `\format FORMAT`: choose how results are shown.
     Format(Format),
+    /// `\maxrows N|all`: how many rows a table shows on the screen.
+    MaxRows(Option<usize>),
+    /// `\x [on|off|auto]`: expanded rows.
+    Expanded(Option<Expanded>),
+    /// `\pager [on|off]`: page results taller than the screen.
+    Pager(Option<bool>),
+    /// `\timing [on|off]`: show how long each statement took.
+    Timing(Option<bool>),
+    /// `\export FILE [QUERY]`: write the last result, or a query's, to a file.
+    Export(PathBuf, Option<String>),
     /// `\o [FILE]`: send results to a file (by extension), or back to the screen.
     Output(Option<PathBuf>),
     /// `\i FILE`: run the statements and commands of a file.
     Include(PathBuf),
-    /// `\timing [on|off]`: show how long each statement took.
-    Timing(Option<bool>),
-    /// `\slice CPI[,CPI…] [by DIM,…] [per GRAIN] …`: slice CPIs.
-    Slice(Box<SliceArgs>),
-    /// `\explain CPI by DIM from-period P1 to-period P2 [per GRAIN]`: why a CPI moved.
-    Explain(Box<ExplainArgs>),
+    /// `\sql`: show the SQL the last slice ran.
+    Sql,
+    /// `\reload`: re-read the workspace and report what changed.
+    Reload,
 }
 
 /// How a command is written and what it does; the source of `\?`.
@@ -54,121 +72,74 @@ pub struct CommandSpec {
     pub help: &'static str,
 }
 
+const fn spec(name: &'static str, aliases: &'static [&'static str], args: &'static str, help: &'static str) -> CommandSpec {
+    CommandSpec { name, aliases, args, help }
+}
+
 /// Every command, in the order `\?` lists them.
 pub const COMMANDS: &[CommandSpec] = &[
-    CommandSpec {
-        name: "cpis",
-        aliases: &[],
-        args: "",
-        help: "list the CPIs: label, unit, direction, target, parameters",
-    },
-    CommandSpec {
-        name: "slice",
-        aliases: &[],
-        args: "CPI[,CPI…] [by DIM,…] [per GRAIN] [where PRED] [from DATE] [to DATE] [compare previous|year] [fill]",
-        help: "slice CPIs by dimensions and period, against their targets",
-    },
-    CommandSpec {
-        name: "explain",
-        aliases: &["explain-change"],
-        args: "CPI by DIM from-period P1 to-period P2 [per GRAIN]",
-        help: "split a CPI's change between two periods into rate and mix effects",
-    },
-    CommandSpec {
-        name: "d",
-        aliases: &["describe"],
-        args: "[NAME]",
-        help: "list tables, KPI tables and CPI views, or show the columns of one",
-    },
-    CommandSpec {
-        name: "check",
-        aliases: &[],
-        args: "",
-        help: "report every problem found in the workspace",
-    },
-    CommandSpec {
-        name: "set",
-        aliases: &[],
-        args: "[NAME VALUE]",
-        help: "set a CPI parameter for this session, or list parameters",
-    },
-    CommandSpec {
-        name: "format",
-        aliases: &[],
-        args: "table|csv|json|ndjson|markdown",
-        help: "choose how results are shown",
-    },
-    CommandSpec {
-        name: "o",
-        aliases: &["output"],
-        args: "[FILE]",
-        help: "write results to FILE (.parquet, .csv, .json, .ndjson, .md), or back to the screen",
-    },
-    CommandSpec {
-        name: "i",
-        aliases: &["include"],
-        args: "FILE",
-        help: "run the statements and commands of FILE",
-    },
-    CommandSpec {
-        name: "timing",
-        aliases: &[],
-        args: "[on|off]",
-        help: "show how long each statement takes",
-    },
-    CommandSpec {
-        name: "?",
-        aliases: &["help", "h"],
-        args: "",
-        help: "show this help",
-    },
-    CommandSpec {
-        name: "q",
-        aliases: &["quit", "exit"],
-        args: "",
-        help: "leave the shell (also Ctrl-D)",
-    },
+    spec("cpis", &[], "", "list the CPIs: label, unit, direction, target, parameters"),
+    spec("cpi", &[], "NAME", "show one CPI: label, description, unit, target, dimensions, parameters, SQL"),
+    spec("slice", &[], "CPI[,CPI…] [by DIM,…] [per GRAIN] [where PRED] [from DATE] [to DATE] [compare previous|year] [fill]", "slice CPIs by dimensions and period, against their targets"),
+    spec("compare", &[], "CPI[,CPI…] [by DIM,…] [per GRAIN] … [compare previous|year]", "a slice with each period's change against the previous one (or a year earlier)"),
+    spec("explain", &["explain-change"], "CPI by DIM from-period P1 to-period P2 [per GRAIN]", "split a CPI's change between two periods into rate and mix effects"),
+    spec("d", &["describe"], "[NAME]", "list tables, KPI tables and CPI views, or show the columns of one"),
+    spec("check", &[], "", "report every problem found in the workspace"),
+    spec("set", &[], "[NAME VALUE]", "set a CPI parameter for this session, or list parameters"),
+    spec("unset", &[], "NAME", "drop a session parameter: back to the CPIs' default"),
+    spec("format", &[], "table|csv|json|ndjson|markdown", "choose how results are shown"),
+    spec("maxrows", &[], "N|all", "show at most N rows of a table on the screen (first and last)"),
+    spec("x", &["expanded"], "[on|off|auto]", "show rows expanded, one line per column (auto: when too wide)"),
+    spec("pager", &[], "[on|off]", "page results taller than the screen with $PAGER (default less -S)"),
+    spec("timing", &[], "[on|off]", "show how long each statement takes"),
+    spec("export", &[], "FILE [QUERY]", "write the last result (or QUERY's) to FILE by extension; .parquet if none"),
+    spec("o", &["output"], "[FILE]", "write every result to FILE (.parquet, .csv, .json, .ndjson, .md), or back to the screen"),
+    spec("i", &["include"], "FILE", "run the statements and commands of FILE"),
+    spec("sql", &[], "", "show the SQL the last slice ran"),
+    spec("reload", &[], "", "re-read cpiq.toml and the CPI files, and report what changed"),
+    spec("?", &["help", "h"], "[COMMAND]", "show this help, or one command's"),
+    spec("q", &["quit", "exit"], "", "leave the shell (also Ctrl-D)"),
 ];
+
+fn usage_of(c: &CommandSpec) -> String {
+    if c.args.is_empty() { format!("\\{}", c.name) } else { format!("\\{} {}", c.name, c.args) }
+}
 
 /// The `\?` text, generated from [`COMMANDS`].
 pub fn help_text() -> String {
     let mut lines = Vec::new();
-    let width = COMMANDS
-        .iter()
-        .map(|c| c.name.len() + c.args.len() + 2)
-        .max()
-        .unwrap_or(0);
     for c in COMMANDS {
-        let usage = if c.args.is_empty() {
-            format!("\\{}", c.name)
-        } else {
-            format!("\\{} {}", c.name, c.args)
-        };
-        let aliases = if c.aliases.is_empty() {
-            String::new()
-        } else {
-            format!(
-                " (also {})",
-                c.aliases
-                    .iter()
-                    .map(|a| format!("\\{a}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
-        };
-        lines.push(format!("  {usage:<width$}  {}{aliases}", c.help));
+        let name = format!("\\{}", c.name);
+        lines.push(format!("  {name:<10} {}", c.help));
     }
     format!(
-        "Commands:\n{}\n\nSQL statements end with ';' and may span lines. Every CPI is a view: \
-         SELECT * FROM on_time_delivery LIMIT 5;\n",
+        "Commands (\\? COMMAND for its arguments):\n{}\n\nSQL statements end with ';' and may span lines. Every CPI is a view:\n  SELECT * FROM on_time_delivery LIMIT 5;\nSlices: \\slice on_time_delivery by channel, segment per month compare year\n",
         lines.join("\n")
     )
 }
 
+/// The help of one command.
+pub fn command_help(name: &str) -> Result<String> {
+    let name = name.trim_start_matches('\\');
+    let c = spec_of(name).ok_or_else(|| CpiqError::Usage(format!("unknown command \\{name} (\\? lists the commands)")))?;
+    let aliases = if c.aliases.is_empty() {
+        String::new()
+    } else {
+        format!("\n  also: {}", c.aliases.iter().map(|a| format!("\\{a}")).collect::<Vec<_>>().join(", "))
+    };
+    Ok(format!("{}\n  {}{aliases}\n", usage_of(c), c.help))
+}
+
 fn spec_of(word: &str) -> Option<&'static CommandSpec> {
-    COMMANDS
-        .iter()
-        .find(|c| c.name == word || c.aliases.contains(&word))
+    COMMANDS.iter().find(|c| c.name == word || c.aliases.contains(&word))
+}
+
+fn on_off(s: &str) -> Option<bool> {
+    match s {
+        "on" | "true" => Some(true),
+        "off" | "false" => Some(false),
+        _ => None,
+    }
 }
 
 impl FromStr for Command {
@@ -176,73 +147,95 @@ impl FromStr for Command {
 
     fn from_str(line: &str) -> Result<Command> {
         let line = line.trim();
-        let body = line.strip_prefix('\\').ok_or_else(|| {
-            CpiqError::Usage(format!("not a command: {line:?} (commands start with \\)"))
-        })?;
+        let body = line
+            .strip_prefix('\\')
+            .ok_or_else(|| CpiqError::Usage(format!("not a command: {line:?} (commands start with \\)")))?;
         let body = body.trim_end_matches(';').trim();
         let (word, rest) = match body.split_once(char::is_whitespace) {
             Some((w, r)) => (w, r.trim()),
             None => (body, ""),
         };
-        let spec = spec_of(word).ok_or_else(|| {
-            CpiqError::Usage(format!("unknown command \\{word} (\\? lists the commands)"))
-        })?;
-        let usage = || CpiqError::Usage(format!("usage: \\{} {}", spec.name, spec.args));
+        let spec = spec_of(word)
+            .ok_or_else(|| CpiqError::Usage(format!("unknown command \\{word} (\\? lists the commands)")))?;
+        let usage = || CpiqError::Usage(format!("usage: {}", usage_of(spec)));
         let no_args = |c: Command| if rest.is_empty() { Ok(c) } else { Err(usage()) };
+        let one_arg = || if rest.is_empty() || rest.contains(char::is_whitespace) { Err(usage()) } else { Ok(rest.to_string()) };
+        let toggle = || if rest.is_empty() { Ok(None) } else { on_off(rest).map(Some).ok_or_else(usage) };
         match spec.name {
             "q" => no_args(Command::Quit),
-            "?" => no_args(Command::Help),
+            "?" => Ok(Command::Help((!rest.is_empty()).then(|| rest.to_string()))),
             "cpis" => no_args(Command::Cpis),
+            "cpi" => Ok(Command::Cpi(one_arg()?)),
             "check" => no_args(Command::Check),
-            "d" => Ok(Command::Describe(
-                (!rest.is_empty()).then(|| rest.to_string()),
-            )),
+            "sql" => no_args(Command::Sql),
+            "reload" => no_args(Command::Reload),
+            "d" => Ok(Command::Describe((!rest.is_empty()).then(|| rest.to_string()))),
+            "slice" => Ok(Command::Slice(Box::new(parse_slice(rest)?))),
+            "compare" => {
+                let mut args = parse_slice(rest)?;
+                if args.compare.is_none() {
+                    args.compare = Some("previous".into());
+                }
+                Ok(Command::Compare(Box::new(args)))
+            }
+            "explain" => Ok(Command::Explain(Box::new(parse_explain(rest)?))),
             "set" => {
                 if rest.is_empty() {
                     return Ok(Command::Set(None));
                 }
-                let (name, value) = rest
-                    .split_once(|c: char| c.is_whitespace() || c == '=')
-                    .ok_or_else(usage)?;
+                let (name, value) = rest.split_once(|c: char| c.is_whitespace() || c == '=').ok_or_else(usage)?;
                 let value = value.trim().trim_start_matches('=').trim();
-                let value = value
-                    .strip_prefix('\'')
-                    .and_then(|v| v.strip_suffix('\''))
-                    .unwrap_or(value);
+                let value = value.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')).unwrap_or(value);
                 if value.is_empty() {
                     return Err(usage());
                 }
                 Ok(Command::Set(Some((name.to_string(), value.to_string()))))
             }
+            "unset" => Ok(Command::Unset(one_arg()?)),
             "format" => {
                 if rest.is_empty() {
                     return Err(usage());
                 }
                 let f: Format = rest.parse()?;
                 if f == Format::Parquet {
-                    return Err(CpiqError::Usage(
-                        "parquet is for files: use \\o FILE.parquet".into(),
-                    ));
+                    return Err(CpiqError::Usage("parquet is for files: use \\export FILE.parquet".into()));
                 }
                 Ok(Command::Format(f))
             }
-            "o" => Ok(Command::Output(
-                (!rest.is_empty()).then(|| PathBuf::from(rest)),
-            )),
+            "maxrows" => match rest {
+                "all" => Ok(Command::MaxRows(None)),
+                n => n.parse::<usize>().ok().filter(|n| *n > 0).map(|n| Command::MaxRows(Some(n))).ok_or_else(usage),
+            },
+            "x" => match rest {
+                "" => Ok(Command::Expanded(None)),
+                "auto" => Ok(Command::Expanded(Some(Expanded::Auto))),
+                r => on_off(r)
+                    .map(|b| Command::Expanded(Some(if b { Expanded::On } else { Expanded::Off })))
+                    .ok_or_else(usage),
+            },
+            "pager" => Ok(Command::Pager(toggle()?)),
+            "timing" => Ok(Command::Timing(toggle()?)),
+            "export" => {
+                if rest.is_empty() {
+                    return Err(usage());
+                }
+                let (file, query) = match rest.split_once(char::is_whitespace) {
+                    Some((f, q)) => (f, Some(q.trim().trim_end_matches(';').to_string())),
+                    None => (rest, None),
+                };
+                let mut path = PathBuf::from(file.trim_matches(|c| c == '\'' || c == '"'));
+                if path.extension().is_none() {
+                    path.set_extension("parquet");
+                }
+                Ok(Command::Export(path, query.filter(|q| !q.is_empty())))
+            }
+            "o" => Ok(Command::Output((!rest.is_empty()).then(|| PathBuf::from(rest)))),
             "i" => {
                 if rest.is_empty() {
                     return Err(usage());
                 }
                 Ok(Command::Include(PathBuf::from(rest)))
             }
-            "timing" => match rest {
-                "" => Ok(Command::Timing(None)),
-                "on" => Ok(Command::Timing(Some(true))),
-                "off" => Ok(Command::Timing(Some(false))),
-                _ => Err(usage()),
-            },
-            "slice" => Ok(Command::Slice(Box::new(parse_slice(rest)?))),
-            "explain" => Ok(Command::Explain(Box::new(parse_explain(rest)?))),
             other => unreachable!("command {other} is listed but not parsed"),
         }
     }
@@ -252,65 +245,68 @@ impl FromStr for Command {
 mod tests {
     use super::*;
 
+    fn example(name: &str) -> String {
+        match name {
+            "format" => "csv".into(),
+            "i" | "include" => "job.sql".into(),
+            "cpi" | "unset" => "x".into(),
+            "slice" | "compare" => "on_time_delivery".into(),
+            "explain" | "explain-change" => "x by c from-period 2024-01 to-period 2024-02".into(),
+            "maxrows" => "10".into(),
+            "export" => "out.parquet".into(),
+            _ => String::new(),
+        }
+    }
+
     #[test]
     fn every_listed_command_and_alias_parses() {
         for c in COMMANDS {
             for name in std::iter::once(&c.name).chain(c.aliases) {
-                let line = match c.name {
-                    "format" => format!("\\{name} csv"),
-                    "i" => format!("\\{name} job.sql"),
-                    "slice" => format!("\\{name} on_time_delivery"),
-                    "explain" => format!("\\{name} x by c from-period 2024-01 to-period 2024-02"),
-                    _ => format!("\\{name}"),
-                };
-                assert!(line.parse::<Command>().is_ok(), "{line}");
+                let line = format!("\\{name} {}", example(c.name));
+                assert!(line.parse::<Command>().is_ok(), "{line}: {:?}", line.parse::<Command>());
             }
         }
     }
 
     #[test]
     fn arguments_are_parsed() {
+        let p = |s: &str| s.parse::<Command>().unwrap();
+        assert_eq!(p("\\set sla_hours 48"), Command::Set(Some(("sla_hours".into(), "48".into()))));
+        assert_eq!(p("\\set sla_hours = 48"), Command::Set(Some(("sla_hours".into(), "48".into()))));
+        assert_eq!(p("\\d orders"), Command::Describe(Some("orders".into())));
+        assert_eq!(p("\\format json"), Command::Format(Format::Json));
+        assert_eq!(p("\\timing on"), Command::Timing(Some(true)));
+        assert_eq!(p("\\o"), Command::Output(None));
+        assert_eq!(p("\\maxrows all"), Command::MaxRows(None));
+        assert_eq!(p("\\x auto"), Command::Expanded(Some(Expanded::Auto)));
+        assert_eq!(p("\\export out"), Command::Export("out.parquet".into(), None));
         assert_eq!(
-            "\\set sla_hours 48".parse::<Command>().unwrap(),
-            Command::Set(Some(("sla_hours".into(), "48".into())))
+            p("\\export o.csv SELECT 1;"),
+            Command::Export("o.csv".into(), Some("SELECT 1".into()))
         );
-        assert_eq!(
-            "\\set sla_hours = 48".parse::<Command>().unwrap(),
-            Command::Set(Some(("sla_hours".into(), "48".into())))
-        );
-        assert_eq!(
-            "\\d orders".parse::<Command>().unwrap(),
-            Command::Describe(Some("orders".into()))
-        );
-        assert_eq!(
-            "\\format json".parse::<Command>().unwrap(),
-            Command::Format(Format::Json)
-        );
-        assert_eq!(
-            "\\timing on".parse::<Command>().unwrap(),
-            Command::Timing(Some(true))
-        );
-        assert_eq!("\\o".parse::<Command>().unwrap(), Command::Output(None));
+        match p("\\compare otd by channel") {
+            Command::Compare(a) => assert_eq!(a.compare.as_deref(), Some("previous")),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
     fn mistakes_are_usage_errors() {
         let e = "\\frobnicate".parse::<Command>().unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "unknown command \\frobnicate (\\? lists the commands)"
-        );
+        assert_eq!(e.to_string(), "unknown command \\frobnicate (\\? lists the commands)");
         assert_eq!(e.exit_code(), 2);
-        assert!("\\q now".parse::<Command>().is_err());
-        assert!("\\format yaml".parse::<Command>().is_err());
-        assert!("\\timing maybe".parse::<Command>().is_err());
+        for bad in ["\\q now", "\\format yaml", "\\timing maybe", "\\maxrows 0", "\\cpi", "\\unset a b", "\\export"] {
+            assert!(bad.parse::<Command>().is_err(), "{bad}");
+        }
     }
 
     #[test]
-    fn help_lists_every_command() {
+    fn help_lists_every_command_and_explains_one() {
         let help = help_text();
         for c in COMMANDS {
-            assert!(help.contains(&format!("\\{}", c.name)), "{}", c.name);
+            assert!(help.contains(&format!("\\{} ", c.name)), "{}", c.name);
+            assert!(command_help(c.name).unwrap().contains(c.args));
         }
+        assert!(command_help("\\quit").unwrap().starts_with("\\q\n"));
     }
 }

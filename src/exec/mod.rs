@@ -8,22 +8,24 @@
 
 pub mod args;
 pub mod command;
+mod pager;
+mod progress;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use datafusion::arrow::array::{ArrayRef, Float64Array, RecordBatch, StringArray, UInt64Array};
-use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::physical_plan::memory::MemoryStream;
 
-pub use command::{COMMANDS, Command, help_text};
+pub use command::{COMMANDS, Command, CommandSpec, command_help, help_text};
 
 use crate::engine::Engine;
 use crate::engine::script::{self, Item};
 use crate::error::{CpiqError, Result};
-use crate::output::{self, Format};
+use crate::output::{self, Expanded, Format, TableOptions};
 
 /// Whether to go on after a command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,6 +36,27 @@ pub enum Flow {
     Quit,
 }
 
+/// How results fit a terminal: only in the shell, never for pipes or files.
+#[derive(Debug, Clone)]
+pub struct Screen {
+    /// Rows a table shows at most (first and last halves); `None`: all.
+    pub max_rows: Option<usize>,
+    /// Expanded display.
+    pub expanded: Expanded,
+    /// Page results taller than the screen.
+    pub pager: bool,
+}
+
+impl Default for Screen {
+    fn default() -> Self {
+        Screen {
+            max_rows: Some(40),
+            expanded: Expanded::Off,
+            pager: true,
+        }
+    }
+}
+
 /// An engine and where its results go.
 pub struct Session {
     engine: Engine,
@@ -41,6 +64,10 @@ pub struct Session {
     output: Option<PathBuf>,
     timing: bool,
     out: Box<dyn Write + Send>,
+    screen: Option<Screen>,
+    keep_last: bool,
+    last: Option<(SchemaRef, Vec<RecordBatch>)>,
+    last_sql: Vec<String>,
 }
 
 impl Session {
@@ -52,7 +79,23 @@ impl Session {
             output: None,
             timing: false,
             out,
+            screen: None,
+            keep_last: false,
+            last: None,
+            last_sql: Vec::new(),
         }
+    }
+
+    /// Fit results to the terminal (width, rows, pager) and keep the last
+    /// result for `\export`: the shell's mode.
+    pub fn set_screen(&mut self, screen: Option<Screen>) {
+        self.screen = screen;
+    }
+
+    /// Keep each result in memory so `\export FILE` can write it without
+    /// running the query again.
+    pub fn keep_last_result(&mut self, keep: bool) {
+        self.keep_last = keep;
     }
 
     /// The engine.
@@ -112,13 +155,57 @@ impl Session {
         if df.schema().fields().is_empty() {
             return Ok(());
         }
-        let stream = df.execute_stream().await?;
-        self.emit(stream).await?;
+        if self.keep_last {
+            let plan = df.create_physical_plan().await?;
+            let stream = datafusion::physical_plan::execute_stream(plan.clone(), self.engine.ctx().task_ctx())?;
+            let schema = stream.schema();
+            let show = self.screen.is_some() && std::io::IsTerminal::is_terminal(&std::io::stderr());
+            let batches = progress::collect_with_progress(&plan, stream, show).await?;
+            self.last = Some((schema.clone(), batches.clone()));
+            let elapsed = started.elapsed();
+            self.emit_memory(schema, batches, Some(elapsed)).await?;
+        } else {
+            self.emit(df.execute_stream().await?).await?;
+        }
         if self.timing {
             writeln!(self.out, "Time: {:.3} s", started.elapsed().as_secs_f64())?;
             self.out.flush()?;
         }
         Ok(())
+    }
+
+    async fn emit_memory(
+        &mut self,
+        schema: SchemaRef,
+        batches: Vec<RecordBatch>,
+        elapsed: Option<Duration>,
+    ) -> Result<()> {
+        if self.output.is_none()
+            && self.format == Format::Table
+            && let Some(screen) = self.screen.clone()
+        {
+            let (width, height) = terminal_size::terminal_size()
+                .map(|(w, h)| (w.0 as usize, h.0 as usize))
+                .unwrap_or((100, 40));
+            let opts = TableOptions {
+                width: Some(width),
+                max_rows: screen.max_rows,
+                expanded: screen.expanded,
+                elapsed,
+            };
+            let stream = MemoryStream::try_new(batches, schema.clone(), None)?;
+            let mut buf: Vec<u8> = Vec::new();
+            output::write_stream_with(Box::pin(stream), Format::Table, &mut buf, &opts).await?;
+            let lines = buf.iter().filter(|b| **b == b'\n').count();
+            if screen.pager && lines + 2 > height && pager::page(&buf).is_ok() {
+                return Ok(());
+            }
+            self.out.write_all(&buf)?;
+            self.out.flush()?;
+            return Ok(());
+        }
+        let stream = MemoryStream::try_new(batches, schema, None)?;
+        self.emit(Box::pin(stream)).await
     }
 
     async fn emit(
@@ -154,25 +241,57 @@ impl Session {
                 .map(|d| (d.name, d.unit))
                 .collect();
             let shown = crate::slice::display_batch(&batch, &units)?;
-            return self.emit_batch(shown).await;
+            return self.emit_memory(shown.schema(), vec![shown], None).await;
         }
-        self.emit_batch(batch).await
+        self.emit_memory(batch.schema(), vec![batch], None).await
     }
 
     async fn emit_batch(&mut self, batch: RecordBatch) -> Result<()> {
         let schema = batch.schema();
-        let stream = MemoryStream::try_new(vec![batch], schema, None)?;
-        self.emit(Box::pin(stream)).await
+        if self.keep_last {
+            self.last = Some((schema.clone(), vec![batch.clone()]));
+        }
+        self.emit_memory(schema, vec![batch], None).await
     }
 
     /// Run one backslash command.
     pub async fn run_command(&mut self, cmd: Command) -> Result<Flow> {
         match cmd {
             Command::Quit => return Ok(Flow::Quit),
-            Command::Help => {
+            Command::Help(None) => {
                 write!(self.out, "{}", help_text())?;
                 self.out.flush()?;
             }
+            Command::Help(Some(name)) => {
+                write!(self.out, "{}", command_help(&name)?)?;
+                self.out.flush()?;
+            }
+            Command::Cpi(name) => self.show_cpi(&name)?,
+            Command::Unset(name) => self.engine.unset_param(&name).await?,
+            Command::MaxRows(n) => {
+                self.screen.get_or_insert_with(Screen::default).max_rows = n;
+            }
+            Command::Expanded(mode) => {
+                let screen = self.screen.get_or_insert_with(Screen::default);
+                screen.expanded = mode.unwrap_or(if screen.expanded == Expanded::Off { Expanded::On } else { Expanded::Off });
+                writeln!(self.out, "Expanded display is {:?}.", screen.expanded)?;
+            }
+            Command::Pager(on) => {
+                let screen = self.screen.get_or_insert_with(Screen::default);
+                screen.pager = on.unwrap_or(!screen.pager);
+                writeln!(self.out, "Pager is {}.", if screen.pager { "on" } else { "off" })?;
+            }
+            Command::Export(path, query) => self.export(&path, query.as_deref()).await?,
+            Command::Sql => {
+                if self.last_sql.is_empty() {
+                    return Err(CpiqError::Usage("no slice has run yet in this session".into()));
+                }
+                for s in &self.last_sql {
+                    writeln!(self.out, "{s};")?;
+                }
+                self.out.flush()?;
+            }
+            Command::Reload => self.reload().await?,
             Command::Cpis => {
                 let batch = self.cpis_batch()?;
                 self.emit_batch(batch).await?;
@@ -197,9 +316,13 @@ impl Session {
                 let text = std::fs::read_to_string(&path).map_err(|e| CpiqError::io(&path, e))?;
                 return Box::pin(self.run_script(&text, &path)).await;
             }
-            Command::Slice(args) => {
+            Command::Slice(args) | Command::Compare(args) => {
                 let req = args.to_request()?;
-                let batch = self.engine.slice(&req).await?;
+                let (batch, sql) = self.engine.slice(&req).await?;
+                self.last_sql = sql;
+                if self.keep_last {
+                    self.last = Some((batch.schema(), vec![batch.clone()]));
+                }
                 self.emit_slice(batch).await?;
             }
             Command::Explain(args) => {
@@ -217,6 +340,120 @@ impl Session {
             }
         }
         Ok(Flow::Continue)
+    }
+
+    /// Write the last result, or `query`'s, to `path` (atomically).
+    async fn export(&mut self, path: &Path, query: Option<&str>) -> Result<()> {
+        let written = match query {
+            Some(q) => {
+                let df = self.engine.sql(q).await?;
+                output::export(df.execute_stream().await?, path).await?
+            }
+            None => {
+                let (schema, batches) = self
+                    .last
+                    .clone()
+                    .ok_or_else(|| CpiqError::Usage("no result to export yet: run a query or a slice first, or give \\export FILE QUERY".into()))?;
+                let stream = MemoryStream::try_new(batches, schema, None)?;
+                output::export(Box::pin(stream), path).await?
+            }
+        };
+        writeln!(
+            self.out,
+            "Wrote {} row{} to {} ({} bytes).",
+            written.rows,
+            if written.rows == 1 { "" } else { "s" },
+            path.display(),
+            written.bytes
+        )?;
+        self.out.flush()?;
+        Ok(())
+    }
+
+    /// Everything about one CPI, with the SQL its view runs.
+    fn show_cpi(&mut self, name: &str) -> Result<()> {
+        let entry = self
+            .engine
+            .cpis()
+            .iter()
+            .find(|c| c.definition.as_ref().is_some_and(|d| d.name == name))
+            .ok_or_else(|| {
+                let mut known: Vec<String> = self.engine.definitions().into_iter().map(|d| d.name).collect();
+                known.sort();
+                CpiqError::Usage(format!("unknown CPI \"{name}\" (known: {})", known.join(", ")))
+            })?;
+        let d = entry.definition.as_ref().expect("found by definition");
+        let params = self.engine.params();
+        let mut text = String::new();
+        let mut line = |k: &str, v: String| text.push_str(&format!("{k:<16} {v}\n"));
+        line("cpi", d.name.clone());
+        line("label", d.label.clone());
+        line("description", d.description.clone());
+        line("unit", d.unit.to_string());
+        line("direction", d.direction.to_string());
+        line("target", d.target.map(|t| crate::slice::format_value(d.unit, t)).unwrap_or_else(|| "none".into()));
+        line("min_denominator", d.min_denominator.map(|m| m.to_string()).unwrap_or_else(|| "none".into()));
+        line("time", d.time.clone());
+        line("dimensions", d.dimensions.join(", "));
+        line(
+            "parameters",
+            d.params
+                .iter()
+                .map(|p| match params.get(&p.name) {
+                    Some(v) => format!("{} = {v} (default {})", p.name, p.default),
+                    None => format!("{} = {}", p.name, p.default),
+                })
+                .collect::<Vec<_>>()
+                .join(", "),
+        );
+        line("file", entry.path.display().to_string());
+        if let Some(p) = &entry.problem {
+            line("problem", p.to_string());
+        }
+        let sql = d.render(params).unwrap_or_else(|_| d.body.clone());
+        write!(self.out, "{text}\n{sql}\n")?;
+        self.out.flush()?;
+        Ok(())
+    }
+
+    /// Re-read the workspace and report what changed.
+    async fn reload(&mut self) -> Result<()> {
+        let describe = |e: &Engine| -> std::collections::BTreeMap<String, String> {
+            e.cpis()
+                .iter()
+                .filter_map(|c| c.definition.as_ref())
+                .map(|d| (d.name.clone(), format!("{:?}{:?}{:?}{:?}{:?}{}", d.unit, d.direction, d.target, d.dimensions, d.params, d.body)))
+                .collect()
+        };
+        let before = describe(&self.engine);
+        let ws = crate::workspace::Workspace::load(&self.engine.workspace().config_path)?;
+        let params: Vec<(String, String)> = self.engine.params().iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let engine = Engine::open(ws, crate::engine::EngineOptions { params }).await?;
+        let after = describe(&engine);
+        let mut report = Vec::new();
+        for (name, text) in &after {
+            match before.get(name) {
+                None => report.push(format!("added {name}")),
+                Some(old) if old != text => report.push(format!("changed {name}")),
+                _ => {}
+            }
+        }
+        for name in before.keys() {
+            if !after.contains_key(name) {
+                report.push(format!("removed {name}"));
+            }
+        }
+        for p in engine.problems() {
+            report.push(format!("problem: {p}"));
+        }
+        self.engine = engine;
+        if report.is_empty() {
+            writeln!(self.out, "Reloaded: nothing changed.")?;
+        } else {
+            writeln!(self.out, "Reloaded: {}", report.join("; "))?;
+        }
+        self.out.flush()?;
+        Ok(())
     }
 
     /// Report every problem; an error when there is any.

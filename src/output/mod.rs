@@ -10,6 +10,7 @@ mod atomic;
 mod table;
 
 pub use atomic::AtomicFile;
+pub use table::{Expanded, TableOptions};
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -100,9 +101,19 @@ pub struct Written {
 /// Render `stream` to `out` in `format`. Parquet is refused here (it is for
 /// files: use [`export`]). Returns the number of rows.
 pub async fn write_stream(
+    stream: SendableRecordBatchStream,
+    format: Format,
+    out: &mut dyn Write,
+) -> Result<u64> {
+    write_stream_with(stream, format, out, &TableOptions::default()).await
+}
+
+/// [`write_stream`], with screen-fitting options for the table format.
+pub async fn write_stream_with(
     mut stream: SendableRecordBatchStream,
     format: Format,
     out: &mut dyn Write,
+    table_opts: &TableOptions,
 ) -> Result<u64> {
     let schema = stream.schema();
     let mut rows = 0u64;
@@ -114,7 +125,7 @@ pub async fn write_stream(
                 rows += b.num_rows() as u64;
                 batches.push(b);
             }
-            table::render(&schema, &batches, out)?;
+            table::render(&schema, &batches, out, table_opts)?;
         }
         Format::Csv => {
             let mut w = csv::WriterBuilder::new().with_header(true).build(&mut *out);

@@ -8,7 +8,7 @@
 
 mod helper;
 
-pub use helper::{CpiqHelper, Readiness, readiness};
+pub use helper::{Catalog, CpiqHelper, Readiness, candidates, highlight_sql, readiness};
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -20,7 +20,7 @@ use tokio::runtime::Runtime;
 
 use crate::engine::script::{self};
 use crate::error::{CpiqError, Result};
-use crate::exec::{Flow, Session};
+use crate::exec::{Command, Flow, Screen, Session};
 
 /// Where the shell keeps its history.
 pub fn history_path() -> Option<PathBuf> {
@@ -34,31 +34,49 @@ pub fn history_path() -> Option<PathBuf> {
     Some(state.join("cpiq").join("history"))
 }
 
-/// Names the completer offers: every table and view, and their columns.
-fn completion_names(runtime: &Runtime, session: &Session) -> Vec<String> {
-    let ctx = session.engine().ctx();
-    let mut names = Vec::new();
+/// What the completer offers: every table and view with its columns, the
+/// CPIs with their dimensions, parameters and KPI measures.
+pub fn completion_catalog(runtime: &Runtime, session: &Session) -> Catalog {
+    let engine = session.engine();
+    let ctx = engine.ctx();
+    let mut catalog = Catalog::default();
     if let Some(schema) = ctx.catalog("cpiq").and_then(|c| c.schema("public")) {
         for t in schema.table_names() {
-            if let Ok(Some(provider)) = runtime.block_on(schema.table(&t)) {
-                names.extend(provider.schema().fields().iter().map(|f| f.name().clone()));
-            }
-            names.push(t);
+            let cols = match runtime.block_on(schema.table(&t)) {
+                Ok(Some(provider)) => provider.schema().fields().iter().map(|f| f.name().clone()).collect(),
+                _ => Vec::new(),
+            };
+            catalog.tables.insert(t, cols);
         }
     }
-    names.sort();
-    names.dedup();
-    names
+    for d in engine.definitions() {
+        catalog.params.extend(d.params.iter().map(|p| p.name.clone()));
+        catalog.cpis.insert(d.name.clone(), d.dimensions.clone());
+    }
+    catalog.params.sort();
+    catalog.params.dedup();
+    for k in &engine.workspace().kpis {
+        catalog
+            .kpi_columns
+            .extend(k.measures.iter().map(|(m, _)| format!("{}.{m}", k.table.name)));
+    }
+    catalog
+}
+
+/// Colour is used on a terminal unless `--no-color` or `NO_COLOR` say not.
+pub fn use_color(no_color_flag: bool) -> bool {
+    use std::io::IsTerminal;
+    !no_color_flag
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        && std::io::stdout().is_terminal()
 }
 
 /// Run the shell until `\q` or Ctrl-D.
-pub fn run(runtime: &Runtime, mut session: Session) -> Result<ExitCode> {
+pub fn run(runtime: &Runtime, mut session: Session, color: bool) -> Result<ExitCode> {
     let config = Config::builder().auto_add_history(false).build();
     let mut editor: Editor<CpiqHelper, FileHistory> = Editor::with_config(config)
         .map_err(|e| CpiqError::Usage(format!("cannot start the shell: {e}")))?;
-    editor.set_helper(Some(CpiqHelper {
-        names: completion_names(runtime, &session),
-    }));
+    editor.set_helper(Some(CpiqHelper::new(completion_catalog(runtime, &session), color)));
     let history = history_path();
     if let Some(h) = &history {
         let _ = editor.load_history(h);
@@ -73,6 +91,8 @@ pub fn run(runtime: &Runtime, mut session: Session) -> Result<ExitCode> {
         ws.tables.len() + ws.kpis.len()
     );
     session.set_timing(false);
+    session.set_screen(Some(Screen::default()));
+    session.keep_last_result(true);
     loop {
         match editor.readline("cpiq> ") {
             Ok(mut input) => {
@@ -104,7 +124,15 @@ pub fn run(runtime: &Runtime, mut session: Session) -> Result<ExitCode> {
                             quit = true;
                             break;
                         }
-                        Ok(Flow::Continue) => {}
+                        Ok(Flow::Continue) => {
+                            if matches!(&item, script::Item::Command { text, .. } if text.parse::<Command>().is_ok_and(|c| matches!(c, Command::Reload | Command::Set(_) | Command::Unset(_))))
+                                || matches!(&item, script::Item::Sql { text, .. } if text.to_ascii_lowercase().contains("create"))
+                            {
+                                if let Some(h) = editor.helper_mut() {
+                                    h.catalog = completion_catalog(runtime, &session);
+                                }
+                            }
+                        }
                         Err(e) => {
                             eprintln!("Error: {e}");
                             break;

@@ -489,6 +489,17 @@ pub async fn run(
     cal: &Calendar,
     req: &SliceRequest,
 ) -> Result<RecordBatch> {
+    Ok(run_with_sql(ctx, defs, cal, req).await?.0)
+}
+
+/// [`run`], also returning the aggregate SQL it ran (one statement per CPI).
+pub async fn run_with_sql(
+    ctx: &SessionContext,
+    defs: &[CpiDefinition],
+    cal: &Calendar,
+    req: &SliceRequest,
+) -> Result<(RecordBatch, Vec<String>)> {
+    let mut statements = Vec::new();
     let mut chosen = req.validate(defs)?;
     // Rows are ordered by cpi, then period, then dimension values.
     chosen.sort_by(|a, b| a.name.cmp(&b.name));
@@ -528,6 +539,7 @@ pub async fn run(
             );
         }
         let cells = cells(ctx, &sql, req).await?;
+        statements.push(sql);
 
         // Which periods and dimension combinations to report.
         let mut keys: BTreeSet<Key> = cells
@@ -627,7 +639,7 @@ pub async fn run(
             });
         }
     }
-    cols.into_batch(schema, req)
+    Ok((cols.into_batch(schema, req)?, statements))
 }
 
 #[derive(Default)]
