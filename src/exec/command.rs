@@ -72,37 +72,146 @@ pub struct CommandSpec {
     pub help: &'static str,
 }
 
-const fn spec(name: &'static str, aliases: &'static [&'static str], args: &'static str, help: &'static str) -> CommandSpec {
-    CommandSpec { name, aliases, args, help }
+const fn spec(
+    name: &'static str,
+    aliases: &'static [&'static str],
+    args: &'static str,
+    help: &'static str,
+) -> CommandSpec {
+    CommandSpec {
+        name,
+        aliases,
+        args,
+        help,
+    }
 }
 
 /// Every command, in the order `\?` lists them.
 pub const COMMANDS: &[CommandSpec] = &[
-    spec("cpis", &[], "", "list the CPIs: label, unit, direction, target, parameters"),
-    spec("cpi", &[], "NAME", "show one CPI: label, description, unit, target, dimensions, parameters, SQL"),
-    spec("slice", &[], "CPI[,CPI…] [by DIM,…] [per GRAIN] [where PRED] [from DATE] [to DATE] [compare previous|year] [fill]", "slice CPIs by dimensions and period, against their targets"),
-    spec("compare", &[], "CPI[,CPI…] [by DIM,…] [per GRAIN] … [compare previous|year]", "a slice with each period's change against the previous one (or a year earlier)"),
-    spec("explain", &["explain-change"], "CPI by DIM from-period P1 to-period P2 [per GRAIN]", "split a CPI's change between two periods into rate and mix effects"),
-    spec("d", &["describe"], "[NAME]", "list tables, KPI tables and CPI views, or show the columns of one"),
-    spec("check", &[], "", "report every problem found in the workspace"),
-    spec("set", &[], "[NAME VALUE]", "set a CPI parameter for this session, or list parameters"),
-    spec("unset", &[], "NAME", "drop a session parameter: back to the CPIs' default"),
-    spec("format", &[], "table|csv|json|ndjson|markdown", "choose how results are shown"),
-    spec("maxrows", &[], "N|all", "show at most N rows of a table on the screen (first and last)"),
-    spec("x", &["expanded"], "[on|off|auto]", "show rows expanded, one line per column (auto: when too wide)"),
-    spec("pager", &[], "[on|off]", "page results taller than the screen with $PAGER (default less -S)"),
-    spec("timing", &[], "[on|off]", "show how long each statement takes"),
-    spec("export", &[], "FILE [QUERY]", "write the last result (or QUERY's) to FILE by extension; .parquet if none"),
-    spec("o", &["output"], "[FILE]", "write every result to FILE (.parquet, .csv, .json, .ndjson, .md), or back to the screen"),
-    spec("i", &["include"], "FILE", "run the statements and commands of FILE"),
+    spec(
+        "cpis",
+        &[],
+        "",
+        "list the CPIs: label, unit, direction, target, parameters",
+    ),
+    spec(
+        "cpi",
+        &[],
+        "NAME",
+        "show one CPI: label, description, unit, target, dimensions, parameters, SQL",
+    ),
+    spec(
+        "slice",
+        &[],
+        "CPI[,CPI…] [by DIM,…] [per GRAIN] [where PRED] [from DATE] [to DATE] [compare previous|year] [fill]",
+        "slice CPIs by dimensions and period, against their targets",
+    ),
+    spec(
+        "compare",
+        &[],
+        "CPI[,CPI…] [by DIM,…] [per GRAIN] … [compare previous|year]",
+        "a slice with each period's change against the previous one (or a year earlier)",
+    ),
+    spec(
+        "explain",
+        &["explain-change"],
+        "CPI by DIM from-period P1 to-period P2 [per GRAIN]",
+        "split a CPI's change between two periods into rate and mix effects",
+    ),
+    spec(
+        "d",
+        &["describe"],
+        "[NAME]",
+        "list tables, KPI tables and CPI views, or show the columns of one",
+    ),
+    spec(
+        "check",
+        &[],
+        "",
+        "report every problem found in the workspace",
+    ),
+    spec(
+        "set",
+        &[],
+        "[NAME VALUE]",
+        "set a CPI parameter for this session, or list parameters",
+    ),
+    spec(
+        "unset",
+        &[],
+        "NAME",
+        "drop a session parameter: back to the CPIs' default",
+    ),
+    spec(
+        "format",
+        &[],
+        "table|csv|json|ndjson|markdown",
+        "choose how results are shown",
+    ),
+    spec(
+        "maxrows",
+        &[],
+        "N|all",
+        "show at most N rows of a table on the screen (first and last)",
+    ),
+    spec(
+        "x",
+        &["expanded"],
+        "[on|off|auto]",
+        "show rows expanded, one line per column (auto: when too wide)",
+    ),
+    spec(
+        "pager",
+        &[],
+        "[on|off]",
+        "page results taller than the screen with $PAGER (default less -S)",
+    ),
+    spec(
+        "timing",
+        &[],
+        "[on|off]",
+        "show how long each statement takes",
+    ),
+    spec(
+        "export",
+        &[],
+        "FILE [QUERY]",
+        "write the last result (or QUERY's) to FILE by extension; .parquet if none",
+    ),
+    spec(
+        "o",
+        &["output"],
+        "[FILE]",
+        "write every result to FILE (.parquet, .csv, .json, .ndjson, .md), or back to the screen",
+    ),
+    spec(
+        "i",
+        &["include"],
+        "FILE",
+        "run the statements and commands of FILE",
+    ),
     spec("sql", &[], "", "show the SQL the last slice ran"),
-    spec("reload", &[], "", "re-read cpiq.toml and the CPI files, and report what changed"),
-    spec("?", &["help", "h"], "[COMMAND]", "show this help, or one command's"),
+    spec(
+        "reload",
+        &[],
+        "",
+        "re-read cpiq.toml and the CPI files, and report what changed",
+    ),
+    spec(
+        "?",
+        &["help", "h"],
+        "[COMMAND]",
+        "show this help, or one command's",
+    ),
     spec("q", &["quit", "exit"], "", "leave the shell (also Ctrl-D)"),
 ];
 
 fn usage_of(c: &CommandSpec) -> String {
-    if c.args.is_empty() { format!("\\{}", c.name) } else { format!("\\{} {}", c.name, c.args) }
+    if c.args.is_empty() {
+        format!("\\{}", c.name)
+    } else {
+        format!("\\{} {}", c.name, c.args)
+    }
 }
 
 /// The `\?` text, generated from [`COMMANDS`].
@@ -121,17 +230,28 @@ pub fn help_text() -> String {
 /// The help of one command.
 pub fn command_help(name: &str) -> Result<String> {
     let name = name.trim_start_matches('\\');
-    let c = spec_of(name).ok_or_else(|| CpiqError::Usage(format!("unknown command \\{name} (\\? lists the commands)")))?;
+    let c = spec_of(name).ok_or_else(|| {
+        CpiqError::Usage(format!("unknown command \\{name} (\\? lists the commands)"))
+    })?;
     let aliases = if c.aliases.is_empty() {
         String::new()
     } else {
-        format!("\n  also: {}", c.aliases.iter().map(|a| format!("\\{a}")).collect::<Vec<_>>().join(", "))
+        format!(
+            "\n  also: {}",
+            c.aliases
+                .iter()
+                .map(|a| format!("\\{a}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
     };
     Ok(format!("{}\n  {}{aliases}\n", usage_of(c), c.help))
 }
 
 fn spec_of(word: &str) -> Option<&'static CommandSpec> {
-    COMMANDS.iter().find(|c| c.name == word || c.aliases.contains(&word))
+    COMMANDS
+        .iter()
+        .find(|c| c.name == word || c.aliases.contains(&word))
 }
 
 fn on_off(s: &str) -> Option<bool> {
@@ -147,20 +267,33 @@ impl FromStr for Command {
 
     fn from_str(line: &str) -> Result<Command> {
         let line = line.trim();
-        let body = line
-            .strip_prefix('\\')
-            .ok_or_else(|| CpiqError::Usage(format!("not a command: {line:?} (commands start with \\)")))?;
+        let body = line.strip_prefix('\\').ok_or_else(|| {
+            CpiqError::Usage(format!("not a command: {line:?} (commands start with \\)"))
+        })?;
         let body = body.trim_end_matches(';').trim();
         let (word, rest) = match body.split_once(char::is_whitespace) {
             Some((w, r)) => (w, r.trim()),
             None => (body, ""),
         };
-        let spec = spec_of(word)
-            .ok_or_else(|| CpiqError::Usage(format!("unknown command \\{word} (\\? lists the commands)")))?;
+        let spec = spec_of(word).ok_or_else(|| {
+            CpiqError::Usage(format!("unknown command \\{word} (\\? lists the commands)"))
+        })?;
         let usage = || CpiqError::Usage(format!("usage: {}", usage_of(spec)));
         let no_args = |c: Command| if rest.is_empty() { Ok(c) } else { Err(usage()) };
-        let one_arg = || if rest.is_empty() || rest.contains(char::is_whitespace) { Err(usage()) } else { Ok(rest.to_string()) };
-        let toggle = || if rest.is_empty() { Ok(None) } else { on_off(rest).map(Some).ok_or_else(usage) };
+        let one_arg = || {
+            if rest.is_empty() || rest.contains(char::is_whitespace) {
+                Err(usage())
+            } else {
+                Ok(rest.to_string())
+            }
+        };
+        let toggle = || {
+            if rest.is_empty() {
+                Ok(None)
+            } else {
+                on_off(rest).map(Some).ok_or_else(usage)
+            }
+        };
         match spec.name {
             "q" => no_args(Command::Quit),
             "?" => Ok(Command::Help((!rest.is_empty()).then(|| rest.to_string()))),
@@ -169,7 +302,9 @@ impl FromStr for Command {
             "check" => no_args(Command::Check),
             "sql" => no_args(Command::Sql),
             "reload" => no_args(Command::Reload),
-            "d" => Ok(Command::Describe((!rest.is_empty()).then(|| rest.to_string()))),
+            "d" => Ok(Command::Describe(
+                (!rest.is_empty()).then(|| rest.to_string()),
+            )),
             "slice" => Ok(Command::Slice(Box::new(parse_slice(rest)?))),
             "compare" => {
                 let mut args = parse_slice(rest)?;
@@ -183,9 +318,14 @@ impl FromStr for Command {
                 if rest.is_empty() {
                     return Ok(Command::Set(None));
                 }
-                let (name, value) = rest.split_once(|c: char| c.is_whitespace() || c == '=').ok_or_else(usage)?;
+                let (name, value) = rest
+                    .split_once(|c: char| c.is_whitespace() || c == '=')
+                    .ok_or_else(usage)?;
                 let value = value.trim().trim_start_matches('=').trim();
-                let value = value.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')).unwrap_or(value);
+                let value = value
+                    .strip_prefix('\'')
+                    .and_then(|v| v.strip_suffix('\''))
+                    .unwrap_or(value);
                 if value.is_empty() {
                     return Err(usage());
                 }
@@ -198,13 +338,20 @@ impl FromStr for Command {
                 }
                 let f: Format = rest.parse()?;
                 if f == Format::Parquet {
-                    return Err(CpiqError::Usage("parquet is for files: use \\export FILE.parquet".into()));
+                    return Err(CpiqError::Usage(
+                        "parquet is for files: use \\export FILE.parquet".into(),
+                    ));
                 }
                 Ok(Command::Format(f))
             }
             "maxrows" => match rest {
                 "all" => Ok(Command::MaxRows(None)),
-                n => n.parse::<usize>().ok().filter(|n| *n > 0).map(|n| Command::MaxRows(Some(n))).ok_or_else(usage),
+                n => n
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .map(|n| Command::MaxRows(Some(n)))
+                    .ok_or_else(usage),
             },
             "x" => match rest {
                 "" => Ok(Command::Expanded(None)),
@@ -229,7 +376,9 @@ impl FromStr for Command {
                 }
                 Ok(Command::Export(path, query.filter(|q| !q.is_empty())))
             }
-            "o" => Ok(Command::Output((!rest.is_empty()).then(|| PathBuf::from(rest)))),
+            "o" => Ok(Command::Output(
+                (!rest.is_empty()).then(|| PathBuf::from(rest)),
+            )),
             "i" => {
                 if rest.is_empty() {
                     return Err(usage());
@@ -263,7 +412,11 @@ mod tests {
         for c in COMMANDS {
             for name in std::iter::once(&c.name).chain(c.aliases) {
                 let line = format!("\\{name} {}", example(c.name));
-                assert!(line.parse::<Command>().is_ok(), "{line}: {:?}", line.parse::<Command>());
+                assert!(
+                    line.parse::<Command>().is_ok(),
+                    "{line}: {:?}",
+                    line.parse::<Command>()
+                );
             }
         }
     }
@@ -271,15 +424,24 @@ mod tests {
     #[test]
     fn arguments_are_parsed() {
         let p = |s: &str| s.parse::<Command>().unwrap();
-        assert_eq!(p("\\set sla_hours 48"), Command::Set(Some(("sla_hours".into(), "48".into()))));
-        assert_eq!(p("\\set sla_hours = 48"), Command::Set(Some(("sla_hours".into(), "48".into()))));
+        assert_eq!(
+            p("\\set sla_hours 48"),
+            Command::Set(Some(("sla_hours".into(), "48".into())))
+        );
+        assert_eq!(
+            p("\\set sla_hours = 48"),
+            Command::Set(Some(("sla_hours".into(), "48".into())))
+        );
         assert_eq!(p("\\d orders"), Command::Describe(Some("orders".into())));
         assert_eq!(p("\\format json"), Command::Format(Format::Json));
         assert_eq!(p("\\timing on"), Command::Timing(Some(true)));
         assert_eq!(p("\\o"), Command::Output(None));
         assert_eq!(p("\\maxrows all"), Command::MaxRows(None));
         assert_eq!(p("\\x auto"), Command::Expanded(Some(Expanded::Auto)));
-        assert_eq!(p("\\export out"), Command::Export("out.parquet".into(), None));
+        assert_eq!(
+            p("\\export out"),
+            Command::Export("out.parquet".into(), None)
+        );
         assert_eq!(
             p("\\export o.csv SELECT 1;"),
             Command::Export("o.csv".into(), Some("SELECT 1".into()))
@@ -293,9 +455,20 @@ mod tests {
     #[test]
     fn mistakes_are_usage_errors() {
         let e = "\\frobnicate".parse::<Command>().unwrap_err();
-        assert_eq!(e.to_string(), "unknown command \\frobnicate (\\? lists the commands)");
+        assert_eq!(
+            e.to_string(),
+            "unknown command \\frobnicate (\\? lists the commands)"
+        );
         assert_eq!(e.exit_code(), 2);
-        for bad in ["\\q now", "\\format yaml", "\\timing maybe", "\\maxrows 0", "\\cpi", "\\unset a b", "\\export"] {
+        for bad in [
+            "\\q now",
+            "\\format yaml",
+            "\\timing maybe",
+            "\\maxrows 0",
+            "\\cpi",
+            "\\unset a b",
+            "\\export",
+        ] {
             assert!(bad.parse::<Command>().is_err(), "{bad}");
         }
     }

@@ -68,6 +68,7 @@ pub struct Session {
     keep_last: bool,
     last: Option<(SchemaRef, Vec<RecordBatch>)>,
     last_sql: Vec<String>,
+    last_elapsed: Option<Duration>,
 }
 
 impl Session {
@@ -83,6 +84,7 @@ impl Session {
             keep_last: false,
             last: None,
             last_sql: Vec::new(),
+            last_elapsed: None,
         }
     }
 
@@ -157,9 +159,13 @@ impl Session {
         }
         if self.keep_last {
             let plan = df.create_physical_plan().await?;
-            let stream = datafusion::physical_plan::execute_stream(plan.clone(), self.engine.ctx().task_ctx())?;
+            let stream = datafusion::physical_plan::execute_stream(
+                plan.clone(),
+                self.engine.ctx().task_ctx(),
+            )?;
             let schema = stream.schema();
-            let show = self.screen.is_some() && std::io::IsTerminal::is_terminal(&std::io::stderr());
+            let show =
+                self.screen.is_some() && std::io::IsTerminal::is_terminal(&std::io::stderr());
             let batches = progress::collect_with_progress(&plan, stream, show).await?;
             self.last = Some((schema.clone(), batches.clone()));
             let elapsed = started.elapsed();
@@ -186,6 +192,7 @@ impl Session {
         {
             let (width, height) = terminal_size::terminal_size()
                 .map(|(w, h)| (w.0 as usize, h.0 as usize))
+                .filter(|(w, h)| *w >= 20 && *h >= 5)
                 .unwrap_or((100, 40));
             let opts = TableOptions {
                 width: Some(width),
@@ -241,7 +248,8 @@ impl Session {
                 .map(|d| (d.name, d.unit))
                 .collect();
             let shown = crate::slice::display_batch(&batch, &units)?;
-            return self.emit_memory(shown.schema(), vec![shown], None).await;
+            let elapsed = self.last_elapsed.take();
+            return self.emit_memory(shown.schema(), vec![shown], elapsed).await;
         }
         self.emit_memory(batch.schema(), vec![batch], None).await
     }
@@ -273,18 +281,28 @@ impl Session {
             }
             Command::Expanded(mode) => {
                 let screen = self.screen.get_or_insert_with(Screen::default);
-                screen.expanded = mode.unwrap_or(if screen.expanded == Expanded::Off { Expanded::On } else { Expanded::Off });
+                screen.expanded = mode.unwrap_or(if screen.expanded == Expanded::Off {
+                    Expanded::On
+                } else {
+                    Expanded::Off
+                });
                 writeln!(self.out, "Expanded display is {:?}.", screen.expanded)?;
             }
             Command::Pager(on) => {
                 let screen = self.screen.get_or_insert_with(Screen::default);
                 screen.pager = on.unwrap_or(!screen.pager);
-                writeln!(self.out, "Pager is {}.", if screen.pager { "on" } else { "off" })?;
+                writeln!(
+                    self.out,
+                    "Pager is {}.",
+                    if screen.pager { "on" } else { "off" }
+                )?;
             }
             Command::Export(path, query) => self.export(&path, query.as_deref()).await?,
             Command::Sql => {
                 if self.last_sql.is_empty() {
-                    return Err(CpiqError::Usage("no slice has run yet in this session".into()));
+                    return Err(CpiqError::Usage(
+                        "no slice has run yet in this session".into(),
+                    ));
                 }
                 for s in &self.last_sql {
                     writeln!(self.out, "{s};")?;
@@ -318,7 +336,9 @@ impl Session {
             }
             Command::Slice(args) | Command::Compare(args) => {
                 let req = args.to_request()?;
+                let started = Instant::now();
                 let (batch, sql) = self.engine.slice(&req).await?;
+                self.last_elapsed = Some(started.elapsed());
                 self.last_sql = sql;
                 if self.keep_last {
                     self.last = Some((batch.schema(), vec![batch.clone()]));
@@ -378,9 +398,17 @@ impl Session {
             .iter()
             .find(|c| c.definition.as_ref().is_some_and(|d| d.name == name))
             .ok_or_else(|| {
-                let mut known: Vec<String> = self.engine.definitions().into_iter().map(|d| d.name).collect();
+                let mut known: Vec<String> = self
+                    .engine
+                    .definitions()
+                    .into_iter()
+                    .map(|d| d.name)
+                    .collect();
                 known.sort();
-                CpiqError::Usage(format!("unknown CPI \"{name}\" (known: {})", known.join(", ")))
+                CpiqError::Usage(format!(
+                    "unknown CPI \"{name}\" (known: {})",
+                    known.join(", ")
+                ))
             })?;
         let d = entry.definition.as_ref().expect("found by definition");
         let params = self.engine.params();
@@ -391,8 +419,18 @@ impl Session {
         line("description", d.description.clone());
         line("unit", d.unit.to_string());
         line("direction", d.direction.to_string());
-        line("target", d.target.map(|t| crate::slice::format_value(d.unit, t)).unwrap_or_else(|| "none".into()));
-        line("min_denominator", d.min_denominator.map(|m| m.to_string()).unwrap_or_else(|| "none".into()));
+        line(
+            "target",
+            d.target
+                .map(|t| crate::slice::format_value(d.unit, t))
+                .unwrap_or_else(|| "none".into()),
+        );
+        line(
+            "min_denominator",
+            d.min_denominator
+                .map(|m| m.to_string())
+                .unwrap_or_else(|| "none".into()),
+        );
         line("time", d.time.clone());
         line("dimensions", d.dimensions.join(", "));
         line(
@@ -422,12 +460,25 @@ impl Session {
             e.cpis()
                 .iter()
                 .filter_map(|c| c.definition.as_ref())
-                .map(|d| (d.name.clone(), format!("{:?}{:?}{:?}{:?}{:?}{}", d.unit, d.direction, d.target, d.dimensions, d.params, d.body)))
+                .map(|d| {
+                    (
+                        d.name.clone(),
+                        format!(
+                            "{:?}{:?}{:?}{:?}{:?}{}",
+                            d.unit, d.direction, d.target, d.dimensions, d.params, d.body
+                        ),
+                    )
+                })
                 .collect()
         };
         let before = describe(&self.engine);
         let ws = crate::workspace::Workspace::load(&self.engine.workspace().config_path)?;
-        let params: Vec<(String, String)> = self.engine.params().iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let params: Vec<(String, String)> = self
+            .engine
+            .params()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         let engine = Engine::open(ws, crate::engine::EngineOptions { params }).await?;
         let after = describe(&engine);
         let mut report = Vec::new();

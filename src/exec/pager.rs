@@ -5,12 +5,18 @@ use std::process::{Command, Stdio};
 
 /// Page `text`; an error (pager missing, failed) lets the caller print it.
 pub fn page(text: &[u8]) -> std::io::Result<()> {
-    let pager = std::env::var("PAGER").ok().filter(|p| !p.trim().is_empty()).unwrap_or_else(|| "less -S".into());
+    let pager = std::env::var("PAGER")
+        .ok()
+        .filter(|p| !p.trim().is_empty())
+        .unwrap_or_else(|| "less -S".into());
     let mut parts = pager.split_whitespace();
     let program = parts.next().unwrap_or("less");
     let mut child = Command::new(program)
         .args(parts)
-        .env("LESS", std::env::var("LESS").unwrap_or_else(|_| "FRX".into()))
+        .env(
+            "LESS",
+            std::env::var("LESS").unwrap_or_else(|_| "FRX".into()),
+        )
         .stdin(Stdio::piped())
         .spawn()?;
     if let Some(mut stdin) = child.stdin.take() {

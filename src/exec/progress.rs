@@ -24,7 +24,10 @@ pub fn scanned(plan: &Arc<dyn ExecutionPlan>) -> (usize, usize) {
             && let Some(m) = p.metrics()
         {
             rows += m.output_rows().unwrap_or(0);
-            bytes += m.sum_by_name("bytes_scanned").map(|v| v.as_usize()).unwrap_or(0);
+            bytes += m
+                .sum_by_name("bytes_scanned")
+                .map(|v| v.as_usize())
+                .unwrap_or(0);
         }
         stack.extend(children.into_iter().cloned());
     }
@@ -39,7 +42,11 @@ fn human_bytes(b: usize) -> String {
         v /= 1000.0;
         u += 1;
     }
-    if u == 0 { format!("{b} B") } else { format!("{v:.1} {}", units[u]) }
+    if u == 0 {
+        format!("{b} B")
+    } else {
+        format!("{v:.1} {}", units[u])
+    }
 }
 
 /// Collect `stream`, showing progress on stderr when `show` and the query

@@ -57,6 +57,25 @@ fn cut(s: &str, max: usize) -> String {
     out
 }
 
+/// Wrap `text` at spaces so no line is longer than `width`.
+fn wrap(text: &str, width: usize) -> String {
+    let mut out = String::new();
+    let mut line = 0usize;
+    for word in text.split(' ') {
+        let n = chars(word);
+        if line > 0 && line + 1 + n > width {
+            out.push('\n');
+            line = 0;
+        } else if line > 0 {
+            out.push(' ');
+            line += 1;
+        }
+        out.push_str(word);
+        line += n;
+    }
+    out
+}
+
 fn thousands(n: usize) -> String {
     let s = n.to_string();
     let mut out = String::new();
@@ -70,7 +89,12 @@ fn thousands(n: usize) -> String {
 }
 
 /// Render `batches` as a table with a row-count footer.
-pub fn render(schema: &Arc<Schema>, batches: &[RecordBatch], out: &mut dyn Write, opts: &TableOptions) -> Result<()> {
+pub fn render(
+    schema: &Arc<Schema>,
+    batches: &[RecordBatch],
+    out: &mut dyn Write,
+    opts: &TableOptions,
+) -> Result<()> {
     let total: usize = batches.iter().map(|b| b.num_rows()).sum();
     // Which rows to show: all, or the first and last halves of max_rows.
     let (head, tail) = match opts.max_rows {
@@ -95,8 +119,16 @@ pub fn render(schema: &Arc<Schema>, batches: &[RecordBatch], out: &mut dyn Write
     }
     let show_types = !schema.metadata().contains_key(crate::slice::DISPLAY_ONLY);
     let names: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
-    let types: Vec<String> = schema.fields().iter().map(|f| type_name(f.data_type())).collect();
-    let numeric: Vec<bool> = schema.fields().iter().map(|f| f.data_type().is_numeric()).collect();
+    let types: Vec<String> = schema
+        .fields()
+        .iter()
+        .map(|f| type_name(f.data_type()))
+        .collect();
+    let numeric: Vec<bool> = schema
+        .fields()
+        .iter()
+        .map(|f| f.data_type().is_numeric())
+        .collect();
 
     // Column widths, values cut to a fair share of the screen.
     let ncols = names.len();
@@ -108,7 +140,9 @@ pub fn render(schema: &Arc<Schema>, batches: &[RecordBatch], out: &mut dyn Write
         .collect();
     let table_width = |w: &[usize]| w.iter().map(|x| x + 3).sum::<usize>() + 1;
     let natural = table_width(&widths);
-    if opts.expanded == Expanded::On || (opts.expanded == Expanded::Auto && opts.width.is_some_and(|w| natural > w)) {
+    if opts.expanded == Expanded::On
+        || (opts.expanded == Expanded::Auto && opts.width.is_some_and(|w| natural > w))
+    {
         return render_expanded(&names, &rows, total, head, out, opts);
     }
     if let Some(screen) = opts.width {
@@ -117,7 +151,8 @@ pub fn render(schema: &Arc<Schema>, batches: &[RecordBatch], out: &mut dyn Write
             *w = (*w).min(cap);
         }
     }
-    // Columns to show: all, or as many as fit, taken alternately from both ends.
+    // Columns to show: all, or as many as fit, taken from both ends (two from
+    // the left for each one from the right: keys and values lead).
     let mut shown: Vec<usize> = (0..ncols).collect();
     let mut hidden: Vec<usize> = Vec::new();
     if let Some(screen) = opts.width
@@ -127,8 +162,9 @@ pub fn render(schema: &Arc<Schema>, batches: &[RecordBatch], out: &mut dyn Write
         let (mut left, mut right) = (Vec::new(), Vec::new());
         let (mut lo, mut hi) = (0usize, ncols - 1);
         let mut used = 1 + 4; // border plus the marker column
-        let mut take_left = true;
+        let mut turn = 0usize;
         while lo <= hi {
+            let take_left = turn % 3 != 2;
             let c = if take_left { lo } else { hi };
             if used + widths[c] + 3 > screen && !(left.is_empty() && right.is_empty()) {
                 break;
@@ -144,13 +180,15 @@ pub fn render(schema: &Arc<Schema>, batches: &[RecordBatch], out: &mut dyn Write
                 }
                 hi -= 1;
             }
-            take_left = !take_left;
+            turn += 1;
         }
         hidden = (lo..=hi).collect();
         right.reverse();
         shown = left.into_iter().chain(right).collect();
     }
-    let marker_at = shown.iter().position(|&c| hidden.first().is_some_and(|&h| c > h));
+    let marker_at = shown
+        .iter()
+        .position(|&c| hidden.first().is_some_and(|&h| c > h));
 
     let mut table = Table::new();
     table
@@ -162,7 +200,11 @@ pub fn render(schema: &Arc<Schema>, batches: &[RecordBatch], out: &mut dyn Write
             header.push(Cell::new("…"));
         }
         let name = cut(&names[c], widths[c]);
-        header.push(Cell::new(if show_types { format!("{name}\n{}", cut(&types[c], widths[c])) } else { name }));
+        header.push(Cell::new(if show_types {
+            format!("{name}\n{}", cut(&types[c], widths[c]))
+        } else {
+            name
+        }));
     }
     if marker_at.is_none() && !hidden.is_empty() {
         header.push(Cell::new("…"));
@@ -174,7 +216,11 @@ pub fn render(schema: &Arc<Schema>, batches: &[RecordBatch], out: &mut dyn Write
             if marker_at == Some(i) {
                 cells.push(Cell::new("…"));
             }
-            let align = if numeric[c] { CellAlignment::Right } else { CellAlignment::Left };
+            let align = if numeric[c] {
+                CellAlignment::Right
+            } else {
+                CellAlignment::Left
+            };
             cells.push(Cell::new(cut(&r[c], widths[c])).set_alignment(align));
         }
         if marker_at.is_none() && !hidden.is_empty() {
@@ -193,9 +239,16 @@ pub fn render(schema: &Arc<Schema>, batches: &[RecordBatch], out: &mut dyn Write
         add_row(&mut table, r);
     }
     writeln!(out, "{table}")?;
-    let mut footer = format!("({} row{}", thousands(total), if total == 1 { "" } else { "s" });
+    let mut footer = format!(
+        "({} row{}",
+        thousands(total),
+        if total == 1 { "" } else { "s" }
+    );
     if tail > 0 {
-        footer.push_str(&format!(", {} shown: \\maxrows all to see every row", thousands(head + tail)));
+        footer.push_str(&format!(
+            ", {} shown: \\maxrows all to see every row",
+            thousands(head + tail)
+        ));
     }
     if let Some(e) = opts.elapsed {
         footer.push_str(&format!(", {:.3} s", e.as_secs_f64()));
@@ -204,13 +257,13 @@ pub fn render(schema: &Arc<Schema>, batches: &[RecordBatch], out: &mut dyn Write
     writeln!(out, "{footer}")?;
     if !hidden.is_empty() {
         let names: Vec<&str> = hidden.iter().map(|&c| names[c].as_str()).collect();
-        writeln!(
-            out,
+        let note = format!(
             "({} column{} hidden to fit the screen: {}; \\x shows rows expanded)",
             hidden.len(),
             if hidden.len() == 1 { "" } else { "s" },
             names.join(", ")
-        )?;
+        );
+        writeln!(out, "{}", wrap(&note, opts.width.unwrap_or(usize::MAX)))?;
     }
     Ok(())
 }
@@ -225,7 +278,11 @@ fn render_expanded(
 ) -> Result<()> {
     let w = names.iter().map(|n| chars(n)).max().unwrap_or(0);
     for (i, r) in rows.iter().enumerate() {
-        let number = if i < head { i + 1 } else { total - (rows.len() - i) + 1 };
+        let number = if i < head {
+            i + 1
+        } else {
+            total - (rows.len() - i) + 1
+        };
         if i == head && rows.len() < total {
             writeln!(out, "⋮")?;
         }
@@ -238,7 +295,11 @@ fn render_expanded(
             writeln!(out, "{n:<w$} | {v}")?;
         }
     }
-    let mut footer = format!("({} row{}", thousands(total), if total == 1 { "" } else { "s" });
+    let mut footer = format!(
+        "({} row{}",
+        thousands(total),
+        if total == 1 { "" } else { "s" }
+    );
     if let Some(e) = opts.elapsed {
         footer.push_str(&format!(", {:.3} s", e.as_secs_f64()));
     }
@@ -274,13 +335,19 @@ mod tests {
 
     fn batch(rows: i64, cols: usize) -> (Arc<Schema>, RecordBatch) {
         let mut fields = vec![Field::new("id", DataType::Int64, false)];
-        let mut arrays: Vec<Arc<dyn datafusion::arrow::array::Array>> = vec![Arc::new(Int64Array::from_iter_values(1..=rows))];
+        let mut arrays: Vec<Arc<dyn datafusion::arrow::array::Array>> =
+            vec![Arc::new(Int64Array::from_iter_values(1..=rows))];
         for c in 0..cols {
             fields.push(Field::new(format!("column_{c}"), DataType::Utf8, false));
-            arrays.push(Arc::new(StringArray::from_iter_values((0..rows).map(|r| format!("a rather long value {r} {}", "x".repeat(40))))));
+            arrays.push(Arc::new(StringArray::from_iter_values(
+                (0..rows).map(|r| format!("a rather long value {r} {}", "x".repeat(40))),
+            )));
         }
         let schema = Arc::new(Schema::new(fields));
-        (schema.clone(), RecordBatch::try_new(schema, arrays).unwrap())
+        (
+            schema.clone(),
+            RecordBatch::try_new(schema, arrays).unwrap(),
+        )
     }
 
     fn text(schema: &Arc<Schema>, b: &RecordBatch, opts: &TableOptions) -> String {
@@ -301,13 +368,20 @@ mod tests {
     #[test]
     fn tables_fit_the_screen_and_say_what_they_hid() {
         let (s, b) = batch(100, 6);
-        let opts = TableOptions { width: Some(80), max_rows: Some(10), ..TableOptions::default() };
+        let opts = TableOptions {
+            width: Some(80),
+            max_rows: Some(10),
+            ..TableOptions::default()
+        };
         let t = text(&s, &b, &opts);
         for line in t.lines() {
             assert!(line.chars().count() <= 80, "too wide: {line}");
         }
         assert!(t.contains("…"), "{t}");
-        assert!(t.contains("(100 rows, 10 shown: \\maxrows all to see every row)"), "{t}");
+        assert!(
+            t.contains("(100 rows, 10 shown: \\maxrows all to see every row)"),
+            "{t}"
+        );
         assert!(t.contains("columns hidden to fit the screen: "), "{t}");
         // First and last rows are both there.
         assert!(t.contains("│   1 ") || t.contains(" 1 ┆"), "{t}");
@@ -317,8 +391,18 @@ mod tests {
     #[test]
     fn expanded_rows_list_columns() {
         let (s, b) = batch(2, 1);
-        let t = text(&s, &b, &TableOptions { expanded: Expanded::On, ..TableOptions::default() });
-        assert!(t.starts_with("-[ RECORD 1 ]-\nid       | 1\ncolumn_0 | a rather long value 0"), "{t}");
+        let t = text(
+            &s,
+            &b,
+            &TableOptions {
+                expanded: Expanded::On,
+                ..TableOptions::default()
+            },
+        );
+        assert!(
+            t.starts_with("-[ RECORD 1 ]-\nid       | 1\ncolumn_0 | a rather long value 0"),
+            "{t}"
+        );
         assert!(t.ends_with("(2 rows)\n"));
     }
 }

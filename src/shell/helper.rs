@@ -84,12 +84,84 @@ pub fn readiness(input: &str) -> Readiness {
 }
 
 const SQL_KEYWORDS: &[&str] = &[
-    "SELECT", "FROM", "WHERE", "GROUP", "BY", "ORDER", "HAVING", "LIMIT", "OFFSET", "JOIN", "LEFT", "RIGHT", "INNER",
-    "OUTER", "FULL", "CROSS", "ON", "USING", "AS", "AND", "OR", "NOT", "IN", "IS", "NULL", "LIKE", "ILIKE", "BETWEEN",
-    "CASE", "WHEN", "THEN", "ELSE", "END", "DISTINCT", "UNION", "ALL", "WITH", "OVER", "PARTITION", "CAST", "DATE",
-    "TIMESTAMP", "INTERVAL", "CREATE", "VIEW", "TABLE", "COPY", "TO", "EXPLAIN", "DESC", "ASC", "TRUE", "FALSE",
-    "COUNT", "SUM", "AVG", "MIN", "MAX", "EXISTS", "DROP", "SHOW", "TABLES", "VALUES", "INSERT", "INTO", "EXCEPT",
-    "INTERSECT", "FILTER", "WINDOW", "ROWS", "RANGE", "PRECEDING", "FOLLOWING", "CURRENT", "ROW", "NULLS", "FIRST", "LAST",
+    "SELECT",
+    "FROM",
+    "WHERE",
+    "GROUP",
+    "BY",
+    "ORDER",
+    "HAVING",
+    "LIMIT",
+    "OFFSET",
+    "JOIN",
+    "LEFT",
+    "RIGHT",
+    "INNER",
+    "OUTER",
+    "FULL",
+    "CROSS",
+    "ON",
+    "USING",
+    "AS",
+    "AND",
+    "OR",
+    "NOT",
+    "IN",
+    "IS",
+    "NULL",
+    "LIKE",
+    "ILIKE",
+    "BETWEEN",
+    "CASE",
+    "WHEN",
+    "THEN",
+    "ELSE",
+    "END",
+    "DISTINCT",
+    "UNION",
+    "ALL",
+    "WITH",
+    "OVER",
+    "PARTITION",
+    "CAST",
+    "DATE",
+    "TIMESTAMP",
+    "INTERVAL",
+    "CREATE",
+    "VIEW",
+    "TABLE",
+    "COPY",
+    "TO",
+    "EXPLAIN",
+    "DESC",
+    "ASC",
+    "TRUE",
+    "FALSE",
+    "COUNT",
+    "SUM",
+    "AVG",
+    "MIN",
+    "MAX",
+    "EXISTS",
+    "DROP",
+    "SHOW",
+    "TABLES",
+    "VALUES",
+    "INSERT",
+    "INTO",
+    "EXCEPT",
+    "INTERSECT",
+    "FILTER",
+    "WINDOW",
+    "ROWS",
+    "RANGE",
+    "PRECEDING",
+    "FOLLOWING",
+    "CURRENT",
+    "ROW",
+    "NULLS",
+    "FIRST",
+    "LAST",
 ];
 
 fn is_word_char(c: char) -> bool {
@@ -115,7 +187,11 @@ pub fn highlight_sql(line: &str) -> String {
     while i < chars.len() {
         let c = chars[i];
         if c == '-' && chars.get(i + 1) == Some(&'-') {
-            let end = chars[i..].iter().position(|&c| c == '\n').map(|p| i + p).unwrap_or(chars.len());
+            let end = chars[i..]
+                .iter()
+                .position(|&c| c == '\n')
+                .map(|p| i + p)
+                .unwrap_or(chars.len());
             out.push_str(COMMENT);
             out.extend(&chars[i..end]);
             out.push_str(RESET);
@@ -177,8 +253,14 @@ pub fn candidates(catalog: &Catalog, before: &str) -> (usize, Vec<String>) {
         .unwrap_or(0);
     let word = &before[start..];
     let lower = word.to_ascii_lowercase();
-    let words: Vec<&str> = before[..start].split(|c: char| c.is_whitespace() || c == ',').filter(|w| !w.is_empty()).collect();
-    let prev = words.last().map(|w| w.trim_start_matches("--").to_ascii_lowercase()).unwrap_or_default();
+    let words: Vec<&str> = before[..start]
+        .split(|c: char| c.is_whitespace() || c == ',')
+        .filter(|w| !w.is_empty())
+        .collect();
+    let prev = words
+        .last()
+        .map(|w| w.trim_start_matches("--").to_ascii_lowercase())
+        .unwrap_or_default();
     let first = before.trim_start().split_whitespace().next().unwrap_or("");
     let mut out: Vec<String> = Vec::new();
     let mut offer = |items: &mut dyn Iterator<Item = String>| {
@@ -191,7 +273,12 @@ pub fn candidates(catalog: &Catalog, before: &str) -> (usize, Vec<String>) {
 
     // A command name.
     if word.starts_with('\\') && words.is_empty() {
-        offer(&mut COMMANDS.iter().flat_map(|c| std::iter::once(c.name).chain(c.aliases.iter().copied())).map(|n| format!("\\{n}")));
+        offer(
+            &mut COMMANDS
+                .iter()
+                .flat_map(|c| std::iter::once(c.name).chain(c.aliases.iter().copied()))
+                .map(|n| format!("\\{n}")),
+        );
         return (start, dedup(out));
     }
     let in_command = first.starts_with('\\');
@@ -211,9 +298,29 @@ pub fn candidates(catalog: &Catalog, before: &str) -> (usize, Vec<String>) {
                 let after_by = {
                     // `by a, b` continues a dimension list.
                     let rest: Vec<&str> = before[..start].split_whitespace().collect();
-                    let last_kw = rest.iter().rposition(|w| ["by", "--by", "per", "--per", "where", "--where", "from", "--from", "to", "--to", "compare", "--compare"].contains(w));
-                    last_kw.is_some_and(|k| rest[k].trim_start_matches("--") == "by"
-                        && (k + 1 == rest.len() || rest[rest.len() - 1].ends_with(',') || before[..start].trim_end().ends_with(',')))
+                    let last_kw = rest.iter().rposition(|w| {
+                        [
+                            "by",
+                            "--by",
+                            "per",
+                            "--per",
+                            "where",
+                            "--where",
+                            "from",
+                            "--from",
+                            "to",
+                            "--to",
+                            "compare",
+                            "--compare",
+                        ]
+                        .contains(w)
+                    });
+                    last_kw.is_some_and(|k| {
+                        rest[k].trim_start_matches("--") == "by"
+                            && (k + 1 == rest.len()
+                                || rest[rest.len() - 1].ends_with(',')
+                                || before[..start].trim_end().ends_with(','))
+                    })
                 };
                 if words.len() == 1 {
                     offer(&mut catalog.cpis.keys().cloned());
@@ -233,7 +340,22 @@ pub fn candidates(catalog: &Catalog, before: &str) -> (usize, Vec<String>) {
                 } else if prev == "with" {
                     offer(&mut catalog.kpi_columns.iter().cloned());
                 } else {
-                    offer(&mut ["by", "per", "where", "from", "to", "compare", "fill", "with", "from-period", "to-period"].iter().map(|s| s.to_string()));
+                    offer(
+                        &mut [
+                            "by",
+                            "per",
+                            "where",
+                            "from",
+                            "to",
+                            "compare",
+                            "fill",
+                            "with",
+                            "from-period",
+                            "to-period",
+                        ]
+                        .iter()
+                        .map(|s| s.to_string()),
+                    );
                 }
             }
             _ => {}
@@ -253,15 +375,28 @@ pub fn candidates(catalog: &Catalog, before: &str) -> (usize, Vec<String>) {
     let mentioned: Vec<&String> = catalog
         .tables
         .keys()
-        .filter(|t| before.split(|c: char| !is_word_char(c)).any(|w| w.eq_ignore_ascii_case(t)))
+        .filter(|t| {
+            before
+                .split(|c: char| !is_word_char(c))
+                .any(|w| w.eq_ignore_ascii_case(t))
+        })
         .collect();
-    let mut cols: Vec<String> = mentioned.iter().flat_map(|t| catalog.tables[*t].iter().cloned()).collect();
+    let mut cols: Vec<String> = mentioned
+        .iter()
+        .flat_map(|t| catalog.tables[*t].iter().cloned())
+        .collect();
     cols.sort();
     offer(&mut cols.into_iter());
     offer(&mut catalog.tables.keys().cloned());
     if !word.is_empty() {
         let upper = word.chars().next().is_some_and(|c| c.is_ascii_uppercase());
-        offer(&mut SQL_KEYWORDS.iter().map(|k| if upper { k.to_string() } else { k.to_ascii_lowercase() }));
+        offer(&mut SQL_KEYWORDS.iter().map(|k| {
+            if upper {
+                k.to_string()
+            } else {
+                k.to_ascii_lowercase()
+            }
+        }));
     }
     (start, dedup(out))
 }
@@ -285,10 +420,17 @@ impl Validator for CpiqHelper {
 impl Completer for CpiqHelper {
     type Candidate = Pair;
 
-    fn complete(&self, line: &str, pos: usize, ctx: &Context<'_>) -> rustyline::Result<(usize, Vec<Pair>)> {
+    fn complete(
+        &self,
+        line: &str,
+        pos: usize,
+        ctx: &Context<'_>,
+    ) -> rustyline::Result<(usize, Vec<Pair>)> {
         let before = &line[..pos];
         let first = before.trim_start().split_whitespace().next().unwrap_or("");
-        if matches!(first, "\\i" | "\\include" | "\\export" | "\\o" | "\\output") && before.trim_start().contains(char::is_whitespace) {
+        if matches!(first, "\\i" | "\\include" | "\\export" | "\\o" | "\\output")
+            && before.trim_start().contains(char::is_whitespace)
+        {
             return self.files.complete(line, pos, ctx);
         }
         let (start, items) = candidates(&self.catalog, before);
@@ -311,7 +453,11 @@ impl Hinter for CpiqHelper {
 
 impl Highlighter for CpiqHelper {
     fn highlight<'l>(&self, line: &'l str, _pos: usize) -> Cow<'l, str> {
-        if self.color { Cow::Owned(highlight_sql(line)) } else { Cow::Borrowed(line) }
+        if self.color {
+            Cow::Owned(highlight_sql(line))
+        } else {
+            Cow::Borrowed(line)
+        }
     }
 
     fn highlight_char(&self, _line: &str, _pos: usize, _kind: CmdKind) -> bool {
@@ -327,11 +473,26 @@ mod tests {
 
     fn catalog() -> Catalog {
         let mut c = Catalog::default();
-        c.tables.insert("orders".into(), vec!["order_id".into(), "ordered_at".into(), "channel".into()]);
-        c.tables.insert("on_time_delivery".into(), vec!["promised_at".into(), "channel".into(), "segment".into()]);
-        c.tables.insert("support_cases".into(), vec!["case_id".into(), "opened_at".into()]);
-        c.cpis.insert("on_time_delivery".into(), vec!["channel".into(), "segment".into(), "region".into()]);
-        c.cpis.insert("first_contact_resolution".into(), vec!["channel".into(), "category".into()]);
+        c.tables.insert(
+            "orders".into(),
+            vec!["order_id".into(), "ordered_at".into(), "channel".into()],
+        );
+        c.tables.insert(
+            "on_time_delivery".into(),
+            vec!["promised_at".into(), "channel".into(), "segment".into()],
+        );
+        c.tables.insert(
+            "support_cases".into(),
+            vec!["case_id".into(), "opened_at".into()],
+        );
+        c.cpis.insert(
+            "on_time_delivery".into(),
+            vec!["channel".into(), "segment".into(), "region".into()],
+        );
+        c.cpis.insert(
+            "first_contact_resolution".into(),
+            vec!["channel".into(), "category".into()],
+        );
         c.params = vec!["sla_hours".into(), "days".into()];
         c.kpi_columns = vec!["kpi_monthly.nps".into(), "kpi_monthly.churn_rate".into()];
         c
@@ -361,17 +522,38 @@ mod tests {
     fn completion_follows_the_context() {
         assert_eq!(complete("\\sl"), ["\\slice"]);
         assert_eq!(complete("\\slice on_"), ["on_time_delivery"]);
-        assert_eq!(complete("\\slice on_time_delivery by "), ["channel", "region", "segment"]);
-        assert_eq!(complete("\\slice on_time_delivery by channel, s"), ["segment"]);
-        assert_eq!(complete("\\slice first_contact_resolution,on_time_delivery by ca"), ["category"]);
-        assert_eq!(complete("\\slice on_time_delivery by channel per q"), ["quarter"]);
-        assert_eq!(complete("\\slice on_time_delivery per month compare "), ["previous", "year"]);
-        assert_eq!(complete("\\slice on_time_delivery with kpi_monthly.n"), ["kpi_monthly.nps"]);
+        assert_eq!(
+            complete("\\slice on_time_delivery by "),
+            ["channel", "region", "segment"]
+        );
+        assert_eq!(
+            complete("\\slice on_time_delivery by channel, s"),
+            ["segment"]
+        );
+        assert_eq!(
+            complete("\\slice first_contact_resolution,on_time_delivery by ca"),
+            ["category"]
+        );
+        assert_eq!(
+            complete("\\slice on_time_delivery by channel per q"),
+            ["quarter"]
+        );
+        assert_eq!(
+            complete("\\slice on_time_delivery per month compare "),
+            ["previous", "year"]
+        );
+        assert_eq!(
+            complete("\\slice on_time_delivery with kpi_monthly.n"),
+            ["kpi_monthly.nps"]
+        );
         assert_eq!(complete("\\set sla"), ["sla_hours"]);
         assert_eq!(complete("\\cpi fir"), ["first_contact_resolution"]);
         assert_eq!(complete("SELECT * FROM sup"), ["support_cases"]);
         assert!(complete("SELECT ord").contains(&"orders".to_string()));
-        assert!(complete("SELECT * FROM orders WHERE ord").starts_with(&["order_id".to_string(), "ordered_at".to_string()]));
+        assert!(
+            complete("SELECT * FROM orders WHERE ord")
+                .starts_with(&["order_id".to_string(), "ordered_at".to_string()])
+        );
         assert!(complete("SEL").contains(&"SELECT".to_string()));
     }
 
@@ -383,7 +565,12 @@ mod tests {
         assert!(h.contains("\x1b[33m42\x1b[0m"), "{h:?}");
         assert!(h.contains("\x1b[90m-- note\x1b[0m"), "{h:?}");
         // Only colour codes are added: stripping them gives the line back.
-        let plain = h.replace("\x1b[1;34m", "").replace("\x1b[32m", "").replace("\x1b[33m", "").replace("\x1b[90m", "").replace("\x1b[0m", "");
+        let plain = h
+            .replace("\x1b[1;34m", "")
+            .replace("\x1b[32m", "")
+            .replace("\x1b[33m", "")
+            .replace("\x1b[90m", "")
+            .replace("\x1b[0m", "");
         assert_eq!(plain, "SELECT 'it''s', 42 FROM t -- note");
     }
 }

@@ -43,22 +43,31 @@ pub fn completion_catalog(runtime: &Runtime, session: &Session) -> Catalog {
     if let Some(schema) = ctx.catalog("cpiq").and_then(|c| c.schema("public")) {
         for t in schema.table_names() {
             let cols = match runtime.block_on(schema.table(&t)) {
-                Ok(Some(provider)) => provider.schema().fields().iter().map(|f| f.name().clone()).collect(),
+                Ok(Some(provider)) => provider
+                    .schema()
+                    .fields()
+                    .iter()
+                    .map(|f| f.name().clone())
+                    .collect(),
                 _ => Vec::new(),
             };
             catalog.tables.insert(t, cols);
         }
     }
     for d in engine.definitions() {
-        catalog.params.extend(d.params.iter().map(|p| p.name.clone()));
+        catalog
+            .params
+            .extend(d.params.iter().map(|p| p.name.clone()));
         catalog.cpis.insert(d.name.clone(), d.dimensions.clone());
     }
     catalog.params.sort();
     catalog.params.dedup();
     for k in &engine.workspace().kpis {
-        catalog
-            .kpi_columns
-            .extend(k.measures.iter().map(|(m, _)| format!("{}.{m}", k.table.name)));
+        catalog.kpi_columns.extend(
+            k.measures
+                .iter()
+                .map(|(m, _)| format!("{}.{m}", k.table.name)),
+        );
     }
     catalog
 }
@@ -76,7 +85,10 @@ pub fn run(runtime: &Runtime, mut session: Session, color: bool) -> Result<ExitC
     let config = Config::builder().auto_add_history(false).build();
     let mut editor: Editor<CpiqHelper, FileHistory> = Editor::with_config(config)
         .map_err(|e| CpiqError::Usage(format!("cannot start the shell: {e}")))?;
-    editor.set_helper(Some(CpiqHelper::new(completion_catalog(runtime, &session), color)));
+    editor.set_helper(Some(CpiqHelper::new(
+        completion_catalog(runtime, &session),
+        color,
+    )));
     let history = history_path();
     if let Some(h) = &history {
         let _ = editor.load_history(h);

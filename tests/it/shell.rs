@@ -1,10 +1,47 @@
-//! The shell (issue 2's `cargo run --release` opens it): piped statements run
-//! as a script; under a pseudo-terminal it prompts, continues multi-line SQL
-//! until `;`, lists CPIs and quits on `\q`.
+//! The shell (issues 2 and 4), driven through a pseudo-terminal the way an
+//! analyst uses it: multi-line SQL, completion, slicing, parameters,
+//! exporting the last result, history across sessions, and Ctrl-C during a
+//! long query. Piped input runs as a script.
 
+use std::path::Path;
 use std::time::Duration;
 
-use crate::support::{bin, cpiq_stdin, generated};
+use rexpect::session::PtySession;
+
+use crate::support::{bin, cpiq_in, cpiq_stdin, generated, scalar};
+
+fn shell(dir: &Path, history: &Path) -> PtySession {
+    let mut cmd = std::process::Command::new(bin());
+    cmd.current_dir(dir)
+        .env("CPIQ_HISTORY", history)
+        .env("TERM", "xterm")
+        .env("PAGER", "cat")
+        .env("NO_COLOR", "1");
+    let mut p =
+        rexpect::session::spawn_command(cmd, Some(Duration::from_secs(30).as_millis() as u64))
+            .unwrap();
+    p.exp_string("\\? for help").unwrap();
+    p.exp_string("cpiq> ").unwrap();
+    p
+}
+
+/// Send a line and wait for the prompt after its output: rustyline drops
+/// type-ahead when it takes the terminal back, so a person waits too. The
+/// prompt is first redrawn while the line is typed; the second one follows
+/// the output.
+fn run(p: &mut PtySession, line: &str) -> String {
+    p.send_line(line).unwrap();
+    let echo = line
+        .chars()
+        .rev()
+        .take(12)
+        .collect::<String>()
+        .chars()
+        .rev()
+        .collect::<String>();
+    p.exp_string(&echo).unwrap();
+    p.exp_string("cpiq> ").unwrap()
+}
 
 #[test]
 fn piped_input_runs_as_a_script() {
@@ -20,31 +57,139 @@ fn piped_input_runs_as_a_script() {
 #[test]
 fn the_shell_prompts_runs_multiline_sql_and_quits() {
     let hist = tempfile::tempdir().unwrap();
-    let mut cmd = std::process::Command::new(bin());
-    cmd.current_dir(generated())
-        .env("CPIQ_HISTORY", hist.path().join("history"))
-        .env("TERM", "xterm");
-    let mut p =
-        rexpect::session::spawn_command(cmd, Some(Duration::from_secs(30).as_millis() as u64))
-            .unwrap();
-    p.exp_string("\\? for help").unwrap();
-    p.exp_string("cpiq> ").unwrap();
+    let mut p = shell(generated(), &hist.path().join("history"));
     p.send_line("SELECT 40 +").unwrap();
     p.send_line("  2 AS answer;").unwrap();
     p.exp_string("42").unwrap();
-    p.exp_string("(1 row)").unwrap();
-    // rustyline discards type-ahead when it takes the terminal back, so wait
-    // for each prompt as a person would.
-    p.exp_string("cpiq> ").unwrap();
-    p.send_line("\\cpis").unwrap();
-    p.exp_string("on_time_delivery").unwrap();
-    p.exp_string("cpiq> ").unwrap();
-    p.send_line("SELECT * FROM nowhere;").unwrap();
-    p.exp_string("table 'cpiq.public.nowhere' not found")
-        .unwrap();
-    p.exp_string("cpiq> ").unwrap();
+    let out = p.exp_string("cpiq> ").unwrap();
+    assert!(out.contains("(1 row, "), "{out}");
+    let out = run(&mut p, "\\cpis");
+    assert!(out.contains("on_time_delivery"), "{out}");
+    let out = run(&mut p, "SELECT * FROM nowhere;");
+    assert!(
+        out.contains("table 'cpiq.public.nowhere' not found"),
+        "{out}"
+    );
     p.send_line("\\q").unwrap();
     p.exp_eof().unwrap();
-    let history = std::fs::read_to_string(hist.path().join("history")).unwrap();
-    assert!(history.contains("\\cpis"), "{history}");
+}
+
+#[test]
+fn an_analyst_lists_slices_sets_a_parameter_and_exports_without_docs() {
+    let hist = tempfile::tempdir().unwrap();
+    let out_dir = tempfile::tempdir().unwrap();
+    let mut p = shell(generated(), &hist.path().join("history"));
+    let help = run(&mut p, "\\?");
+    assert!(
+        help.contains("\\slice") && help.contains("\\export") && help.contains("\\set"),
+        "{help}"
+    );
+
+    // Complete a CPI name and a dimension after `by` with Tab.
+    p.send("\\slice on_ti").unwrap();
+    p.send("\t").unwrap();
+    p.send(" by seg").unwrap();
+    p.send("\t").unwrap();
+    p.send(", reg\t per quarter").unwrap();
+    p.send_line("").unwrap();
+    // The footer ends the result (each keystroke also redraws the prompt).
+    let out = p.exp_string("rows, ").unwrap();
+    p.exp_string("cpiq> ").unwrap();
+    assert!(
+        out.contains("on_time_delivery") && out.contains("segment") && out.contains("region"),
+        "{out}"
+    );
+    assert!(out.contains("enterprise") && out.contains("%"), "{out}");
+
+    // Export the last result to Parquet, read it back, compare.
+    let file = out_dir.path().join("otd.parquet");
+    let out = run(&mut p, &format!("\\export {}", file.display()));
+    let direct = cpiq_in(
+        generated(),
+        &[
+            "slice",
+            "on_time_delivery",
+            "--by",
+            "segment,region",
+            "--per",
+            "quarter",
+            "-f",
+            "csv",
+        ],
+    )
+    .ok();
+    assert!(
+        out.contains(&format!("Wrote {} rows to", direct.lines().count() - 1)),
+        "{out}"
+    );
+    let back = cpiq_in(
+        generated(),
+        &[
+            "sql",
+            &format!("SELECT * FROM '{}'", file.display()),
+            "-f",
+            "csv",
+        ],
+    )
+    .ok();
+    assert_eq!(back, direct);
+
+    // Change a parameter for the session: the CPI's value moves.
+    let q =
+        "SELECT CAST(SUM(numerator) AS DOUBLE) / SUM(denominator) AS v FROM resolved_within_sla";
+    let default = scalar(&cpiq_in(generated(), &["sql", q]).ok());
+    let loose = scalar(&cpiq_in(generated(), &["sql", q, "-p", "sla_hours=72"]).ok());
+    run(&mut p, "\\set sla_hours 72");
+    let out = run(&mut p, &format!("{q};"));
+    assert!(
+        out.contains(&loose[..8]) && !out.contains(&default[..8]),
+        "{out}\n{default} {loose}"
+    );
+    run(&mut p, "\\unset sla_hours");
+    let out = run(&mut p, &format!("{q};"));
+    assert!(out.contains(&default[..8]), "{out}");
+    p.send_line("\\q").unwrap();
+    p.exp_eof().unwrap();
+}
+
+#[test]
+fn history_is_kept_across_sessions() {
+    let hist = tempfile::tempdir().unwrap();
+    let file = hist.path().join("nested/history");
+    let mut p = shell(generated(), &file);
+    run(&mut p, "SELECT 6 * 7 AS remembered;");
+    p.send_line("\\q").unwrap();
+    p.exp_eof().unwrap();
+    let mut p = shell(generated(), &file);
+    // Up arrow recalls the previous session's lines: `\q`, then the statement.
+    p.send("\x1b[A").unwrap();
+    p.send("\x1b[A").unwrap();
+    p.send_line("").unwrap();
+    let out = p.exp_string("(1 row").unwrap();
+    p.exp_string("cpiq> ").unwrap();
+    assert!(out.contains("remembered") && out.contains("42"), "{out}");
+    p.send_line("\\q").unwrap();
+    p.exp_eof().unwrap();
+}
+
+#[test]
+fn ctrl_c_cancels_a_long_query_and_the_prompt_keeps_working() {
+    let hist = tempfile::tempdir().unwrap();
+    let mut p = shell(generated(), &hist.path().join("history"));
+    p.send_line("SELECT sum(value) FROM range(100000000000);")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let t = std::time::Instant::now();
+    p.send_control('c').unwrap();
+    p.exp_string("query cancelled").unwrap();
+    p.exp_string("cpiq> ").unwrap();
+    assert!(
+        t.elapsed() < Duration::from_secs(5),
+        "cancel took {:?}",
+        t.elapsed()
+    );
+    let out = run(&mut p, "SELECT 'still here' AS s;");
+    assert!(out.contains("still here"), "{out}");
+    p.send_line("\\q").unwrap();
+    p.exp_eof().unwrap();
 }
