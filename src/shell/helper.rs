@@ -261,7 +261,7 @@ pub fn candidates(catalog: &Catalog, before: &str) -> (usize, Vec<String>) {
         .last()
         .map(|w| w.trim_start_matches("--").to_ascii_lowercase())
         .unwrap_or_default();
-    let first = before.trim_start().split_whitespace().next().unwrap_or("");
+    let first = before.split_whitespace().next().unwrap_or("");
     let mut out: Vec<String> = Vec::new();
     let mut offer = |items: &mut dyn Iterator<Item = String>| {
         for s in items {
@@ -427,7 +427,7 @@ impl Completer for CpiqHelper {
         ctx: &Context<'_>,
     ) -> rustyline::Result<(usize, Vec<Pair>)> {
         let before = &line[..pos];
-        let first = before.trim_start().split_whitespace().next().unwrap_or("");
+        let first = before.split_whitespace().next().unwrap_or("");
         if matches!(first, "\\i" | "\\include" | "\\export" | "\\o" | "\\output")
             && before.trim_start().contains(char::is_whitespace)
         {

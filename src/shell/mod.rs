@@ -137,12 +137,21 @@ pub fn run(runtime: &Runtime, mut session: Session, color: bool) -> Result<ExitC
                             break;
                         }
                         Ok(Flow::Continue) => {
-                            if matches!(&item, script::Item::Command { text, .. } if text.parse::<Command>().is_ok_and(|c| matches!(c, Command::Reload | Command::Set(_) | Command::Unset(_))))
-                                || matches!(&item, script::Item::Sql { text, .. } if text.to_ascii_lowercase().contains("create"))
-                            {
-                                if let Some(h) = editor.helper_mut() {
-                                    h.catalog = completion_catalog(runtime, &session);
+                            let refresh = match &item {
+                                script::Item::Command { text, .. } => {
+                                    text.parse::<Command>().is_ok_and(|c| {
+                                        matches!(
+                                            c,
+                                            Command::Reload | Command::Set(_) | Command::Unset(_)
+                                        )
+                                    })
                                 }
+                                script::Item::Sql { text, .. } => {
+                                    text.to_ascii_lowercase().contains("create")
+                                }
+                            };
+                            if refresh && let Some(h) = editor.helper_mut() {
+                                h.catalog = completion_catalog(runtime, &session);
                             }
                         }
                         Err(e) => {
