@@ -103,7 +103,10 @@ pub fn run(runtime: &Runtime, mut session: Session, color: bool) -> Result<ExitC
         ws.tables.len() + ws.kpis.len()
     );
     session.set_timing(false);
-    session.set_screen(Some(Screen::default()));
+    // Fit results to the screen only when they go to one.
+    if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+        session.set_screen(Some(Screen::default()));
+    }
     session.keep_last_result(true);
     loop {
         match editor.readline("cpiq> ") {
