@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod cli; // the one-shot command line: flags and glue
+pub mod correlate; // CPI-to-KPI correlation: lags, significance, per segment and per customer
 pub mod cpi; // CPI definitions, parameters, the catalog of a CPI directory
 pub mod engine; // the DataFusion session holding a workspace's tables and CPI views
 pub mod error; // the one error enum

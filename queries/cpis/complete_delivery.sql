@@ -6,8 +6,9 @@
 -- target: 0.97
 -- min_denominator: 30
 -- time: promised_at
+-- entity: customer_id
 -- dimensions: channel, segment, region
-SELECT promised_at, channel, segment, region,
+SELECT promised_at, customer_id, channel, segment, region,
        CASE WHEN items_delivered >= items_ordered THEN 1 ELSE 0 END AS numerator,
        1 AS denominator
 FROM orders

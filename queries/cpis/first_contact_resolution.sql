@@ -6,8 +6,9 @@
 -- target: 0.70
 -- min_denominator: 30
 -- time: opened_at
+-- entity: customer_id
 -- dimensions: channel, segment, region, category
-SELECT opened_at, channel, segment, region, category,
+SELECT opened_at, customer_id, channel, segment, region, category,
        CASE WHEN contacts = 1 THEN 1 ELSE 0 END AS numerator,
        1 AS denominator
 FROM support_cases

@@ -6,8 +6,9 @@
 -- target: 0.95
 -- min_denominator: 30
 -- time: promised_at
+-- entity: customer_id
 -- dimensions: channel, segment, region
-SELECT promised_at, channel, segment, region,
+SELECT promised_at, customer_id, channel, segment, region,
        CASE WHEN delivered_at <= promised_at THEN 1 ELSE 0 END AS numerator,
        1 AS denominator
 FROM orders

@@ -6,9 +6,10 @@
 -- target: 0.85
 -- min_denominator: 30
 -- time: requested_at
+-- entity: customer_id
 -- dimensions: channel, segment, region
 -- param: hours = 4
-SELECT requested_at, channel, segment, region,
+SELECT requested_at, customer_id, channel, segment, region,
        CASE WHEN answered_at IS NOT NULL
              AND date_part('epoch', answered_at) - date_part('epoch', requested_at) <= ${hours} * 3600
             THEN 1 ELSE 0 END AS numerator,

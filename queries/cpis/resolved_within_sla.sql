@@ -6,9 +6,10 @@
 -- target: 0.85
 -- min_denominator: 30
 -- time: opened_at
+-- entity: customer_id
 -- dimensions: channel, segment, region, category
 -- param: sla_hours = 24
-SELECT opened_at, channel, segment, region, category,
+SELECT opened_at, customer_id, channel, segment, region, category,
        CASE WHEN resolved_at IS NOT NULL
              AND date_part('epoch', resolved_at) - date_part('epoch', opened_at) <= ${sla_hours} * 3600
             THEN 1 ELSE 0 END AS numerator,

@@ -72,6 +72,9 @@ pub enum Cmd {
     /// Slice CPIs by dimensions and period: value, counts, target status,
     /// Wilson interval, and optionally the change against an earlier period.
     Slice(crate::exec::args::SliceArgs),
+    /// Correlate CPIs with KPIs over lags: Pearson/Spearman, p-values,
+    /// Fisher intervals, Benjamini–Hochberg q-values, best lag, verdicts.
+    Correlate(crate::exec::args::CorrelateArgs),
     /// Split the change of a CPI between two periods into rate and mix
     /// effects per value of one dimension (guards against Simpson's paradox).
     ExplainChange(crate::exec::args::ExplainArgs),
@@ -220,6 +223,11 @@ pub fn run(args: Args) -> Result<ExitCode> {
             Some(Cmd::Slice(args)) => {
                 session
                     .run_command(Command::Slice(Box::new(args.clone())))
+                    .await?;
+            }
+            Some(Cmd::Correlate(args)) => {
+                session
+                    .run_command(Command::Correlate(Box::new(args.clone())))
                     .await?;
             }
             Some(Cmd::ExplainChange(args)) => {

@@ -135,6 +135,9 @@ pub struct CpiDefinition {
     pub dimensions: Vec<String>,
     /// Declared parameters, in header order.
     pub params: Vec<Param>,
+    /// The column naming the customer (or other entity) of each event, for
+    /// per-entity correlation.
+    pub entity: Option<String>,
     /// The SELECT, with `${…}` placeholders.
     pub body: String,
     /// The file it was read from.
@@ -145,7 +148,8 @@ pub struct CpiDefinition {
     pub key_lines: HashMap<String, usize>,
 }
 
-const KEYS: [&str; 10] = [
+const KEYS: [&str; 11] = [
+    "entity",
     "cpi",
     "label",
     "description",
@@ -340,6 +344,7 @@ impl CpiDefinition {
             time: time.to_string(),
             dimensions,
             params,
+            entity: get("entity").map(|e| e.0.to_string()),
             body,
             path: path.to_path_buf(),
             body_line,

@@ -156,6 +156,21 @@ impl Engine {
         crate::slice::run_with_sql(&self.ctx, &self.definitions(), &self.calendar(), req).await
     }
 
+    /// Correlate CPIs with KPIs.
+    pub async fn correlate(
+        &self,
+        req: &crate::correlate::CorrelateRequest,
+    ) -> Result<crate::correlate::Correlation> {
+        crate::correlate::run(
+            &self.ctx,
+            &self.definitions(),
+            &self.workspace.kpis,
+            &self.calendar(),
+            req,
+        )
+        .await
+    }
+
     /// Drop a session parameter (back to each CPI's default).
     pub async fn unset_param(&mut self, name: &str) -> Result<()> {
         if self.params.remove(name).is_none() {
@@ -365,6 +380,15 @@ fn check_cpi_schema(def: &CpiDefinition, df: &DataFrame) -> Result<()> {
                 ),
             ));
         }
+    }
+    if let Some(entity) = &def.entity
+        && find(entity).is_none()
+    {
+        return Err(CpiqError::definition(
+            &def.path,
+            def.line_of("entity"),
+            format!("the body returns no entity column \"{entity}\""),
+        ));
     }
     for d in &def.dimensions {
         if find(d).is_none() {

@@ -63,6 +63,102 @@ impl SliceArgs {
     }
 }
 
+/// Options of a correlation.
+#[derive(Debug, Clone, PartialEq, Eq, Args)]
+pub struct CorrelateArgs {
+    /// CPIs, comma-separated.
+    #[arg(value_name = "CPI[,CPI…]")]
+    pub cpis: String,
+    /// KPIs as kpi_table.column, comma-separated.
+    #[arg(long = "with", value_name = "KPI[,KPI…]")]
+    pub with: String,
+    /// Grain: week, month or quarter.
+    #[arg(long, default_value = "month", value_name = "GRAIN")]
+    pub per: String,
+    /// A dimension both the CPI and the KPI table carry.
+    #[arg(long, value_name = "DIM")]
+    pub by: Option<String>,
+    /// Lags in periods, the CPI leading: 0..3, 2, or 0,1,3.
+    #[arg(long, default_value = "0..3", value_name = "LAGS")]
+    pub lags: String,
+    /// pearson, spearman or both.
+    #[arg(long, default_value = "pearson", value_name = "METHOD")]
+    pub method: String,
+    /// First day of the CPI series (YYYY-MM-DD).
+    #[arg(long, value_name = "DATE")]
+    pub from: Option<String>,
+    /// First day after the CPI series.
+    #[arg(long, value_name = "DATE")]
+    pub to: Option<String>,
+    /// Correlate per customer (the CPI's `-- entity:` column) and period.
+    #[arg(long)]
+    pub per_entity: bool,
+    /// Correlate period-over-period changes instead of levels.
+    #[arg(long)]
+    pub difference: bool,
+}
+
+impl CorrelateArgs {
+    /// The checked request.
+    pub fn to_request(&self) -> Result<crate::correlate::CorrelateRequest> {
+        Ok(crate::correlate::CorrelateRequest {
+            cpis: split_list(&self.cpis),
+            kpis: split_list(&self.with),
+            per: self.per.parse()?,
+            by: self.by.clone(),
+            lags: crate::correlate::parse_lags(&self.lags)?,
+            method: self.method.parse()?,
+            from: self
+                .from
+                .as_deref()
+                .map(|d| parse_date("--from", d))
+                .transpose()?,
+            to: self
+                .to
+                .as_deref()
+                .map(|d| parse_date("--to", d))
+                .transpose()?,
+            per_entity: self.per_entity,
+            difference: self.difference,
+        })
+    }
+}
+
+#[derive(Debug, Parser)]
+#[command(name = "\\correlate", no_binary_name = true, disable_help_flag = true)]
+struct CorrelateLine {
+    #[command(flatten)]
+    args: CorrelateArgs,
+}
+
+/// Parse the arguments of `\correlate` (flags, or the same words without dashes).
+pub fn parse_correlate(rest: &str) -> Result<CorrelateArgs> {
+    let raw = words(rest)?;
+    let mut args: Vec<String> = Vec::new();
+    for w in flagify(
+        raw,
+        &[
+            "with",
+            "per",
+            "by",
+            "lags",
+            "method",
+            "from",
+            "to",
+            "per-entity",
+            "difference",
+        ],
+    ) {
+        match args.last_mut() {
+            Some(prev) if prev.ends_with(',') || w.starts_with(',') => prev.push_str(&w),
+            _ => args.push(w),
+        }
+    }
+    CorrelateLine::try_parse_from(args)
+        .map(|l| l.args)
+        .map_err(clap_usage)
+}
+
 /// Options of explain-change.
 #[derive(Debug, Clone, PartialEq, Eq, Args)]
 pub struct ExplainArgs {

@@ -8,7 +8,9 @@
 use std::path::PathBuf;
 use std::str::FromStr;
 
-use super::args::{ExplainArgs, SliceArgs, parse_explain, parse_slice};
+use super::args::{
+    CorrelateArgs, ExplainArgs, SliceArgs, parse_correlate, parse_explain, parse_slice,
+};
 use crate::error::{CpiqError, Result};
 use crate::output::{Expanded, Format};
 
@@ -31,6 +33,8 @@ pub enum Command {
     Slice(Box<SliceArgs>),
     /// `\compare …`: a slice compared with the previous period (or `compare year`).
     Compare(Box<SliceArgs>),
+    /// `\correlate CPI[,CPI…] with KPI[,KPI…] [per GRAIN] [by DIM] [lags 0..3] …`.
+    Correlate(Box<CorrelateArgs>),
     /// `\explain CPI by DIM from-period P1 to-period P2 [per GRAIN]`: why a CPI moved.
     Explain(Box<ExplainArgs>),
     /// `\set [NAME VALUE]`: set a CPI parameter, or list the parameters.
@@ -111,6 +115,12 @@ pub const COMMANDS: &[CommandSpec] = &[
         &[],
         "CPI[,CPI…] [by DIM,…] [per GRAIN] … [compare previous|year]",
         "a slice with each period's change against the previous one (or a year earlier)",
+    ),
+    spec(
+        "correlate",
+        &[],
+        "CPI[,CPI…] with KPI[,KPI…] [per GRAIN] [by DIM] [lags 0..3] [method pearson|spearman|both] [per-entity] [difference]",
+        "correlate CPIs with KPIs, lagged, with p-, q-values and a verdict",
     ),
     spec(
         "explain",
@@ -314,6 +324,7 @@ impl FromStr for Command {
                 Ok(Command::Compare(Box::new(args)))
             }
             "explain" => Ok(Command::Explain(Box::new(parse_explain(rest)?))),
+            "correlate" => Ok(Command::Correlate(Box::new(parse_correlate(rest)?))),
             "set" => {
                 if rest.is_empty() {
                     return Ok(Command::Set(None));
@@ -400,6 +411,7 @@ mod tests {
             "i" | "include" => "job.sql".into(),
             "cpi" | "unset" => "x".into(),
             "slice" | "compare" => "on_time_delivery".into(),
+            "correlate" => "on_time_delivery with kpi_monthly.nps".into(),
             "explain" | "explain-change" => "x by c from-period 2024-01 to-period 2024-02".into(),
             "maxrows" => "10".into(),
             "export" => "out.parquet".into(),

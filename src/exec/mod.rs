@@ -345,6 +345,29 @@ impl Session {
                 }
                 self.emit_slice(batch).await?;
             }
+            Command::Correlate(args) => {
+                let req = args.to_request()?;
+                let result = self.engine.correlate(&req).await?;
+                for n in &result.notes {
+                    eprintln!("{n}");
+                }
+                let on_screen = self.output.is_none() && self.format == Format::Table;
+                if self.keep_last {
+                    self.last = Some((result.batch.schema(), vec![result.batch.clone()]));
+                }
+                let shown = if on_screen {
+                    crate::correlate::display_batch(&result.batch)?
+                } else {
+                    result.batch
+                };
+                self.emit_memory(shown.schema(), vec![shown], None).await?;
+                if on_screen {
+                    for v in &result.verdicts {
+                        writeln!(self.out, "{v}")?;
+                    }
+                    self.out.flush()?;
+                }
+            }
             Command::Explain(args) => {
                 let req = args.to_request(&self.engine.calendar())?;
                 let batch = self.engine.explain_change(&req).await?;

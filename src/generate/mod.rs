@@ -216,12 +216,14 @@ path = "data-samples/kpi_monthly.parquet"
 time = "month"
 dimensions = ["segment"]
 measures = { nps = "avg", ces = "avg", churn_rate = "avg", revenue = "sum", clv = "avg" }
+directions = { nps = "higher_is_better", ces = "higher_is_better", churn_rate = "lower_is_better", revenue = "higher_is_better", clv = "higher_is_better" }
 
 [kpis.survey_responses]
 path = "data-samples/survey_responses"
 time = "responded_at"
 dimensions = ["segment", "region"]
 measures = { nps_score = "avg", ces_score = "avg" }
+directions = { nps_score = "higher_is_better", ces_score = "higher_is_better" }
 
 [settings]
 memory_limit = "4GiB"

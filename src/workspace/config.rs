@@ -50,6 +50,8 @@ struct RawKpi {
     dimensions: Vec<Spanned<String>>,
     #[serde(default)]
     measures: BTreeMap<String, Spanned<String>>,
+    #[serde(default)]
+    directions: BTreeMap<String, Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -168,6 +170,8 @@ pub struct KpiSpec {
     pub dimensions: Vec<String>,
     /// Each measure column and how it rolls up.
     pub measures: Vec<(String, Aggregation)>,
+    /// Measures whose direction is declared: `true` when higher is better.
+    pub directions: BTreeMap<String, bool>,
     /// The line of the `[kpis.NAME]` section.
     pub line: usize,
 }
@@ -364,7 +368,32 @@ impl Workspace {
                 })?;
                 measures.push((col.clone(), a));
             }
+            let mut directions = BTreeMap::new();
+            for (col, dir) in &k.directions {
+                let higher = match dir.get_ref().as_str() {
+                    "higher_is_better" => true,
+                    "lower_is_better" => false,
+                    other => {
+                        return Err(err(
+                            dir.span().start,
+                            format!(
+                                "kpis.{name}.directions.{col}: unknown direction \"{other}\" (expected higher_is_better or lower_is_better)"
+                            ),
+                        ));
+                    }
+                };
+                if !measures.iter().any(|(m, _)| m == col) {
+                    return Err(err(
+                        dir.span().start,
+                        format!(
+                            "kpis.{name}.directions.{col}: \"{col}\" is not one of the table's measures"
+                        ),
+                    ));
+                }
+                directions.insert(col.clone(), higher);
+            }
             kpis.push(KpiSpec {
+                directions,
                 table,
                 time: k.time.get_ref().clone(),
                 time_line: line_of(text, k.time.span().start),

@@ -44,6 +44,7 @@ fn a_cpi_view_is_queryable_on_the_bundled_sample() {
         rows[0],
         [
             "promised_at",
+            "customer_id",
             "channel",
             "segment",
             "region",

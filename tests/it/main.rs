@@ -5,9 +5,10 @@
 mod support; // running the binary, temporary workspaces, fixtures
 
 mod cli; // one-shot commands on the bundled and generated workspaces (issue 2)
+mod correlate; // cpiq correlate: planted effects, numerical checks, Olist (issue 5)
 mod cpi_values; // every shipped CPI against hand-worked values (issue 2)
 mod definitions; // bad cpiq.toml and CPI files: file:line errors, the rest loads (issue 2)
 mod generate; // the generator: determinism, planted relations, 10M scale knobs (issue 2)
 mod realdata; // on-time delivery on the real Olist orders (issue 2)
-mod shell;
-mod slice; // cpiq slice, \\slice, cpi_slice(), explain-change (issue 3) // the shell under a pseudo-terminal and with piped input (issue 2)
+mod shell; // the shell under a pseudo-terminal and with piped input (issues 2, 4)
+mod slice; // cpiq slice, \\slice, cpi_slice(), explain-change (issue 3)
