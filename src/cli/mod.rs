@@ -62,10 +62,28 @@ pub enum Cmd {
     },
     /// Run the statements and backslash commands of script files, in order.
     /// Stops at the first error (exit 1), naming the file and line.
+    ///
+    /// `${name}` in a script takes the value of `--param name=VALUE` (escaped
+    /// inside quoted strings; elsewhere a number, ISO date or identifier only).
+    /// A missing or refused parameter fails before anything runs.
     Run {
         /// Script files.
         #[arg(required = true)]
         files: Vec<PathBuf>,
+        /// Resolve relative export paths (\export, \o, --output, COPY … TO) here.
+        #[arg(long, value_name = "DIR")]
+        output_dir: Option<PathBuf>,
+        /// Write a JSON report of the run (also on failure): one entry per statement.
+        #[arg(long, value_name = "RUN.json")]
+        report: Option<PathBuf>,
+        /// Exit with code 3 when any printed or exported CPI row has status `missed`.
+        #[arg(long)]
+        fail_on_missed_target: bool,
+    },
+    /// Show an exported Parquet file: cpiq's provenance metadata, schema and row count.
+    Inspect {
+        /// The Parquet file.
+        file: PathBuf,
     },
     /// List the CPIs: name, label, unit, direction, target, parameters.
     Cpis,
@@ -177,6 +195,11 @@ pub fn run(args: Args) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
 
+    if let Some(Cmd::Inspect { file }) = &args.command {
+        let mut out = std::io::BufWriter::new(crate::output::Stdout::new());
+        crate::output::inspect(file, &mut out)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -187,6 +210,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
             workspace,
             EngineOptions {
                 params: settings.params.clone(),
+                // A job's parameters fill its own ${name} placeholders too.
+                lenient_params: matches!(args.command, Some(Cmd::Run { .. })),
             },
         )
         .await?;
@@ -212,14 +237,23 @@ pub fn run(args: Args) -> Result<ExitCode> {
                     .run_script(query, std::path::Path::new("<sql>"))
                     .await?;
             }
-            Some(Cmd::Run { files }) => {
-                for f in files {
-                    let text = std::fs::read_to_string(f).map_err(|e| CpiqError::io(f, e))?;
-                    if session.run_script(&text, f).await? == Flow::Quit {
-                        break;
-                    }
-                }
+            Some(Cmd::Run {
+                files,
+                output_dir,
+                report,
+                fail_on_missed_target,
+            }) => {
+                return run_jobs(
+                    &mut session,
+                    files,
+                    output_dir.as_deref(),
+                    report.as_deref(),
+                    *fail_on_missed_target,
+                    &settings.params,
+                )
+                .await;
             }
+            Some(Cmd::Inspect { .. }) => unreachable!("handled above"),
             Some(Cmd::Slice(args)) => {
                 session
                     .run_command(Command::Slice(Box::new(args.clone())))
@@ -252,4 +286,83 @@ pub fn run(args: Args) -> Result<ExitCode> {
         }
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// Run job scripts: parameters substituted up front (nothing runs if one is
+/// missing or refused), exports resolved against `output_dir`, a report
+/// written even on failure, exit 3 on a missed target when asked, 130 when
+/// interrupted.
+async fn run_jobs(
+    session: &mut Session,
+    files: &[PathBuf],
+    output_dir: Option<&std::path::Path>,
+    report: Option<&std::path::Path>,
+    fail_on_missed: bool,
+    params: &[(String, String)],
+) -> Result<ExitCode> {
+    // Substitute every script before running any of them.
+    let mut scripts = Vec::new();
+    for f in files {
+        let text = std::fs::read_to_string(f).map_err(|e| CpiqError::io(f, e))?;
+        let text = crate::cpi::substitute(&text, |name| {
+            params
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.clone())
+        })
+        .map_err(|e| CpiqError::Usage(format!("{}: {e}", f.display())))?;
+        scripts.push((f.clone(), text));
+    }
+    if let Some(dir) = output_dir {
+        std::fs::create_dir_all(dir).map_err(|e| CpiqError::io(dir, e))?;
+    }
+    session.set_output_dir(output_dir.map(std::path::Path::to_path_buf));
+    session.set_job_params(params.to_vec());
+    session.start_report();
+    // `\\export FILE` writes the previous statement's result.
+    session.keep_last_result(true);
+    let mut outcome: Result<()> = Ok(());
+    for (path, text) in &scripts {
+        let r = tokio::select! {
+            r = session.run_script(text, path) => r,
+            _ = tokio::signal::ctrl_c() => Err(CpiqError::Cancelled),
+        };
+        match r {
+            Ok(Flow::Quit) => break,
+            Ok(Flow::Continue) => {}
+            Err(e) => {
+                outcome = Err(e);
+                break;
+            }
+        }
+    }
+    let code: u8 = match &outcome {
+        Err(e) => e.exit_code(),
+        Ok(()) if fail_on_missed && session.missed_target() => 3,
+        Ok(()) => 0,
+    };
+    if let Some(report_path) = report {
+        let status = match (&outcome, code) {
+            (Err(CpiqError::Cancelled), _) => "interrupted",
+            (Err(_), _) => "failed",
+            (Ok(()), 3) => "missed_target",
+            _ => "ok",
+        };
+        let r = crate::exec::job::Report {
+            script: files.first().cloned().unwrap_or_default(),
+            status: status.into(),
+            exit_code: code,
+            params: params.to_vec(),
+            statements: session.report_entries(),
+        };
+        let text = serde_json::to_string_pretty(&r).map_err(|e| CpiqError::Usage(e.to_string()))?;
+        let mut f = crate::output::AtomicFile::create(report_path)?;
+        std::io::Write::write_all(&mut f, text.as_bytes())?;
+        f.commit()?;
+    }
+    outcome?;
+    if code == 3 {
+        eprintln!("a CPI missed its target (--fail-on-missed-target)");
+    }
+    Ok(ExitCode::from(code))
 }

@@ -37,10 +37,17 @@ pub fn substitute(sql: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<
     let mut out = String::with_capacity(sql.len());
     let mut i = 0;
     let mut ctx = Context::Code;
+    // On a backslash command line (`\\slice … from ${month}`) an ISO date is
+    // a plain word, not a SQL literal.
+    let mut command_line = sql.trim_start_matches([' ', '\t']).starts_with('\\');
     // Copy text verbatim in runs; `start` marks the beginning of the pending run.
     let mut start = 0;
     while i < bytes.len() {
         let c = bytes[i];
+        if c == b'\n' && ctx == Context::Code {
+            let rest = &sql[i + 1..];
+            command_line = rest.trim_start_matches([' ', '\t']).starts_with('\\');
+        }
         match ctx {
             Context::Code => {
                 if c == b'-' && bytes.get(i + 1) == Some(&b'-') {
@@ -119,6 +126,9 @@ pub fn substitute(sql: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<
                         v = v.replace('\\', "\\\\");
                     }
                     out.push_str(&v);
+                }
+                Context::Code if command_line && is_iso_date(value.trim()) => {
+                    out.push_str(value.trim())
                 }
                 Context::Code => out.push_str(&code_literal(name, &value)?),
             }
@@ -227,6 +237,20 @@ mod tests {
         assert_eq!(sub("'it''s ${s}' ", "a'").unwrap(), "'it''s a''' ");
         assert_eq!(sub("-- uses ${n}\n1", "x y").unwrap(), "-- uses ${n}\n1");
         assert_eq!(sub("/* ${n} */ 1", "x y").unwrap(), "/* ${n} */ 1");
+    }
+
+    #[test]
+    fn dates_on_command_lines_stay_plain_words() {
+        let s = sub(
+            "SELECT ${d};\n\\slice x from ${d}\nSELECT ${d}",
+            "2024-01-01",
+        )
+        .unwrap();
+        assert_eq!(
+            s,
+            "SELECT DATE '2024-01-01';\n\\slice x from 2024-01-01\nSELECT DATE '2024-01-01'"
+        );
+        assert!(sub("\\slice x from ${d}", "1; DROP").is_err());
     }
 
     #[test]

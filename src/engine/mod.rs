@@ -64,6 +64,8 @@ pub struct Engine {
 pub struct EngineOptions {
     /// Session parameter values, overriding CPI defaults (`--param`).
     pub params: Vec<(String, String)>,
+    /// Ignore parameters no CPI declares (a job's own `${name}` parameters).
+    pub lenient_params: bool,
 }
 
 impl Engine {
@@ -124,6 +126,9 @@ impl Engine {
             params: HashMap::new(),
         };
         for (name, value) in options.params {
+            if options.lenient_params && !engine.declares_param(&name) {
+                continue;
+            }
             engine.check_param(&name, &value)?;
             engine.params.insert(name, value);
         }
@@ -241,6 +246,14 @@ impl Engine {
         self.params.insert(name.to_string(), value.to_string());
         self.register_cpis().await;
         Ok(())
+    }
+
+    /// True when some CPI declares parameter `name`.
+    pub fn declares_param(&self, name: &str) -> bool {
+        self.cpis
+            .iter()
+            .filter_map(|c| c.definition.as_ref())
+            .any(|d| d.params.iter().any(|p| p.name == name))
     }
 
     fn check_param(&self, name: &str, value: &str) -> Result<()> {

@@ -8,6 +8,7 @@
 
 pub mod args;
 pub mod command;
+pub mod job;
 mod pager;
 mod progress;
 
@@ -26,6 +27,49 @@ use crate::engine::Engine;
 use crate::engine::script::{self, Item};
 use crate::error::{CpiqError, Result};
 use crate::output::{self, Expanded, Format, TableOptions};
+
+fn item_text(item: &Item) -> &str {
+    match item {
+        Item::Sql { text, .. } | Item::Command { text, .. } => text,
+    }
+}
+
+/// True when `batch` is CPI rows (a `cpi` and a `status` column) with a
+/// row whose status is `missed`.
+fn batch_has_missed(batch: &RecordBatch) -> bool {
+    if batch.column_by_name("cpi").is_none() {
+        return false;
+    }
+    let Some(status) = batch.column_by_name("status") else {
+        return false;
+    };
+    let Ok(status) = datafusion::arrow::compute::cast(status, &DataType::Utf8) else {
+        return false;
+    };
+    status
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .is_some_and(|s| s.iter().any(|v| v == Some("missed")))
+}
+
+/// Every file under `dir`.
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        if let Ok(entries) = std::fs::read_dir(&d) {
+            for e in entries.flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else {
+                    out.push(p);
+                }
+            }
+        }
+    }
+    out
+}
 
 /// Whether to go on after a command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,6 +113,17 @@ pub struct Session {
     last: Option<(SchemaRef, Vec<RecordBatch>)>,
     last_sql: Vec<String>,
     last_elapsed: Option<Duration>,
+    watchers: Vec<(
+        Arc<std::sync::atomic::AtomicBool>,
+        Arc<std::sync::atomic::AtomicU64>,
+    )>,
+    output_dir: Option<PathBuf>,
+    job_params: Vec<(String, String)>,
+    missed: bool,
+    statement_outputs: Vec<job::OutputFile>,
+    statement_rows: u64,
+    report: Option<Vec<job::ReportEntry>>,
+    command: String,
 }
 
 impl Session {
@@ -85,6 +140,47 @@ impl Session {
             last: None,
             last_sql: Vec::new(),
             last_elapsed: None,
+            watchers: Vec::new(),
+            output_dir: None,
+            job_params: Vec::new(),
+            missed: false,
+            statement_outputs: Vec::new(),
+            statement_rows: 0,
+            report: None,
+            command: String::new(),
+        }
+    }
+
+    /// Resolve relative export paths (`\\export`, `\\o`, `--output`,
+    /// `COPY … TO`) against `dir`.
+    pub fn set_output_dir(&mut self, dir: Option<PathBuf>) {
+        self.output_dir = dir;
+    }
+
+    /// The job's parameters, recorded in exported files' metadata.
+    pub fn set_job_params(&mut self, params: Vec<(String, String)>) {
+        self.job_params = params;
+    }
+
+    /// Record one report entry per statement from now on.
+    pub fn start_report(&mut self) {
+        self.report = Some(Vec::new());
+    }
+
+    /// The report entries recorded so far.
+    pub fn report_entries(&self) -> Vec<job::ReportEntry> {
+        self.report.clone().unwrap_or_default()
+    }
+
+    /// True once any printed or exported CPI row had status `missed`.
+    pub fn missed_target(&self) -> bool {
+        self.missed
+    }
+
+    fn resolve_out(&self, p: &Path) -> PathBuf {
+        match &self.output_dir {
+            Some(dir) if p.is_relative() => dir.join(p),
+            _ => p.to_path_buf(),
         }
     }
 
@@ -122,14 +218,59 @@ impl Session {
     /// Run every statement and command of `text` in order, stopping at the
     /// first error, which is located at `path` and the item's line.
     pub async fn run_script(&mut self, text: &str, path: &Path) -> Result<Flow> {
-        for item in script::split(text) {
-            let line = match &item {
-                Item::Sql { line, .. } | Item::Command { line, .. } => *line,
+        let items = script::split(text);
+        for (i, item) in items.iter().enumerate() {
+            let (line, text) = match item {
+                Item::Sql { line, text } | Item::Command { line, text } => (*line, text.clone()),
             };
-            match self.run_item(&item).await {
+            self.statement_outputs.clear();
+            self.statement_rows = 0;
+            let started = Instant::now();
+            let result = self.run_item(item).await;
+            if let Some(report) = &mut self.report {
+                report.push(job::ReportEntry {
+                    text,
+                    line,
+                    status: if result.is_ok() { "ok" } else { "failed" },
+                    rows: self.statement_rows,
+                    elapsed_ms: started.elapsed().as_millis(),
+                    outputs: std::mem::take(&mut self.statement_outputs),
+                    error: result.as_ref().err().map(|e| e.to_string()),
+                });
+                if result.is_err() {
+                    for rest in &items[i + 1..] {
+                        let (line, text) = match rest {
+                            Item::Sql { line, text } | Item::Command { line, text } => {
+                                (*line, text.clone())
+                            }
+                        };
+                        report.push(job::ReportEntry {
+                            text,
+                            line,
+                            status: "not_run",
+                            rows: 0,
+                            elapsed_ms: 0,
+                            outputs: Vec::new(),
+                            error: None,
+                        });
+                    }
+                }
+            }
+            match result {
                 Ok(Flow::Quit) => return Ok(Flow::Quit),
                 Ok(Flow::Continue) => {}
-                Err(e) => return Err(e.at(path, line)),
+                Err(e) => {
+                    let first_line = item_text(item).lines().next().unwrap_or("").to_string();
+                    return Err(match e.at(path, line) {
+                        CpiqError::Statement { location, source } => CpiqError::Statement {
+                            location,
+                            source: Box::new(CpiqError::Usage(format!(
+                                "{source}\n  in: {first_line}"
+                            ))),
+                        },
+                        other => other,
+                    });
+                }
             }
         }
         Ok(Flow::Continue)
@@ -137,6 +278,13 @@ impl Session {
 
     /// Run one statement or command.
     pub async fn run_item(&mut self, item: &Item) -> Result<Flow> {
+        self.command = item_text(item).to_string();
+        let result = self.run_item_inner(item).await;
+        self.settle_watchers();
+        result
+    }
+
+    async fn run_item_inner(&mut self, item: &Item) -> Result<Flow> {
         match item {
             Item::Sql { text, .. } => {
                 self.run_sql(text).await?;
@@ -152,6 +300,10 @@ impl Session {
     /// Plan and run one SQL statement and write its result.
     pub async fn run_sql(&mut self, sql: &str) -> Result<()> {
         let started = Instant::now();
+        if let Some(copy) = self.atomic_copy(sql).await? {
+            self.statement_outputs.push(copy);
+            return Ok(());
+        }
         let df = self.engine.sql(sql).await?;
         // DDL (CREATE VIEW, SET …) has no result columns: print nothing.
         if df.schema().fields().is_empty() {
@@ -171,7 +323,11 @@ impl Session {
             let elapsed = started.elapsed();
             self.emit_memory(schema, batches, Some(elapsed)).await?;
         } else {
-            self.emit(df.execute_stream().await?).await?;
+            let plan = df.create_physical_plan().await?;
+            let inputs = job::input_files(&plan);
+            let stream =
+                datafusion::physical_plan::execute_stream(plan, self.engine.ctx().task_ctx())?;
+            self.emit_with_inputs(stream, &inputs).await?;
         }
         if self.timing {
             writeln!(self.out, "Time: {:.3} s", started.elapsed().as_secs_f64())?;
@@ -219,23 +375,210 @@ impl Session {
         &mut self,
         stream: datafusion::execution::SendableRecordBatchStream,
     ) -> Result<()> {
-        match &self.output {
-            Some(path) => {
-                let written = output::export(stream, path).await?;
-                eprintln!(
-                    "wrote {} row{} to {} ({} bytes)",
-                    written.rows,
-                    if written.rows == 1 { "" } else { "s" },
-                    path.display(),
-                    written.bytes
-                );
-            }
-            None => {
-                output::write_stream(stream, self.format, &mut self.out).await?;
-            }
+        self.emit_with_inputs(stream, &[]).await
+    }
+
+    /// Write a result where it goes; exported Parquet records `inputs`.
+    async fn emit_with_inputs(
+        &mut self,
+        stream: datafusion::execution::SendableRecordBatchStream,
+        inputs: &[String],
+    ) -> Result<()> {
+        let stream = self.watch(stream);
+        if let Some(path) = self.output.clone() {
+            let path = self.resolve_out(&path);
+            let written = self.write_file(stream, &path, inputs).await?;
+            eprintln!(
+                "wrote {} row{} to {} ({} bytes)",
+                written.rows,
+                if written.rows == 1 { "" } else { "s" },
+                path.display(),
+                written.bytes
+            );
+            return Ok(());
         }
+        self.emit_plain(stream).await
+    }
+
+    /// Count rows and notice CPI rows whose status is `missed`.
+    fn watch(
+        &mut self,
+        stream: datafusion::execution::SendableRecordBatchStream,
+    ) -> datafusion::execution::SendableRecordBatchStream {
+        use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+        let schema = stream.schema();
+        let missed = Arc::new(AtomicBool::new(false));
+        let rows = Arc::new(AtomicU64::new(0));
+        let (m, r) = (missed.clone(), rows.clone());
+        let watched = futures::StreamExt::inspect(stream, move |b| {
+            if let Ok(b) = b {
+                r.fetch_add(b.num_rows() as u64, Ordering::Relaxed);
+                if batch_has_missed(b) {
+                    m.store(true, Ordering::Relaxed);
+                }
+            }
+        });
+        self.watchers.push((missed, rows));
+        Box::pin(datafusion::physical_plan::stream::RecordBatchStreamAdapter::new(schema, watched))
+    }
+
+    /// Write `stream` to `path` atomically, with provenance metadata.
+    async fn write_file(
+        &mut self,
+        stream: datafusion::execution::SendableRecordBatchStream,
+        path: &Path,
+        inputs: &[String],
+    ) -> Result<output::Written> {
+        let meta = job::provenance(
+            &self.command,
+            &self.job_params,
+            &self.engine.workspace().config_path,
+            inputs,
+        );
+        let written = output::export_with(stream, path, &meta).await?;
+        self.statement_outputs.push(job::OutputFile {
+            path: path.to_path_buf(),
+            rows: written.rows,
+            bytes: written.bytes,
+        });
+        Ok(written)
+    }
+
+    async fn emit_plain(
+        &mut self,
+        stream: datafusion::execution::SendableRecordBatchStream,
+    ) -> Result<()> {
+        output::write_stream(stream, self.format, &mut self.out).await?;
         self.out.flush()?;
         Ok(())
+    }
+
+    /// Fold the row counts and `missed` flags of the streams written since
+    /// the last call into the statement's totals.
+    fn settle_watchers(&mut self) {
+        use std::sync::atomic::Ordering;
+        for (missed, rows) in self.watchers.drain(..) {
+            self.statement_rows += rows.load(Ordering::Relaxed);
+            self.missed |= missed.load(Ordering::Relaxed);
+        }
+    }
+
+    /// Run `COPY … TO target` atomically: into a temporary sibling, then
+    /// renamed over the target (a directory target is swapped whole).
+    /// Returns `None` when `sql` is not a COPY.
+    async fn atomic_copy(&mut self, sql: &str) -> Result<Option<job::OutputFile>> {
+        use datafusion::sql::parser::{DFParser, Statement as DFStatement};
+        let Ok(mut statements) = DFParser::parse_sql(sql) else {
+            return Ok(None);
+        };
+        if statements.len() != 1 {
+            return Ok(None);
+        }
+        let Some(DFStatement::CopyTo(mut copy)) = statements.pop_front() else {
+            return Ok(None);
+        };
+        if copy.target.contains("://") {
+            return Ok(None);
+        }
+        let target = self.resolve_out(Path::new(&copy.target));
+        let dir = target
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        let name = target
+            .file_name()
+            .ok_or_else(|| {
+                CpiqError::Usage(format!(
+                    "COPY target {} is not a file or directory name",
+                    target.display()
+                ))
+            })?
+            .to_string_lossy()
+            .into_owned();
+        let is_dir =
+            !copy.partitioned_by.is_empty() || target.extension().is_none() || target.is_dir();
+        let temp = dir.join(format!(".cpiq-tmp-{}-{name}", std::process::id()));
+        let cleanup = |p: &Path| {
+            let _ = if p.is_dir() {
+                std::fs::remove_dir_all(p)
+            } else {
+                std::fs::remove_file(p)
+            };
+        };
+        cleanup(&temp);
+        copy.target = if is_dir {
+            format!("{}/", temp.display())
+        } else {
+            temp.display().to_string()
+        };
+        let state = self.engine.ctx().state();
+        let result = async {
+            let plan = state.statement_to_plan(DFStatement::CopyTo(copy)).await?;
+            let batches = self
+                .engine
+                .ctx()
+                .execute_logical_plan(plan)
+                .await?
+                .collect()
+                .await?;
+            Ok::<_, CpiqError>(batches)
+        }
+        .await;
+        let batches = match result {
+            Ok(b) => b,
+            Err(e) => {
+                cleanup(&temp);
+                return Err(e);
+            }
+        };
+        let rows: u64 = batches
+            .iter()
+            .filter_map(|b| {
+                b.column(0)
+                    .as_any()
+                    .downcast_ref::<UInt64Array>()
+                    .map(|a| a.iter().flatten().sum::<u64>())
+            })
+            .sum();
+        // Flush to disk, then publish.
+        let sync = |p: &Path| std::fs::File::open(p).and_then(|f| f.sync_all());
+        if is_dir {
+            for e in walk(&temp) {
+                sync(&e).map_err(|e2| CpiqError::io(&e, e2))?;
+            }
+            let old = dir.join(format!(".cpiq-old-{}-{name}", std::process::id()));
+            if target.exists() {
+                std::fs::rename(&target, &old).map_err(|e| CpiqError::io(&target, e))?;
+            }
+            std::fs::rename(&temp, &target).map_err(|e| CpiqError::io(&target, e))?;
+            cleanup(&old);
+        } else {
+            sync(&temp).map_err(|e| CpiqError::io(&temp, e))?;
+            std::fs::rename(&temp, &target).map_err(|e| CpiqError::io(&target, e))?;
+        }
+        let bytes = if is_dir {
+            walk(&target)
+                .iter()
+                .filter_map(|p| p.metadata().ok())
+                .map(|m| m.len())
+                .sum()
+        } else {
+            target.metadata().map(|m| m.len()).unwrap_or(0)
+        };
+        self.statement_rows += rows;
+        writeln!(
+            self.out,
+            "Copied {rows} row{} to {}.",
+            if rows == 1 { "" } else { "s" },
+            target.display()
+        )?;
+        self.out.flush()?;
+        Ok(Some(job::OutputFile {
+            path: target,
+            rows,
+            bytes,
+        }))
     }
 
     /// Emit a slice result: on the terminal table, values in their units.
@@ -340,6 +683,7 @@ impl Session {
                 let (batch, sql) = self.engine.slice(&req).await?;
                 self.last_elapsed = Some(started.elapsed());
                 self.last_sql = sql;
+                self.missed |= batch_has_missed(&batch);
                 if self.keep_last {
                     self.last = Some((batch.schema(), vec![batch.clone()]));
                 }
@@ -387,18 +731,24 @@ impl Session {
 
     /// Write the last result, or `query`'s, to `path` (atomically).
     async fn export(&mut self, path: &Path, query: Option<&str>) -> Result<()> {
+        let path = self.resolve_out(path);
         let written = match query {
             Some(q) => {
                 let df = self.engine.sql(q).await?;
-                output::export(df.execute_stream().await?, path).await?
+                let plan = df.create_physical_plan().await?;
+                let inputs = job::input_files(&plan);
+                let stream =
+                    datafusion::physical_plan::execute_stream(plan, self.engine.ctx().task_ctx())?;
+                let stream = self.watch(stream);
+                self.write_file(stream, &path, &inputs).await?
             }
             None => {
-                let (schema, batches) = self
-                    .last
-                    .clone()
-                    .ok_or_else(|| CpiqError::Usage("no result to export yet: run a query or a slice first, or give \\export FILE QUERY".into()))?;
+                let (schema, batches) = self.last.clone().ok_or_else(|| {
+                    CpiqError::Usage("no result to export yet: run a query or a slice first, or give \\export FILE QUERY".into())
+                })?;
+                self.missed |= batches.iter().any(batch_has_missed);
                 let stream = MemoryStream::try_new(batches, schema, None)?;
-                output::export(Box::pin(stream), path).await?
+                self.write_file(Box::pin(stream), &path, &[]).await?
             }
         };
         writeln!(
@@ -502,7 +852,14 @@ impl Session {
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
-        let engine = Engine::open(ws, crate::engine::EngineOptions { params }).await?;
+        let engine = Engine::open(
+            ws,
+            crate::engine::EngineOptions {
+                params,
+                lenient_params: true,
+            },
+        )
+        .await?;
         let after = describe(&engine);
         let mut report = Vec::new();
         for (name, text) in &after {

@@ -35,6 +35,7 @@ impl AtomicFile {
             .file_name()
             .ok_or_else(|| CpiqError::Usage(format!("{} is not a file name", target.display())))?
             .to_string_lossy();
+        remove_stale_temps(&dir, &name);
         let temp = dir.join(format!(".{name}.cpiq-tmp-{}", std::process::id()));
         let file = File::create(&temp).map_err(|e| CpiqError::io(&temp, e))?;
         Ok(AtomicFile {
@@ -60,6 +61,26 @@ impl AtomicFile {
         drop(file);
         std::fs::rename(&self.temp, &self.target).map_err(|e| CpiqError::io(&self.target, e))?;
         Ok(size)
+    }
+}
+
+/// Remove temporary files of `name` left by cpiq processes that no longer
+/// exist (killed mid-write). Never touches the target itself.
+fn remove_stale_temps(dir: &Path, name: &str) {
+    let prefix = format!(".{name}.cpiq-tmp-");
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let file = e.file_name().to_string_lossy().into_owned();
+        if let Some(pid) = file
+            .strip_prefix(&prefix)
+            .and_then(|p| p.parse::<u32>().ok())
+            && pid != std::process::id()
+            && !Path::new(&format!("/proc/{pid}")).exists()
+        {
+            let _ = std::fs::remove_file(e.path());
+        }
     }
 }
 

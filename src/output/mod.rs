@@ -186,20 +186,59 @@ pub async fn write_stream_with(
 
 /// Write `stream` to `path` in the format its extension names. The file
 /// appears only when complete; on any error nothing is left at `path`.
-pub async fn export(mut stream: SendableRecordBatchStream, path: &Path) -> Result<Written> {
+pub async fn export(stream: SendableRecordBatchStream, path: &Path) -> Result<Written> {
+    export_with(stream, path, &[]).await
+}
+
+/// Rows per batch handed to the Parquet writer: fixed, so that the file's
+/// bytes do not depend on how the engine happened to split its batches.
+const WRITE_BATCH: usize = 8192;
+
+/// [`export`], with key-value metadata for Parquet files (provenance).
+/// Parquet is written with zstd, row groups of up to 1M rows, and rows in
+/// fixed-size batches, so the same rows give the same bytes.
+pub async fn export_with(
+    mut stream: SendableRecordBatchStream,
+    path: &Path,
+    metadata: &[(String, String)],
+) -> Result<Written> {
     let format = Format::for_path(path)?;
     let mut file = AtomicFile::create(path)?;
     let rows = match format {
         Format::Parquet => {
+            use datafusion::parquet::file::metadata::KeyValue;
+            let kv: Vec<KeyValue> = metadata
+                .iter()
+                .map(|(k, v)| KeyValue::new(k.clone(), v.clone()))
+                .collect();
             let props = WriterProperties::builder()
                 .set_compression(Compression::ZSTD(ZstdLevel::try_new(3)?))
+                .set_max_row_group_row_count(Some(1 << 20))
+                .set_created_by(format!("cpiq {}", env!("CARGO_PKG_VERSION")))
+                .set_key_value_metadata((!kv.is_empty()).then_some(kv))
                 .build();
-            let mut w = ArrowWriter::try_new(&mut file, stream.schema(), Some(props))?;
+            let schema = stream.schema();
+            let mut w = ArrowWriter::try_new(&mut file, schema.clone(), Some(props))?;
             let mut rows = 0u64;
+            let mut pending: Vec<RecordBatch> = Vec::new();
+            let mut pending_rows = 0usize;
             while let Some(b) = stream.next().await {
                 let b = b?;
                 rows += b.num_rows() as u64;
-                w.write(&b)?;
+                pending_rows += b.num_rows();
+                pending.push(b);
+                while pending_rows >= WRITE_BATCH {
+                    let all = datafusion::arrow::compute::concat_batches(&schema, &pending)?;
+                    w.write(&all.slice(0, WRITE_BATCH))?;
+                    let rest = all.slice(WRITE_BATCH, all.num_rows() - WRITE_BATCH);
+                    pending_rows = rest.num_rows();
+                    pending = vec![rest];
+                }
+            }
+            if pending_rows > 0 {
+                w.write(&datafusion::arrow::compute::concat_batches(
+                    &schema, &pending,
+                )?)?;
             }
             w.close()?;
             rows
@@ -299,5 +338,45 @@ fn write_markdown(
             writeln!(out, "| {} |", cells.join(" | "))?;
         }
     }
+    Ok(())
+}
+
+/// Print a Parquet file's provenance metadata (keys starting with `cpiq.`),
+/// its other metadata keys, schema, row groups and row count.
+pub fn inspect(path: &Path, out: &mut dyn Write) -> Result<()> {
+    use datafusion::parquet::file::reader::{FileReader, SerializedFileReader};
+    let file = std::fs::File::open(path).map_err(|e| CpiqError::io(path, e))?;
+    let reader = SerializedFileReader::new(file).map_err(|e| {
+        CpiqError::Usage(format!(
+            "{}: not a readable Parquet file: {e}",
+            path.display()
+        ))
+    })?;
+    let meta = reader.metadata();
+    let fm = meta.file_metadata();
+    writeln!(out, "file        {}", path.display())?;
+    writeln!(out, "rows        {}", fm.num_rows())?;
+    writeln!(out, "row groups  {}", meta.num_row_groups())?;
+    writeln!(out, "created by  {}", fm.created_by().unwrap_or("unknown"))?;
+    if let Some(kv) = fm.key_value_metadata() {
+        for e in kv.iter().filter(|e| e.key != "ARROW:schema") {
+            writeln!(out, "{:<11} {}", e.key, e.value.as_deref().unwrap_or(""))?;
+        }
+    }
+    let schema = datafusion::parquet::arrow::parquet_to_arrow_schema(
+        fm.schema_descr(),
+        fm.key_value_metadata(),
+    )?;
+    writeln!(out, "schema")?;
+    for f in schema.fields() {
+        writeln!(
+            out,
+            "  {} {}{}",
+            f.name(),
+            f.data_type(),
+            if f.is_nullable() { "" } else { " NOT NULL" }
+        )?;
+    }
+    out.flush()?;
     Ok(())
 }

@@ -1,0 +1,124 @@
+//! What unattended runs need beyond the shell: job parameters, the run
+//! report, the provenance written into every exported Parquet file, and the
+//! input fingerprints behind it.
+
+use std::any::Any;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use datafusion::datasource::physical_plan::FileScanConfig;
+use datafusion::datasource::source::DataSourceExec;
+use datafusion::physical_plan::ExecutionPlan;
+use serde::Serialize;
+
+/// One file a statement wrote.
+#[derive(Debug, Clone, Serialize)]
+pub struct OutputFile {
+    /// Where it was published.
+    pub path: PathBuf,
+    /// Rows written.
+    pub rows: u64,
+    /// Size in bytes.
+    pub bytes: u64,
+}
+
+/// One statement of a run, as the report records it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReportEntry {
+    /// The statement or command, as written (parameters substituted).
+    pub text: String,
+    /// Its first line in the script.
+    pub line: usize,
+    /// `ok`, `failed`, or `not_run` (after a failure).
+    pub status: &'static str,
+    /// Rows it produced (printed or exported).
+    pub rows: u64,
+    /// How long it took.
+    pub elapsed_ms: u128,
+    /// Files it wrote.
+    pub outputs: Vec<OutputFile>,
+    /// The error, when it failed.
+    pub error: Option<String>,
+}
+
+/// The report of a whole run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// The script.
+    pub script: PathBuf,
+    /// `ok`, `failed`, `interrupted` or `missed_target`.
+    pub status: String,
+    /// The exit code the run ended with.
+    pub exit_code: u8,
+    /// Job parameters.
+    pub params: Vec<(String, String)>,
+    /// One entry per statement.
+    pub statements: Vec<ReportEntry>,
+}
+
+/// `path|size|modified` of every file a plan reads, sorted.
+pub fn input_files(plan: &Arc<dyn ExecutionPlan>) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![plan.clone()];
+    while let Some(p) = stack.pop() {
+        if let Some(ds) = (p.as_ref() as &dyn Any).downcast_ref::<DataSourceExec>()
+            && let Some(cfg) =
+                (ds.data_source().as_ref() as &dyn Any).downcast_ref::<FileScanConfig>()
+        {
+            for group in &cfg.file_groups {
+                for f in group.files() {
+                    let m = &f.object_meta;
+                    out.push(format!(
+                        "/{}|{}|{}",
+                        m.location,
+                        m.size,
+                        m.last_modified.to_rfc3339()
+                    ));
+                }
+            }
+        }
+        stack.extend(p.children().into_iter().cloned());
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// The provenance written as Parquet key-value metadata.
+pub fn provenance(
+    command: &str,
+    params: &[(String, String)],
+    workspace: &Path,
+    inputs: &[String],
+) -> Vec<(String, String)> {
+    let created = match std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|s| s.parse::<i64>().ok())
+    {
+        Some(secs) => chrono::DateTime::from_timestamp(secs, 0)
+            .map(|t| t.to_rfc3339())
+            .unwrap_or_default(),
+        None => chrono::Utc::now().to_rfc3339(),
+    };
+    let json = |v: &dyn erased::Json| v.to_json();
+    vec![
+        ("cpiq.version".into(), env!("CARGO_PKG_VERSION").into()),
+        ("cpiq.command".into(), command.to_string()),
+        ("cpiq.params".into(), json(&params.to_vec())),
+        ("cpiq.workspace".into(), workspace.display().to_string()),
+        ("cpiq.inputs".into(), json(&inputs.to_vec())),
+        ("cpiq.created".into(), created),
+    ]
+}
+
+mod erased {
+    /// Serialize to compact JSON.
+    pub trait Json {
+        fn to_json(&self) -> String;
+    }
+    impl<T: serde::Serialize> Json for T {
+        fn to_json(&self) -> String {
+            serde_json::to_string(self).unwrap_or_default()
+        }
+    }
+}
