@@ -105,7 +105,13 @@ pub fn provenance(
         ("cpiq.version".into(), env!("CARGO_PKG_VERSION").into()),
         ("cpiq.command".into(), command.to_string()),
         ("cpiq.params".into(), json(&params.to_vec())),
-        ("cpiq.workspace".into(), workspace.display().to_string()),
+        (
+            "cpiq.workspace".into(),
+            std::path::absolute(workspace)
+                .unwrap_or_else(|_| workspace.to_path_buf())
+                .display()
+                .to_string(),
+        ),
         ("cpiq.inputs".into(), json(&inputs.to_vec())),
         ("cpiq.created".into(), created),
     ]

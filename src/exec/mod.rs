@@ -112,6 +112,8 @@ pub struct Session {
     keep_last: bool,
     last: Option<(SchemaRef, Vec<RecordBatch>)>,
     last_sql: Vec<String>,
+    /// The statement and input files behind `last`, for export provenance.
+    last_source: (String, Vec<String>),
     last_elapsed: Option<Duration>,
     watchers: Vec<(
         Arc<std::sync::atomic::AtomicBool>,
@@ -139,6 +141,7 @@ impl Session {
             keep_last: false,
             last: None,
             last_sql: Vec::new(),
+            last_source: (String::new(), Vec::new()),
             last_elapsed: None,
             watchers: Vec::new(),
             output_dir: None,
@@ -318,6 +321,7 @@ impl Session {
             let schema = stream.schema();
             let show =
                 self.screen.is_some() && std::io::IsTerminal::is_terminal(&std::io::stderr());
+            self.last_source = (self.command.clone(), job::input_files(&plan));
             let batches = progress::collect_with_progress(&plan, stream, show).await?;
             self.last = Some((schema.clone(), batches.clone()));
             let elapsed = started.elapsed();
@@ -684,6 +688,17 @@ impl Session {
                 self.last_elapsed = Some(started.elapsed());
                 self.last_sql = sql;
                 self.missed |= batch_has_missed(&batch);
+                let mut inputs = Vec::new();
+                for cpi in &req.cpis {
+                    if let Ok(df) = self.engine.ctx().table(cpi.as_str()).await
+                        && let Ok(plan) = df.create_physical_plan().await
+                    {
+                        inputs.extend(job::input_files(&plan));
+                    }
+                }
+                inputs.sort();
+                inputs.dedup();
+                self.last_source = (self.command.clone(), inputs);
                 if self.keep_last {
                     self.last = Some((batch.schema(), vec![batch.clone()]));
                 }
@@ -748,7 +763,12 @@ impl Session {
                 })?;
                 self.missed |= batches.iter().any(batch_has_missed);
                 let stream = MemoryStream::try_new(batches, schema, None)?;
-                self.write_file(Box::pin(stream), &path, &[]).await?
+                let (source, inputs) = self.last_source.clone();
+                let combined = format!("{source}\n{}", self.command);
+                let export_command = std::mem::replace(&mut self.command, combined);
+                let written = self.write_file(Box::pin(stream), &path, &inputs).await;
+                self.command = export_command;
+                written?
             }
         };
         writeln!(

@@ -9,6 +9,7 @@ mod correlate; // cpiq correlate: planted effects, numerical checks, Olist (issu
 mod cpi_values; // every shipped CPI against hand-worked values (issue 2)
 mod definitions; // bad cpiq.toml and CPI files: file:line errors, the rest loads (issue 2)
 mod generate; // the generator: determinism, planted relations, 10M scale knobs (issue 2)
+mod jobs; // cpiq run as a scheduled job: params, report, exit codes, atomic self-describing exports (issue 6)
 mod realdata; // on-time delivery on the real Olist orders (issue 2)
 mod shell; // the shell under a pseudo-terminal and with piped input (issues 2, 4)
 mod slice; // cpiq slice, \\slice, cpi_slice(), explain-change (issue 3)

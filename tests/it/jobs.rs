@@ -1,0 +1,428 @@
+//! Scheduled jobs and safe exports (issue 6): parameters, the run report,
+//! exit codes, atomic and self-describing Parquet, reproducibility, and
+//! files that survive SIGKILL and concurrent readers.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use crate::support::{bin, cpiq_in, generated, repo, scalar};
+
+fn job(dir: &Path, text: &str) -> std::path::PathBuf {
+    let p = dir.join("job.sql");
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+fn report(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[test]
+fn the_example_monthly_job_runs_end_to_end() {
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().to_str().unwrap();
+    let rep = out.path().join("run.json");
+    let r = cpiq_in(
+        &repo(),
+        &[
+            "run",
+            "queries/jobs/monthly_cpi_report.sql",
+            "-p",
+            "month=2025-06-01",
+            "-p",
+            "next=2025-07-01",
+            "--output-dir",
+            dir,
+            "--report",
+            rep.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    let report = report(&rep);
+    assert_eq!(report["status"], "ok");
+    let statements = report["statements"].as_array().unwrap();
+    assert_eq!(statements.len(), 5);
+    assert!(statements.iter().all(|s| s["status"] == "ok"));
+    // The scorecard holds the same numbers as a direct slice.
+    let file = out.path().join("cpi_scorecard.parquet");
+    assert_eq!(statements[1]["outputs"][0]["path"], file.to_str().unwrap());
+    let back = cpiq_in(
+        &repo(),
+        &[
+            "sql",
+            &format!("SELECT cpi, value FROM '{}' ORDER BY cpi", file.display()),
+        ],
+    )
+    .ok();
+    let direct = cpiq_in(
+        &repo(),
+        &["sql", "SELECT cpi, value FROM cpi_slice('complete_delivery,damage_free_delivery,first_contact_resolution,on_time_delivery,quote_answered_within,resolved_within_sla,return_completed_within,time_to_first_response', '', 'month', '2025-06-01', '2025-07-01') ORDER BY cpi"],
+    )
+    .ok();
+    assert_eq!(back, direct);
+    assert_eq!(back.lines().count(), 9);
+    // COPY … TO through cpiq resolved against --output-dir.
+    assert!(
+        out.path()
+            .join("on_time_delivery_weekly_by_region.parquet")
+            .is_file()
+    );
+    // Self-describing: cpiq inspect shows the provenance.
+    let inspect = cpiq_in(&repo(), &["inspect", file.to_str().unwrap()]).ok();
+    assert!(inspect.contains("rows        8"), "{inspect}");
+    assert!(
+        inspect.contains("cpiq.command \\slice complete_delivery"),
+        "{inspect}"
+    );
+    assert!(
+        inspect.contains("cpiq.params [[\"month\",\"2025-06-01\"],[\"next\",\"2025-07-01\"]]"),
+        "{inspect}"
+    );
+    assert!(
+        inspect.contains("data-samples/orders/2024-01.parquet|"),
+        "{inspect}"
+    );
+    assert!(inspect.contains("cpiq.workspace "), "{inspect}");
+}
+
+#[test]
+fn a_failing_statement_stops_the_run_and_the_report_says_where() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = job(
+        dir.path(),
+        "SELECT 1 AS a;\n\\export 'first.parquet'\nSELECT\n  nope FROM orders;\n\\export 'second.parquet'\n",
+    );
+    let rep = dir.path().join("run.json");
+    let ws = generated().to_str().unwrap();
+    let r = cpiq_in(
+        dir.path(),
+        &[
+            "-w",
+            ws,
+            "run",
+            script.to_str().unwrap(),
+            "--output-dir",
+            dir.path().to_str().unwrap(),
+            "--report",
+            rep.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr.contains(&format!("{}:3:", script.display())) && r.stderr.contains("in: SELECT"),
+        "{}",
+        r.stderr
+    );
+    assert!(dir.path().join("first.parquet").is_file());
+    assert!(
+        !dir.path().join("second.parquet").exists(),
+        "nothing after the failure runs"
+    );
+    let report = report(&rep);
+    assert_eq!(report["status"], "failed");
+    assert_eq!(report["exit_code"], 1);
+    let s = report["statements"].as_array().unwrap();
+    let statuses: Vec<&str> = s.iter().map(|e| e["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses, ["ok", "ok", "failed", "not_run"]);
+    assert_eq!(s[2]["line"], 3);
+    assert!(s[2]["error"].as_str().unwrap().contains("nope"));
+    assert_eq!(s[1]["outputs"][0]["rows"], 1);
+}
+
+#[test]
+fn a_missing_or_refused_parameter_fails_before_anything_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = job(
+        dir.path(),
+        "SELECT 1 AS a;\n\\export 'early.parquet'\nSELECT * FROM orders LIMIT ${n};\n",
+    );
+    let ws = generated().to_str().unwrap();
+    let out = dir.path().to_str().unwrap();
+    let r = cpiq_in(
+        dir.path(),
+        &[
+            "-w",
+            ws,
+            "run",
+            script.to_str().unwrap(),
+            "--output-dir",
+            out,
+        ],
+    );
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(
+        r.stderr.contains("parameter n: no value given"),
+        "{}",
+        r.stderr
+    );
+    assert!(!dir.path().join("early.parquet").exists());
+    let r = cpiq_in(
+        dir.path(),
+        &[
+            "-w",
+            ws,
+            "run",
+            script.to_str().unwrap(),
+            "--output-dir",
+            out,
+            "-p",
+            "n=5; DROP TABLE orders",
+        ],
+    );
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(!dir.path().join("early.parquet").exists());
+}
+
+#[test]
+fn quotes_in_parameter_values_cannot_change_the_statement() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = job(
+        dir.path(),
+        "SELECT COUNT(*) AS n FROM orders WHERE channel = '${ch}';\n",
+    );
+    let ws = generated().to_str().unwrap();
+    let run = |v: &str| {
+        cpiq_in(
+            dir.path(),
+            &[
+                "-w",
+                ws,
+                "run",
+                script.to_str().unwrap(),
+                "-p",
+                &format!("ch={v}"),
+            ],
+        )
+        .ok()
+    };
+    let web = scalar(&run("web"));
+    assert_ne!(web, "0");
+    // An injection attempt is just an odd channel name: no rows.
+    assert_eq!(scalar(&run("web' OR '1'='1")), "0");
+}
+
+#[test]
+fn a_missed_target_gives_exit_code_3_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = job(dir.path(), "\\slice on_time_delivery per quarter\n");
+    let ws = generated().to_str().unwrap();
+    let rep = dir.path().join("run.json");
+    let r = cpiq_in(
+        dir.path(),
+        &[
+            "-w",
+            ws,
+            "run",
+            script.to_str().unwrap(),
+            "--fail-on-missed-target",
+            "--report",
+            rep.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(r.stdout.contains(",missed,"), "{}", r.stdout);
+    assert_eq!(report(&rep)["status"], "missed_target");
+    // Without the flag the same run succeeds; a met-only slice never gives 3.
+    assert_eq!(
+        cpiq_in(dir.path(), &["-w", ws, "run", script.to_str().unwrap()]).code,
+        0
+    );
+    let met = job(
+        dir.path(),
+        "\\slice time_to_first_response per all where \"channel = 'chat'\"\n",
+    );
+    let r = cpiq_in(
+        dir.path(),
+        &[
+            "-w",
+            ws,
+            "run",
+            met.to_str().unwrap(),
+            "--fail-on-missed-target",
+        ],
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+}
+
+#[test]
+fn the_same_job_gives_byte_identical_files_with_source_date_epoch() {
+    let ws = generated().to_str().unwrap();
+    let run = |dir: &Path| {
+        let script = job(
+            dir,
+            "\\slice on_time_delivery,first_contact_resolution by channel per month\n\\export 's.parquet'\n\\export 'q.parquet' SELECT * FROM orders ORDER BY order_id\n",
+        );
+        let r = Command::new(bin())
+            .args([
+                "-w",
+                ws,
+                "run",
+                script.to_str().unwrap(),
+                "--output-dir",
+                dir.to_str().unwrap(),
+            ])
+            .env("SOURCE_DATE_EPOCH", "1700000000")
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(r.success());
+        (
+            std::fs::read(dir.join("s.parquet")).unwrap(),
+            std::fs::read(dir.join("q.parquet")).unwrap(),
+        )
+    };
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    // The same script path in both runs: the command is part of the metadata.
+    let ra = run(a.path());
+    let rb = run(b.path());
+    assert!(ra.0 == rb.0, "slice export differs");
+    assert!(ra.1 == rb.1, "query export differs");
+}
+
+#[test]
+fn sigkill_during_an_export_never_leaves_a_partial_file() {
+    // A few million rows so the export takes a while.
+    let big = tempfile::tempdir().unwrap();
+    let ws = big.path().to_str().unwrap();
+    cpiq_in(
+        big.path(),
+        &[
+            "generate",
+            "--out",
+            ws,
+            "--customers",
+            "60000",
+            "--months",
+            "24",
+        ],
+    )
+    .ok();
+    let target = big.path().join("orders_copy.parquet");
+    let export = |t: &Path| {
+        Command::new(bin())
+            .args([
+                "-w",
+                ws,
+                "sql",
+                "SELECT * FROM orders ORDER BY order_id",
+                "--output",
+                t.to_str().unwrap(),
+            ])
+            // Completed rewrites are then byte-identical to the first file.
+            .env("SOURCE_DATE_EPOCH", "1700000000")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    assert!(export(&target).wait().unwrap().success());
+    let count = |t: &Path| {
+        scalar(
+            &cpiq_in(
+                big.path(),
+                &["sql", &format!("SELECT COUNT(*) FROM '{}'", t.display())],
+            )
+            .ok(),
+        )
+    };
+    let expected = count(&target);
+    let before = std::fs::read(&target).unwrap();
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut killed = 0;
+    for _ in 0..8 {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let mut child = export(&target);
+        std::thread::sleep(Duration::from_millis(50 + seed % 900));
+        if child.try_wait().unwrap().is_none() {
+            killed += 1;
+        }
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        // The target is always a complete file: the previous one, or an
+        // identical rewrite that finished before the kill.
+        assert!(
+            std::fs::read(&target).unwrap() == before,
+            "the target changed or is partial"
+        );
+        assert_eq!(count(&target), expected);
+        let names: Vec<String> = std::fs::read_dir(big.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(
+            names.iter().filter(|n| n.contains("orders_copy")).count() <= 2,
+            "{names:?}"
+        );
+    }
+    println!("killed {killed} of 8 exports mid-write; the target stayed whole every time");
+    assert!(killed >= 1, "no export was caught mid-write");
+}
+
+#[test]
+fn a_reader_always_sees_a_complete_file_while_a_job_rewrites_it() {
+    let ws = generated().to_str().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("otd.parquet");
+    let write = || {
+        cpiq_in(
+            dir.path(),
+            &[
+                "-w",
+                ws,
+                "sql",
+                "SELECT * FROM orders ORDER BY order_id",
+                "--output",
+                target.to_str().unwrap(),
+            ],
+        )
+        .ok();
+    };
+    write();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let (stop, target, dir) = (stop.clone(), target.clone(), dir.path().to_path_buf());
+        std::thread::spawn(move || {
+            let mut reads = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let r = cpiq_in(&dir, &["inspect", target.to_str().unwrap()]);
+                assert_eq!(r.code, 0, "a reader saw an incomplete file: {r:?}");
+                reads += 1;
+            }
+            reads
+        })
+    };
+    for _ in 0..4 {
+        write();
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let reads = reader.join().unwrap();
+    assert!(reads > 0);
+}
+
+#[test]
+fn copy_to_is_atomic_too() {
+    let ws = generated().to_str().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("c.parquet");
+    let copy = |q: &str| {
+        cpiq_in(
+            dir.path(),
+            &[
+                "-w",
+                ws,
+                "sql",
+                &format!("COPY ({q}) TO '{}'", target.display()),
+            ],
+        )
+    };
+    assert_eq!(copy("SELECT 1 AS x").code, 0);
+    let before = std::fs::read(&target).unwrap();
+    // Fails while running: the previous file is intact, no temporary is left.
+    let r = copy("SELECT 1 / (customer_id - customer_id) AS x FROM customers");
+    assert_eq!(r.code, 1, "{r:?}");
+    assert_eq!(std::fs::read(&target).unwrap(), before);
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+}
