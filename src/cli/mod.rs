@@ -39,6 +39,11 @@ pub struct Args {
     #[arg(short = 'o', long, global = true, value_name = "FILE")]
     pub output: Option<PathBuf>,
 
+    /// Write --output / \\export results as hive-style folders partitioned by
+    /// these columns (published as a whole).
+    #[arg(long, global = true, value_name = "COLUMN[,COLUMN…]")]
+    pub partition_by: Option<String>,
+
     /// Set a CPI parameter, overriding its default (repeatable).
     #[arg(short = 'p', long = "param", global = true, value_name = "NAME=VALUE")]
     pub params: Vec<String>,
@@ -141,7 +146,9 @@ impl Args {
             None if std::io::stdout().is_terminal() => Format::Table,
             None => Format::Csv,
         };
-        if let Some(o) = &self.output {
+        if let Some(o) = &self.output
+            && self.partition_by.is_none()
+        {
             Format::for_path(o)?;
         }
         let params = self
@@ -223,7 +230,25 @@ pub fn run(args: Args) -> Result<ExitCode> {
         let stdout: Box<dyn std::io::Write + Send> =
             Box::new(std::io::BufWriter::new(crate::output::Stdout::new()));
         let mut session = Session::new(engine, settings.format, stdout);
-        session.set_output(settings.output.clone())?;
+        session.set_partition_by(
+            args.partition_by
+                .as_deref()
+                .map(crate::slice::split_list)
+                .unwrap_or_default(),
+        );
+        if args.partition_by.is_some() {
+            if let Some(o) = &settings.output
+                && o.extension().is_some()
+            {
+                return Err(CpiqError::Usage(format!(
+                    "--partition-by writes a directory: give --output a directory name, not {}",
+                    o.display()
+                )));
+            }
+            session.set_output_dir_output(settings.output.clone());
+        } else {
+            session.set_output(settings.output.clone())?;
+        }
         Ok::<_, CpiqError>(session)
     })?;
 

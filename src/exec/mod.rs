@@ -126,6 +126,7 @@ pub struct Session {
     statement_rows: u64,
     report: Option<Vec<job::ReportEntry>>,
     command: String,
+    partition_by: Vec<String>,
 }
 
 impl Session {
@@ -151,6 +152,7 @@ impl Session {
             statement_rows: 0,
             report: None,
             command: String::new(),
+            partition_by: Vec::new(),
         }
     }
 
@@ -158,6 +160,87 @@ impl Session {
     /// `COPY … TO`) against `dir`.
     pub fn set_output_dir(&mut self, dir: Option<PathBuf>) {
         self.output_dir = dir;
+    }
+
+    /// Write exports as hive-style folders partitioned by these columns.
+    pub fn set_partition_by(&mut self, columns: Vec<String>) {
+        self.partition_by = columns;
+    }
+
+    /// Write `df` as a hive-style directory partitioned by the session's
+    /// columns, built aside and published whole.
+    async fn write_partitioned(
+        &mut self,
+        df: datafusion::dataframe::DataFrame,
+        target: &Path,
+        inputs: &[String],
+    ) -> Result<output::Written> {
+        use datafusion::common::config::TableParquetOptions;
+        use datafusion::dataframe::DataFrameWriteOptions;
+        let dir = target
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        let name = target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "export".into());
+        let temp = dir.join(format!(".cpiq-tmp-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&temp);
+        std::fs::create_dir_all(&temp).map_err(|e| CpiqError::io(&temp, e))?;
+        let mut opts = TableParquetOptions::default();
+        opts.global.compression = Some("zstd(3)".into());
+        opts.key_value_metadata = job::provenance(
+            &self.command,
+            &self.job_params,
+            &self.engine.workspace().config_path,
+            inputs,
+        )
+        .into_iter()
+        .map(|(k, v)| (k, Some(v)))
+        .collect();
+        let result = df
+            .write_parquet(
+                &format!("{}/", temp.display()),
+                DataFrameWriteOptions::new().with_partition_by(self.partition_by.clone()),
+                Some(opts),
+            )
+            .await;
+        let batches = match result {
+            Ok(b) => b,
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&temp);
+                return Err(e.into());
+            }
+        };
+        let rows: u64 = batches
+            .iter()
+            .filter_map(|b| {
+                b.column(0)
+                    .as_any()
+                    .downcast_ref::<UInt64Array>()
+                    .map(|a| a.iter().flatten().sum::<u64>())
+            })
+            .sum();
+        for f in walk(&temp) {
+            std::fs::File::open(&f)
+                .and_then(|h| h.sync_all())
+                .map_err(|e| CpiqError::io(&f, e))?;
+        }
+        output::publish_dir(&temp, target)?;
+        let bytes = walk(target)
+            .iter()
+            .filter_map(|p| p.metadata().ok())
+            .map(|m| m.len())
+            .sum();
+        self.statement_rows += rows;
+        self.statement_outputs.push(job::OutputFile {
+            path: target.to_path_buf(),
+            rows,
+            bytes,
+        });
+        Ok(output::Written { rows, bytes })
     }
 
     /// The job's parameters, recorded in exported files' metadata.
@@ -211,6 +294,11 @@ impl Session {
         }
         self.output = path;
         Ok(())
+    }
+
+    /// Send results to the directory `path` (partitioned exports).
+    pub fn set_output_dir_output(&mut self, path: Option<PathBuf>) {
+        self.output = path;
     }
 
     /// Show elapsed time after each statement.
@@ -308,6 +396,23 @@ impl Session {
             return Ok(());
         }
         let df = self.engine.sql(sql).await?;
+        if let Some(path) = self.output.clone()
+            && !self.partition_by.is_empty()
+            && !df.schema().fields().is_empty()
+        {
+            let path = self.resolve_out(&path);
+            let plan = df.clone().create_physical_plan().await?;
+            let inputs = job::input_files(&plan);
+            let written = self.write_partitioned(df, &path, &inputs).await?;
+            eprintln!(
+                "wrote {} rows to {} ({} bytes, partitioned by {})",
+                written.rows,
+                path.display(),
+                written.bytes,
+                self.partition_by.join(", ")
+            );
+            return Ok(());
+        }
         // DDL (CREATE VIEW, SET …) has no result columns: print nothing.
         if df.schema().fields().is_empty() {
             return Ok(());
@@ -551,12 +656,7 @@ impl Session {
             for e in walk(&temp) {
                 sync(&e).map_err(|e2| CpiqError::io(&e, e2))?;
             }
-            let old = dir.join(format!(".cpiq-old-{}-{name}", std::process::id()));
-            if target.exists() {
-                std::fs::rename(&target, &old).map_err(|e| CpiqError::io(&target, e))?;
-            }
-            std::fs::rename(&temp, &target).map_err(|e| CpiqError::io(&target, e))?;
-            cleanup(&old);
+            output::publish_dir(&temp, &target)?;
         } else {
             sync(&temp).map_err(|e| CpiqError::io(&temp, e))?;
             std::fs::rename(&temp, &target).map_err(|e| CpiqError::io(&target, e))?;
@@ -748,6 +848,21 @@ impl Session {
     async fn export(&mut self, path: &Path, query: Option<&str>) -> Result<()> {
         let path = self.resolve_out(path);
         let written = match query {
+            Some(q) if !self.partition_by.is_empty() => {
+                let df = self.engine.sql(q).await?;
+                let plan = df.clone().create_physical_plan().await?;
+                let inputs = job::input_files(&plan);
+                self.write_partitioned(df, &path, &inputs).await?
+            }
+            None if !self.partition_by.is_empty() => {
+                let (_, batches) = self
+                    .last
+                    .clone()
+                    .ok_or_else(|| CpiqError::Usage("no result to export yet".into()))?;
+                let df = self.engine.ctx().read_batches(batches)?;
+                let inputs = self.last_source.1.clone();
+                self.write_partitioned(df, &path, &inputs).await?
+            }
             Some(q) => {
                 let df = self.engine.sql(q).await?;
                 let plan = df.create_physical_plan().await?;

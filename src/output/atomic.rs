@@ -64,6 +64,38 @@ impl AtomicFile {
     }
 }
 
+/// Publish the finished directory `temp` as `target` in one step: renamed
+/// into place when `target` is new, else atomically exchanged with the old
+/// directory (Linux `renameat2(RENAME_EXCHANGE)`), which is then removed.
+/// Readers see the old set of files or the new one, never a mix.
+pub fn publish_dir(temp: &Path, target: &Path) -> Result<()> {
+    if !target.exists() {
+        return std::fs::rename(temp, target).map_err(|e| CpiqError::io(target, e));
+    }
+    let exchanged = rustix::fs::renameat_with(
+        rustix::fs::CWD,
+        temp,
+        rustix::fs::CWD,
+        target,
+        rustix::fs::RenameFlags::EXCHANGE,
+    );
+    match exchanged {
+        Ok(()) => {
+            // `temp` now holds the old set.
+            let _ = std::fs::remove_dir_all(temp);
+            Ok(())
+        }
+        Err(_) => {
+            // No exchange on this file system: move the old set aside first.
+            let old = temp.with_extension("old");
+            std::fs::rename(target, &old).map_err(|e| CpiqError::io(target, e))?;
+            std::fs::rename(temp, target).map_err(|e| CpiqError::io(target, e))?;
+            let _ = std::fs::remove_dir_all(&old);
+            Ok(())
+        }
+    }
+}
+
 /// Remove temporary files of `name` left by cpiq processes that no longer
 /// exist (killed mid-write). Never touches the target itself.
 fn remove_stale_temps(dir: &Path, name: &str) {

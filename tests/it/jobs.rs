@@ -426,3 +426,101 @@ fn copy_to_is_atomic_too() {
     assert_eq!(std::fs::read(&target).unwrap(), before);
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
 }
+
+#[test]
+fn partitioned_exports_are_published_as_a_whole() {
+    let ws = generated().to_str().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("orders_by_channel");
+    let write = |filter: &str| {
+        cpiq_in(
+            dir.path(),
+            &[
+                "-w",
+                ws,
+                "sql",
+                &format!("SELECT channel, order_id FROM orders {filter}"),
+                "--output",
+                target.to_str().unwrap(),
+                "--partition-by",
+                "channel",
+            ],
+        )
+        .ok();
+    };
+    let count = |d: &Path| -> Option<String> {
+        let r = cpiq_in(
+            d,
+            &[
+                "-w",
+                ws,
+                "sql",
+                &format!("SELECT COUNT(*) FROM '{}/'", target.display()),
+            ],
+        );
+        (r.code == 0).then(|| scalar(&r.stdout))
+    };
+    write("");
+    let mut channels: Vec<String> = std::fs::read_dir(&target)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    channels.sort();
+    assert_eq!(channels, ["channel=app", "channel=store", "channel=web"]);
+    let all = count(dir.path()).unwrap();
+    write("WHERE channel = 'app'");
+    let app = count(dir.path()).unwrap();
+    let channels: Vec<String> = std::fs::read_dir(&target)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        channels,
+        ["channel=app"],
+        "the old set is gone, not mixed in"
+    );
+    // A reader during rewrites sees one whole set or the other.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let (stop, d, all, app) = (
+            stop.clone(),
+            dir.path().to_path_buf(),
+            all.clone(),
+            app.clone(),
+        );
+        let target = target.clone();
+        let ws = ws.to_string();
+        std::thread::spawn(move || {
+            let mut seen = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let r = cpiq_in(
+                    &d,
+                    &[
+                        "-w",
+                        &ws,
+                        "sql",
+                        &format!("SELECT COUNT(*) FROM '{}/'", target.display()),
+                    ],
+                );
+                if r.code == 0 {
+                    let n = scalar(&r.stdout);
+                    assert!(
+                        n == all || n == app,
+                        "a mixed set: {n} rows (whole sets: {all}, {app})"
+                    );
+                    seen += 1;
+                }
+            }
+            seen
+        })
+    };
+    for i in 0..4 {
+        write(if i % 2 == 0 {
+            ""
+        } else {
+            "WHERE channel = 'app'"
+        });
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert!(reader.join().unwrap() > 0);
+}
