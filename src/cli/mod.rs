@@ -48,6 +48,11 @@ pub struct Args {
     #[arg(short = 'p', long = "param", global = true, value_name = "NAME=VALUE")]
     pub params: Vec<String>,
 
+    /// Refuse DDL, DML, COPY, \\export and every file write (also
+    /// `[settings] read_only = true`).
+    #[arg(long, global = true)]
+    pub read_only: bool,
+
     /// No colours in the shell (also when NO_COLOR is set).
     #[arg(long, global = true)]
     pub no_color: bool,
@@ -180,6 +185,11 @@ pub fn run(args: Args) -> Result<ExitCode> {
         start,
     }) = &args.command
     {
+        if args.read_only {
+            return Err(CpiqError::Usage(
+                "read-only session: generate writes files and is refused".into(),
+            ));
+        }
         let start = chrono::NaiveDate::parse_from_str(start, "%Y-%m-%d")
             .map_err(|_| CpiqError::Usage(format!("--start {start:?}: expected YYYY-MM-DD")))?;
         let t = std::time::Instant::now();
@@ -230,6 +240,13 @@ pub fn run(args: Args) -> Result<ExitCode> {
         let stdout: Box<dyn std::io::Write + Send> =
             Box::new(std::io::BufWriter::new(crate::output::Stdout::new()));
         let mut session = Session::new(engine, settings.format, stdout);
+        let read_only = args.read_only || session.engine().workspace().settings.read_only;
+        session.set_read_only(read_only);
+        if read_only && (settings.output.is_some() || matches!(&args.command, Some(Cmd::Run { report: Some(_), .. } | Cmd::Run { output_dir: Some(_), .. }))) {
+            return Err(CpiqError::Usage(
+                "read-only session: --output, --output-dir and --report write files and are refused".into(),
+            ));
+        }
         session.set_partition_by(
             args.partition_by
                 .as_deref()

@@ -34,6 +34,47 @@ fn item_text(item: &Item) -> &str {
     }
 }
 
+/// The kind of a statement that writes (DDL, DML, COPY), or `None` for a
+/// query (SELECT, WITH, VALUES, EXPLAIN, SHOW, SET of a session option).
+fn writing_statement(sql: &str) -> Option<&'static str> {
+    use datafusion::sql::parser::{DFParser, Statement as DFStatement};
+    use datafusion::sql::sqlparser::ast::Statement as S;
+    let Ok(statements) = DFParser::parse_sql(sql) else {
+        return None; // the engine reports the syntax error
+    };
+    for st in statements {
+        let kind = match st {
+            DFStatement::CopyTo(_) => "COPY",
+            DFStatement::CreateExternalTable(_) => "CREATE EXTERNAL TABLE",
+            DFStatement::Explain(_) | DFStatement::Reset(_) => continue,
+            DFStatement::Statement(s) => match *s {
+                S::Query(_)
+                | S::Explain { .. }
+                | S::ExplainTable { .. }
+                | S::ShowTables { .. }
+                | S::ShowColumns { .. }
+                | S::ShowVariable { .. }
+                | S::Set(_) => continue,
+                S::Insert(_) => "INSERT",
+                S::Update { .. } => "UPDATE",
+                S::Delete(_) => "DELETE",
+                S::Truncate { .. } => "TRUNCATE",
+                S::CreateView { .. }
+                | S::CreateTable(_)
+                | S::CreateSchema { .. }
+                | S::CreateDatabase { .. }
+                | S::CreateFunction(_)
+                | S::CreateIndex(_) => "CREATE",
+                S::Drop { .. } | S::DropFunction { .. } => "DROP",
+                S::AlterTable { .. } => "ALTER",
+                _ => "this statement",
+            },
+        };
+        return Some(kind);
+    }
+    None
+}
+
 /// True when `batch` is CPI rows (a `cpi` and a `status` column) with a
 /// row whose status is `missed`.
 fn batch_has_missed(batch: &RecordBatch) -> bool {
@@ -127,6 +168,7 @@ pub struct Session {
     report: Option<Vec<job::ReportEntry>>,
     command: String,
     partition_by: Vec<String>,
+    read_only: bool,
 }
 
 impl Session {
@@ -153,6 +195,7 @@ impl Session {
             report: None,
             command: String::new(),
             partition_by: Vec::new(),
+            read_only: false,
         }
     }
 
@@ -160,6 +203,21 @@ impl Session {
     /// `COPY … TO`) against `dir`.
     pub fn set_output_dir(&mut self, dir: Option<PathBuf>) {
         self.output_dir = dir;
+    }
+
+    /// Refuse every statement and command that writes: DDL, DML, COPY,
+    /// `\\export`, `\\o` and output files.
+    pub fn set_read_only(&mut self, on: bool) {
+        self.read_only = on;
+    }
+
+    fn refuse_if_read_only(&self, what: &str) -> Result<()> {
+        if self.read_only {
+            return Err(CpiqError::Usage(format!(
+                "read-only session: {what} is refused (started with --read-only or [settings] read_only = true)"
+            )));
+        }
+        Ok(())
     }
 
     /// Write exports as hive-style folders partitioned by these columns.
@@ -391,6 +449,14 @@ impl Session {
     /// Plan and run one SQL statement and write its result.
     pub async fn run_sql(&mut self, sql: &str) -> Result<()> {
         let started = Instant::now();
+        if self.read_only {
+            if let Some(kind) = writing_statement(sql) {
+                self.refuse_if_read_only(kind)?;
+            }
+            if self.output.is_some() {
+                self.refuse_if_read_only("writing results to a file")?;
+            }
+        }
         if let Some(copy) = self.atomic_copy(sql).await? {
             self.statement_outputs.push(copy);
             return Ok(());
@@ -744,7 +810,10 @@ impl Session {
                     if screen.pager { "on" } else { "off" }
                 )?;
             }
-            Command::Export(path, query) => self.export(&path, query.as_deref()).await?,
+            Command::Export(path, query) => {
+                self.refuse_if_read_only("\\export")?;
+                self.export(&path, query.as_deref()).await?
+            }
             Command::Sql => {
                 if self.last_sql.is_empty() {
                     return Err(CpiqError::Usage(
@@ -776,7 +845,12 @@ impl Session {
             }
             Command::Set(Some((name, value))) => self.engine.set_param(&name, &value).await?,
             Command::Format(f) => self.format = f,
-            Command::Output(path) => self.set_output(path)?,
+            Command::Output(path) => {
+                if path.is_some() {
+                    self.refuse_if_read_only("\\o FILE")?;
+                }
+                self.set_output(path)?
+            }
             Command::Include(path) => {
                 let text = std::fs::read_to_string(&path).map_err(|e| CpiqError::io(&path, e))?;
                 return Box::pin(self.run_script(&text, &path)).await;

@@ -129,8 +129,17 @@ pub fn run(runtime: &Runtime, mut session: Session, color: bool) -> Result<ExitC
                 let mut quit = false;
                 for item in script::split(&input) {
                     let result = runtime.block_on(async {
+                        // A panic is a bug: report it and keep the shell.
+                        let guarded = futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(session.run_item(&item)));
                         tokio::select! {
-                            r = session.run_item(&item) => r,
+                            r = guarded => r.unwrap_or_else(|panic| {
+                                let msg = panic
+                                    .downcast_ref::<String>()
+                                    .cloned()
+                                    .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                                    .unwrap_or_else(|| "unknown".into());
+                                Err(CpiqError::Usage(format!("internal error (a bug in cpiq, please report it): {msg}")))
+                            }),
                             _ = tokio::signal::ctrl_c() => Err(CpiqError::Cancelled),
                         }
                     });

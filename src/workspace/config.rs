@@ -65,6 +65,8 @@ struct RawSettings {
     fiscal_year_start: Option<Spanned<i64>>,
     #[serde(default)]
     timezone: Option<Spanned<String>>,
+    #[serde(default)]
+    read_only: Option<bool>,
 }
 
 /// A loaded, validated workspace.
@@ -187,6 +189,8 @@ pub struct Settings {
     pub fiscal_year_start: u32,
     /// The zone periods are cut in, for time columns that carry a zone.
     pub timezone: Option<String>,
+    /// Refuse statements and commands that write (shared analyst machines).
+    pub read_only: bool,
 }
 
 impl Default for Settings {
@@ -196,6 +200,7 @@ impl Default for Settings {
             target_partitions: None,
             fiscal_year_start: 1,
             timezone: None,
+            read_only: false,
         }
     }
 }
@@ -449,6 +454,7 @@ impl Workspace {
             }
             settings.timezone = Some(z.clone());
         }
+        settings.read_only = raw.settings.read_only.unwrap_or(false);
         Ok(Workspace {
             root,
             config_path: config_path.to_path_buf(),
