@@ -83,24 +83,52 @@ pub(super) async fn register_table(ctx: &SessionContext, spec: &TableSpec) -> Re
     }
 
     // Read every file's schema (its footer, or a sample of CSV rows).
-    let schemas: Vec<(String, Arc<Schema>)> = futures::stream::iter(files.iter())
-        .map(|meta| {
-            let format = format.clone();
-            let state = &state;
-            let store = &store;
-            async move {
-                let name = format!("/{}", meta.location);
-                let schema = format
-                    .infer_schema(state, store, std::slice::from_ref(meta))
-                    .await
-                    .map_err(|e| format!("{name}: cannot read: {}", first_line(&e.to_string())))?;
-                Ok::<_, String>((name, schema))
+    let results: Vec<std::result::Result<(String, Arc<Schema>), String>> =
+        futures::stream::iter(files.iter())
+            .map(|meta| {
+                let format = format.clone();
+                let state = &state;
+                let store = &store;
+                async move {
+                    let name = format!("/{}", meta.location);
+                    let schema = format
+                        .infer_schema(state, store, std::slice::from_ref(meta))
+                        .await
+                        .map_err(|e| {
+                            format!("{name}: cannot read: {}", first_line(&e.to_string()))
+                        })?;
+                    Ok::<_, String>((name, schema))
+                }
+            })
+            .buffered(16)
+            .collect()
+            .await;
+    let mut schemas: Vec<(String, Arc<Schema>)> = Vec::new();
+    let mut skipped: Vec<String> = Vec::new();
+    for r in results {
+        match r {
+            Ok(s) => schemas.push(s),
+            Err(m) if spec.skip_bad_files => skipped.push(m),
+            Err(m) => {
+                return Err(data_err(
+                    spec,
+                    format!(
+                        "{m} (set on_bad_file = \"skip\" on [tables.{}] to read the other files)",
+                        spec.name
+                    ),
+                ));
             }
-        })
-        .buffered(16)
-        .try_collect()
-        .await
-        .map_err(|m| data_err(spec, m))?;
+        }
+    }
+    if schemas.is_empty() {
+        return Err(data_err(
+            spec,
+            format!("no readable files; skipped: {}", skipped.join("; ")),
+        ));
+    }
+    for s in &skipped {
+        eprintln!("warning: table {}: skipped {s}", spec.name);
+    }
 
     // Union of columns; a column must have one type across files.
     let mut fields: Vec<(Field, String)> = Vec::new();
@@ -126,9 +154,18 @@ pub(super) async fn register_table(ctx: &SessionContext, spec: &TableSpec) -> Re
     let schema = Arc::new(Schema::new(
         fields.into_iter().map(|(f, _)| f).collect::<Vec<_>>(),
     ));
-    let config = ListingTableConfig::new(url)
-        .with_listing_options(options)
-        .with_schema(schema);
+    // With skipped files, the table is the explicit list of the good ones.
+    let config = if skipped.is_empty() {
+        ListingTableConfig::new(url)
+    } else {
+        let urls = schemas
+            .iter()
+            .map(|(name, _)| ListingTableUrl::parse(name))
+            .collect::<datafusion::common::Result<Vec<_>>>()?;
+        ListingTableConfig::new_with_multi_paths(urls)
+    }
+    .with_listing_options(options)
+    .with_schema(schema);
     let table = ListingTable::try_new(config)?;
     ctx.register_table(spec.name.as_str(), Arc::new(table))?;
     Ok(())

@@ -37,6 +37,8 @@ struct RawTable {
     path: Spanned<String>,
     #[serde(default)]
     format: Option<Spanned<String>>,
+    #[serde(default)]
+    on_bad_file: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -118,6 +120,8 @@ pub struct TableSpec {
     pub kind: FileKind,
     /// The line of `cpiq.toml` that names the path.
     pub line: usize,
+    /// Skip unreadable files (reporting them) instead of failing the table.
+    pub skip_bad_files: bool,
 }
 
 /// How a KPI column rolls up to a coarser period or segment.
@@ -335,17 +339,28 @@ impl Workspace {
                 path: resolved,
                 kind,
                 line: line_of(text, at),
+                skip_bad_files: false,
             })
         };
 
         let mut tables = Vec::new();
         for (name, t) in &raw.tables {
-            tables.push(table_spec(
-                "tables",
-                name,
-                &t.get_ref().path,
-                &t.get_ref().format,
-            )?);
+            let mut spec = table_spec("tables", name, &t.get_ref().path, &t.get_ref().format)?;
+            if let Some(mode) = &t.get_ref().on_bad_file {
+                spec.skip_bad_files = match mode.get_ref().as_str() {
+                    "skip" => true,
+                    "error" => false,
+                    other => {
+                        return Err(err(
+                            mode.span().start,
+                            format!(
+                                "tables.{name}.on_bad_file: \"{other}\" (expected \"error\" or \"skip\")"
+                            ),
+                        ));
+                    }
+                };
+            }
+            tables.push(spec);
         }
         let mut kpis = Vec::new();
         for (name, k) in &raw.kpis {

@@ -246,3 +246,62 @@ fn an_empty_table_folder_is_a_clear_problem() {
         r.stdout
     );
 }
+
+#[test]
+fn a_corrupt_file_fails_its_table_or_is_skipped_and_reported() {
+    // Issue 8, bad data: one truncated Parquet file among good ones.
+    let dir = tempfile::tempdir().unwrap();
+    let w = dir.path();
+    let events = w.join("events");
+    std::fs::create_dir_all(&events).unwrap();
+    std::fs::write(w.join("cpiq.toml"), "[workspace]\ncpis = \".\"\n").unwrap();
+    let copy = format!(
+        "COPY (SELECT * FROM (VALUES (1),(2),(3)) t(x)) TO '{}/good.parquet'",
+        events.display()
+    );
+    cpiq_in(w, &["sql", &copy]).ok();
+    let good = std::fs::read(events.join("good.parquet")).unwrap();
+    std::fs::write(events.join("bad.parquet"), &good[..good.len() / 2]).unwrap();
+
+    std::fs::write(
+        w.join("cpiq.toml"),
+        "[workspace]\ncpis = \".\"\n[tables.events]\npath = \"events\"\n",
+    )
+    .unwrap();
+    let r = cpiq_in(w, &["check"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stdout.contains("table events: ") && r.stdout.contains("bad.parquet: cannot read"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("on_bad_file = \"skip\""), "{}", r.stdout);
+
+    std::fs::write(
+        w.join("cpiq.toml"),
+        "[workspace]\ncpis = \".\"\n[tables.events]\npath = \"events\"\non_bad_file = \"skip\"\n",
+    )
+    .unwrap();
+    let r = cpiq_in(w, &["sql", "SELECT SUM(x) AS s FROM events"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(r.stdout, "s\n6\n");
+    assert!(
+        r.stderr.contains("warning: table events: skipped") && r.stderr.contains("bad.parquet"),
+        "{}",
+        r.stderr
+    );
+
+    std::fs::write(
+        w.join("cpiq.toml"),
+        "[workspace]\ncpis = \".\"\n[tables.events]\npath = \"events\"\non_bad_file = \"ignore\"\n",
+    )
+    .unwrap();
+    let r = cpiq_in(w, &["check"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr
+            .contains(":5: tables.events.on_bad_file: \"ignore\""),
+        "{}",
+        r.stderr
+    );
+}
