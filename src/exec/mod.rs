@@ -93,23 +93,17 @@ fn batch_has_missed(batch: &RecordBatch) -> bool {
         .is_some_and(|s| s.iter().any(|v| v == Some("missed")))
 }
 
-/// Every file under `dir`.
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        if let Ok(entries) = std::fs::read_dir(&d) {
-            for e in entries.flatten() {
-                let p = e.path();
-                if p.is_dir() {
-                    stack.push(p);
-                } else {
-                    out.push(p);
-                }
-            }
-        }
-    }
-    out
+/// The row count a DataFusion write (`COPY`, `write_parquet`) reports.
+fn rows_written(batches: &[RecordBatch]) -> u64 {
+    batches
+        .iter()
+        .filter_map(|b| {
+            b.column(0)
+                .as_any()
+                .downcast_ref::<UInt64Array>()
+                .map(|a| a.iter().flatten().sum::<u64>())
+        })
+        .sum()
 }
 
 /// Whether to go on after a command.
@@ -235,18 +229,7 @@ impl Session {
     ) -> Result<output::Written> {
         use datafusion::common::config::TableParquetOptions;
         use datafusion::dataframe::DataFrameWriteOptions;
-        let dir = target
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| PathBuf::from("."));
-        let name = target
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "export".into());
-        let temp = dir.join(format!(".cpiq-tmp-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&temp);
-        std::fs::create_dir_all(&temp).map_err(|e| CpiqError::io(&temp, e))?;
+        let staged = output::Staged::new(target, true)?;
         let mut opts = TableParquetOptions::default();
         opts.global.compression = Some("zstd(3)".into());
         opts.key_value_metadata = job::provenance(
@@ -258,40 +241,15 @@ impl Session {
         .into_iter()
         .map(|(k, v)| (k, Some(v)))
         .collect();
-        let result = df
+        let batches = df
             .write_parquet(
-                &format!("{}/", temp.display()),
+                &staged.location(),
                 DataFrameWriteOptions::new().with_partition_by(self.partition_by.clone()),
                 Some(opts),
             )
-            .await;
-        let batches = match result {
-            Ok(b) => b,
-            Err(e) => {
-                let _ = std::fs::remove_dir_all(&temp);
-                return Err(e.into());
-            }
-        };
-        let rows: u64 = batches
-            .iter()
-            .filter_map(|b| {
-                b.column(0)
-                    .as_any()
-                    .downcast_ref::<UInt64Array>()
-                    .map(|a| a.iter().flatten().sum::<u64>())
-            })
-            .sum();
-        for f in walk(&temp) {
-            std::fs::File::open(&f)
-                .and_then(|h| h.sync_all())
-                .map_err(|e| CpiqError::io(&f, e))?;
-        }
-        output::publish_dir(&temp, target)?;
-        let bytes = walk(target)
-            .iter()
-            .filter_map(|p| p.metadata().ok())
-            .map(|m| m.len())
-            .sum();
+            .await?;
+        let rows = rows_written(&batches);
+        let bytes = staged.publish()?;
         self.statement_rows += rows;
         self.statement_outputs.push(job::OutputFile {
             path: target.to_path_buf(),
@@ -656,86 +614,21 @@ impl Session {
             return Ok(None);
         }
         let target = self.resolve_out(Path::new(&copy.target));
-        let dir = target
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| PathBuf::from("."));
-        let name = target
-            .file_name()
-            .ok_or_else(|| {
-                CpiqError::Usage(format!(
-                    "COPY target {} is not a file or directory name",
-                    target.display()
-                ))
-            })?
-            .to_string_lossy()
-            .into_owned();
         let is_dir =
             !copy.partitioned_by.is_empty() || target.extension().is_none() || target.is_dir();
-        let temp = dir.join(format!(".cpiq-tmp-{}-{name}", std::process::id()));
-        let cleanup = |p: &Path| {
-            let _ = if p.is_dir() {
-                std::fs::remove_dir_all(p)
-            } else {
-                std::fs::remove_file(p)
-            };
-        };
-        cleanup(&temp);
-        copy.target = if is_dir {
-            format!("{}/", temp.display())
-        } else {
-            temp.display().to_string()
-        };
+        let staged = output::Staged::new(&target, is_dir)?;
+        copy.target = staged.location();
         let state = self.engine.ctx().state();
-        let result = async {
-            let plan = state.statement_to_plan(DFStatement::CopyTo(copy)).await?;
-            let batches = self
-                .engine
-                .ctx()
-                .execute_logical_plan(plan)
-                .await?
-                .collect()
-                .await?;
-            Ok::<_, CpiqError>(batches)
-        }
-        .await;
-        let batches = match result {
-            Ok(b) => b,
-            Err(e) => {
-                cleanup(&temp);
-                return Err(e);
-            }
-        };
-        let rows: u64 = batches
-            .iter()
-            .filter_map(|b| {
-                b.column(0)
-                    .as_any()
-                    .downcast_ref::<UInt64Array>()
-                    .map(|a| a.iter().flatten().sum::<u64>())
-            })
-            .sum();
-        // Flush to disk, then publish.
-        let sync = |p: &Path| std::fs::File::open(p).and_then(|f| f.sync_all());
-        if is_dir {
-            for e in walk(&temp) {
-                sync(&e).map_err(|e2| CpiqError::io(&e, e2))?;
-            }
-            output::publish_dir(&temp, &target)?;
-        } else {
-            sync(&temp).map_err(|e| CpiqError::io(&temp, e))?;
-            std::fs::rename(&temp, &target).map_err(|e| CpiqError::io(&target, e))?;
-        }
-        let bytes = if is_dir {
-            walk(&target)
-                .iter()
-                .filter_map(|p| p.metadata().ok())
-                .map(|m| m.len())
-                .sum()
-        } else {
-            target.metadata().map(|m| m.len()).unwrap_or(0)
-        };
+        let plan = state.statement_to_plan(DFStatement::CopyTo(copy)).await?;
+        let batches = self
+            .engine
+            .ctx()
+            .execute_logical_plan(plan)
+            .await?
+            .collect()
+            .await?;
+        let rows = rows_written(&batches);
+        let bytes = staged.publish()?;
         self.statement_rows += rows;
         writeln!(
             self.out,

@@ -64,6 +64,125 @@ impl AtomicFile {
     }
 }
 
+/// A target written by another writer (DataFusion's `COPY` or
+/// `write_parquet`) into a temporary sibling, then published in one step:
+/// a file is renamed into place, a directory exchanged whole
+/// ([`publish_dir`]). Dropping it unpublished removes the temporary.
+#[derive(Debug)]
+pub struct Staged {
+    temp: PathBuf,
+    target: PathBuf,
+    is_dir: bool,
+    published: bool,
+}
+
+impl Staged {
+    /// Stage `target`, a directory when `is_dir`; leftovers of an earlier
+    /// run of this process are removed.
+    pub fn new(target: &Path, is_dir: bool) -> Result<Staged> {
+        let dir = match target.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let name = target
+            .file_name()
+            .ok_or_else(|| {
+                CpiqError::Usage(format!(
+                    "{} is not a file or directory name",
+                    target.display()
+                ))
+            })?
+            .to_string_lossy();
+        let staged = Staged {
+            temp: dir.join(format!(".cpiq-tmp-{}-{name}", std::process::id())),
+            target: target.to_path_buf(),
+            is_dir,
+            published: false,
+        };
+        staged.remove_temp();
+        if is_dir {
+            std::fs::create_dir_all(&staged.temp).map_err(|e| CpiqError::io(&staged.temp, e))?;
+        }
+        Ok(staged)
+    }
+
+    /// Where the writer should write: the temporary file, or the temporary
+    /// directory with a trailing `/`.
+    pub fn location(&self) -> String {
+        if self.is_dir {
+            format!("{}/", self.temp.display())
+        } else {
+            self.temp.display().to_string()
+        }
+    }
+
+    /// Flush every written file to disk, publish, and return the size in bytes.
+    pub fn publish(mut self) -> Result<u64> {
+        let files = if self.is_dir {
+            walk(&self.temp)
+        } else {
+            vec![self.temp.clone()]
+        };
+        for f in &files {
+            File::open(f)
+                .and_then(|h| h.sync_all())
+                .map_err(|e| CpiqError::io(f, e))?;
+        }
+        if self.is_dir {
+            publish_dir(&self.temp, &self.target)?;
+        } else {
+            std::fs::rename(&self.temp, &self.target)
+                .map_err(|e| CpiqError::io(&self.target, e))?;
+        }
+        self.published = true;
+        let published = if self.is_dir {
+            walk(&self.target)
+        } else {
+            vec![self.target.clone()]
+        };
+        Ok(published
+            .iter()
+            .filter_map(|p| p.metadata().ok())
+            .map(|m| m.len())
+            .sum())
+    }
+
+    fn remove_temp(&self) {
+        let _ = if self.temp.is_dir() {
+            std::fs::remove_dir_all(&self.temp)
+        } else {
+            std::fs::remove_file(&self.temp)
+        };
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if !self.published {
+            self.remove_temp();
+        }
+    }
+}
+
+/// Every file under `dir`.
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        if let Ok(entries) = std::fs::read_dir(&d) {
+            for e in entries.flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else {
+                    out.push(p);
+                }
+            }
+        }
+    }
+    out
+}
+
 /// Publish the finished directory `temp` as `target` in one step: renamed
 /// into place when `target` is new, else atomically exchanged with the old
 /// directory (Linux `renameat2(RENAME_EXCHANGE)`), which is then removed.
