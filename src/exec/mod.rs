@@ -106,6 +106,15 @@ fn rows_written(batches: &[RecordBatch]) -> u64 {
         .sum()
 }
 
+/// What produced the last result: the statement, and the files its query
+/// read or the CPIs it sliced (whose files are looked up only on export).
+#[derive(Debug, Clone, Default)]
+struct LastSource {
+    command: String,
+    files: Vec<String>,
+    cpis: Vec<String>,
+}
+
 /// Whether to go on after a command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Flow {
@@ -147,8 +156,8 @@ pub struct Session {
     keep_last: bool,
     last: Option<(SchemaRef, Vec<RecordBatch>)>,
     last_sql: Vec<String>,
-    /// The statement and input files behind `last`, for export provenance.
-    last_source: (String, Vec<String>),
+    /// What produced `last`, for the provenance of `\\export`.
+    last_source: LastSource,
     last_elapsed: Option<Duration>,
     watchers: Vec<(
         Arc<std::sync::atomic::AtomicBool>,
@@ -178,7 +187,7 @@ impl Session {
             keep_last: false,
             last: None,
             last_sql: Vec::new(),
-            last_source: (String::new(), Vec::new()),
+            last_source: LastSource::default(),
             last_elapsed: None,
             watchers: Vec::new(),
             output_dir: None,
@@ -450,7 +459,11 @@ impl Session {
             let schema = stream.schema();
             let show =
                 self.screen.is_some() && std::io::IsTerminal::is_terminal(&std::io::stderr());
-            self.last_source = (self.command.clone(), job::input_files(&plan));
+            self.last_source = LastSource {
+                command: self.command.clone(),
+                files: job::input_files(&plan),
+                cpis: Vec::new(),
+            };
             let batches = progress::collect_with_progress(&plan, stream, show).await?;
             self.last = Some((schema.clone(), batches.clone()));
             let elapsed = started.elapsed();
@@ -755,17 +768,12 @@ impl Session {
                 self.last_elapsed = Some(started.elapsed());
                 self.last_sql = sql;
                 self.missed |= batch_has_missed(&batch);
-                let mut inputs = Vec::new();
-                for cpi in &req.cpis {
-                    if let Ok(df) = self.engine.ctx().table(cpi.as_str()).await
-                        && let Ok(plan) = df.create_physical_plan().await
-                    {
-                        inputs.extend(job::input_files(&plan));
-                    }
-                }
-                inputs.sort();
-                inputs.dedup();
-                self.last_source = (self.command.clone(), inputs);
+                // The CPIs' input files are only looked up if the result is exported.
+                self.last_source = LastSource {
+                    command: self.command.clone(),
+                    files: Vec::new(),
+                    cpis: req.cpis.clone(),
+                };
                 if self.keep_last {
                     self.last = Some((batch.schema(), vec![batch.clone()]));
                 }
@@ -827,7 +835,7 @@ impl Session {
                     .clone()
                     .ok_or_else(|| CpiqError::Usage("no result to export yet".into()))?;
                 let df = self.engine.ctx().read_batches(batches)?;
-                let inputs = self.last_source.1.clone();
+                let inputs = self.last_inputs().await;
                 self.write_partitioned(df, &path, &inputs).await?
             }
             Some(q) => {
@@ -845,8 +853,8 @@ impl Session {
                 })?;
                 self.missed |= batches.iter().any(batch_has_missed);
                 let stream = MemoryStream::try_new(batches, schema, None)?;
-                let (source, inputs) = self.last_source.clone();
-                let combined = format!("{source}\n{}", self.command);
+                let inputs = self.last_inputs().await;
+                let combined = format!("{}\n{}", self.last_source.command, self.command);
                 let export_command = std::mem::replace(&mut self.command, combined);
                 let written = self.write_file(Box::pin(stream), &path, &inputs).await;
                 self.command = export_command;
@@ -863,6 +871,22 @@ impl Session {
         )?;
         self.out.flush()?;
         Ok(())
+    }
+
+    /// The input files behind the last result: those its query read, or
+    /// every file of the tables its CPIs read.
+    async fn last_inputs(&self) -> Vec<String> {
+        let mut inputs = self.last_source.files.clone();
+        for cpi in &self.last_source.cpis {
+            if let Ok(df) = self.engine.ctx().table(cpi.as_str()).await
+                && let Ok(plan) = df.create_physical_plan().await
+            {
+                inputs.extend(job::input_files(&plan));
+            }
+        }
+        inputs.sort();
+        inputs.dedup();
+        inputs
     }
 
     /// Everything about one CPI, with the SQL its view runs.
