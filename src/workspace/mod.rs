@@ -44,7 +44,12 @@ impl Workspace {
         if local.is_file() {
             return Workspace::load(&local);
         }
-        let bundled = Path::new(env!("CARGO_MANIFEST_DIR")).join(CONFIG_FILE);
+        // `cargo run` names the checkout it runs from; a binary run directly
+        // falls back to the checkout it was built from.
+        let checkout = std::env::var_os("CARGO_MANIFEST_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+        let bundled = checkout.join(CONFIG_FILE);
         if bundled.is_file() {
             return Workspace::load(&bundled);
         }

@@ -10,8 +10,14 @@ pub fn bin() -> PathBuf {
 }
 
 /// The repository root (the bundled sample workspace lives here).
+///
+/// Read when the tests run, not when they were built: clones at different
+/// paths share one target directory, and cargo does not rebuild an unchanged
+/// test binary for a new path.
 pub fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
 }
 
 /// The shared real data, beside the repository.
