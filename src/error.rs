@@ -95,9 +95,12 @@ pub enum CpiqError {
     /// `cpiq check` found problems (each already reported).
     #[error("{} found", problems(*.0))]
     Check(usize),
-    /// A query was cancelled (Ctrl-C).
+    /// A query was cancelled (Ctrl-C, SIGINT). Exit code 130.
     #[error("query cancelled")]
     Cancelled,
+    /// The process was asked to stop (SIGTERM). Exit code 143.
+    #[error("terminated")]
+    Terminated,
     /// An error from the DataFusion query engine.
     #[error("{}", strip_df(.0))]
     DataFusion(#[from] DataFusionError),
@@ -183,13 +186,15 @@ impl CpiqError {
     }
 
     /// The process exit code for this error: 2 for usage errors, 130 for a
-    /// cancelled query, 1 for everything else.
+    /// cancelled query, 143 when terminated, 1 for everything else.
     pub fn exit_code(&self) -> u8 {
         match self {
             CpiqError::Usage(_) => 2,
             CpiqError::Cancelled => 130,
+            CpiqError::Terminated => 143,
             CpiqError::Statement { source, .. } => match **source {
                 CpiqError::Cancelled => 130,
+                CpiqError::Terminated => 143,
                 _ => 1,
             },
             _ => 1,

@@ -12,6 +12,7 @@ use clap::{Parser, Subcommand};
 
 use crate::engine::{Engine, EngineOptions};
 use crate::error::{CpiqError, Result};
+use crate::exec::interrupt::interrupted;
 use crate::exec::{Command, Flow, Session};
 use crate::generate::{GenerateOptions, generate};
 use crate::output::Format;
@@ -272,29 +273,32 @@ pub fn run(args: Args) -> Result<ExitCode> {
     if args.command.is_none() && std::io::stdin().is_terminal() {
         return crate::shell::run(&runtime, session, crate::shell::use_color(args.no_color));
     }
-    runtime.block_on(async {
+    if let Some(Cmd::Run {
+        files,
+        output_dir,
+        report,
+        fail_on_missed_target,
+    }) = &args.command
+    {
+        // A job races its scripts against signals itself, to write its report.
+        let result = runtime.block_on(run_jobs(
+            &mut session,
+            files,
+            output_dir.as_deref(),
+            report.as_deref(),
+            *fail_on_missed_target,
+            &settings.params,
+        ));
+        return finish(runtime, result);
+    }
+    let work = async {
         match &args.command {
             Some(Cmd::Sql { query }) => {
                 session
                     .run_script(query, std::path::Path::new("<sql>"))
                     .await?;
             }
-            Some(Cmd::Run {
-                files,
-                output_dir,
-                report,
-                fail_on_missed_target,
-            }) => {
-                return run_jobs(
-                    &mut session,
-                    files,
-                    output_dir.as_deref(),
-                    report.as_deref(),
-                    *fail_on_missed_target,
-                    &settings.params,
-                )
-                .await;
-            }
+            Some(Cmd::Run { .. }) => unreachable!("handled above"),
             Some(Cmd::Inspect { .. }) => unreachable!("handled above"),
             Some(Cmd::Slice(args)) => {
                 session
@@ -327,7 +331,25 @@ pub fn run(args: Args) -> Result<ExitCode> {
             }
         }
         Ok(ExitCode::SUCCESS)
-    })
+    };
+    let result = runtime.block_on(async {
+        tokio::select! {
+            r = work => r,
+            e = interrupted() => Err(e),
+        }
+    });
+    finish(runtime, result)
+}
+
+/// End a one-shot run. After SIGINT or SIGTERM, the stopped work's writers
+/// may still be finishing on other threads: give them a moment, then remove
+/// whatever temporary they left, so no partial file remains.
+fn finish(runtime: tokio::runtime::Runtime, result: Result<ExitCode>) -> Result<ExitCode> {
+    if let Err(CpiqError::Cancelled | CpiqError::Terminated) = &result {
+        runtime.shutdown_timeout(std::time::Duration::from_millis(500));
+        crate::output::remove_temporaries();
+    }
+    result
 }
 
 /// Run job scripts: parameters substituted up front (nothing runs if one is
@@ -367,7 +389,7 @@ async fn run_jobs(
     for (path, text) in &scripts {
         let r = tokio::select! {
             r = session.run_script(text, path) => r,
-            _ = tokio::signal::ctrl_c() => Err(CpiqError::Cancelled),
+            e = interrupted() => Err(e),
         };
         match r {
             Ok(Flow::Quit) => break,
@@ -386,6 +408,7 @@ async fn run_jobs(
     if let Some(report_path) = report {
         let status = match (&outcome, code) {
             (Err(CpiqError::Cancelled), _) => "interrupted",
+            (Err(CpiqError::Terminated), _) => "terminated",
             (Err(_), _) => "failed",
             (Ok(()), 3) => "missed_target",
             _ => "ok",

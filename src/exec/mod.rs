@@ -7,6 +7,7 @@
 //! terminals or parse flags.
 
 pub mod args;
+pub mod interrupt;
 pub mod command;
 pub mod job;
 mod pager;

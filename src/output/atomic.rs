@@ -8,6 +8,44 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{CpiqError, Result};
 
+/// Every temporary path this process is writing, so an interrupt can remove
+/// them after the writers have been stopped ([`remove_temporaries`]): a
+/// cancelled writer may still be running on another thread when the value
+/// that owns the temporary is dropped.
+static TEMPORARIES: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+fn track(temp: &Path) {
+    if let Ok(mut t) = TEMPORARIES.lock() {
+        t.push(temp.to_path_buf());
+    }
+}
+
+fn untrack(temp: &Path) {
+    if let Ok(mut t) = TEMPORARIES.lock() {
+        t.retain(|p| p != temp);
+    }
+}
+
+/// Remove every temporary file or directory still being written. Called on
+/// SIGINT / SIGTERM once the work is stopped; targets are never touched.
+pub fn remove_temporaries() {
+    let temps = match TEMPORARIES.lock() {
+        Ok(mut t) => std::mem::take(&mut *t),
+        Err(_) => return,
+    };
+    for temp in temps {
+        remove_path(&temp);
+    }
+}
+
+fn remove_path(p: &Path) {
+    let _ = if p.is_dir() {
+        std::fs::remove_dir_all(p)
+    } else {
+        std::fs::remove_file(p)
+    };
+}
+
 /// A file being written that appears at its final path only on
 /// [`AtomicFile::commit`]. Dropping it without committing removes the
 /// temporary file.
@@ -38,6 +76,7 @@ impl AtomicFile {
         remove_stale_temps(&dir, &name);
         let temp = dir.join(format!(".{name}.cpiq-tmp-{}", std::process::id()));
         let file = File::create(&temp).map_err(|e| CpiqError::io(&temp, e))?;
+        track(&temp);
         Ok(AtomicFile {
             target: target.to_path_buf(),
             temp,
@@ -59,8 +98,13 @@ impl AtomicFile {
             .map_err(|e| CpiqError::io(&self.temp, e))?
             .len();
         drop(file);
-        std::fs::rename(&self.temp, &self.target).map_err(|e| CpiqError::io(&self.target, e))?;
-        Ok(size)
+        let renamed =
+            std::fs::rename(&self.temp, &self.target).map_err(|e| CpiqError::io(&self.target, e));
+        if renamed.is_err() {
+            let _ = std::fs::remove_file(&self.temp);
+        }
+        untrack(&self.temp);
+        renamed.map(|()| size)
     }
 }
 
@@ -100,6 +144,7 @@ impl Staged {
             published: false,
         };
         staged.remove_temp();
+        track(&staged.temp);
         if is_dir {
             std::fs::create_dir_all(&staged.temp).map_err(|e| CpiqError::io(&staged.temp, e))?;
         }
@@ -148,11 +193,7 @@ impl Staged {
     }
 
     fn remove_temp(&self) {
-        let _ = if self.temp.is_dir() {
-            std::fs::remove_dir_all(&self.temp)
-        } else {
-            std::fs::remove_file(&self.temp)
-        };
+        remove_path(&self.temp);
     }
 }
 
@@ -161,6 +202,7 @@ impl Drop for Staged {
         if !self.published {
             self.remove_temp();
         }
+        untrack(&self.temp);
     }
 }
 
@@ -255,6 +297,7 @@ impl Drop for AtomicFile {
     fn drop(&mut self) {
         if self.file.take().is_some() {
             let _ = std::fs::remove_file(&self.temp);
+            untrack(&self.temp);
         }
     }
 }

@@ -9,7 +9,7 @@
 mod atomic;
 mod table;
 
-pub use atomic::{AtomicFile, Staged, publish_dir};
+pub use atomic::{AtomicFile, Staged, publish_dir, remove_temporaries};
 pub use table::{Expanded, TableOptions};
 
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::support::{bin, cpiq_in, generated, repo, scalar};
 
@@ -523,4 +523,108 @@ fn partitioned_exports_are_published_as_a_whole() {
     }
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     assert!(reader.join().unwrap() > 0);
+}
+
+/// Start `cpiq ARGS` in `dir`, wait until it is writing a temporary file
+/// there, send it the signals named in `signals` (as `kill -s` takes them),
+/// and return its exit code and how long it took to end after the first.
+fn signal_mid_write(dir: &Path, args: &[&str], signals: &[&str]) -> (i32, Duration) {
+    let mut child = Command::new(bin())
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let writing = || {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().contains("cpiq-tmp"))
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !writing() {
+        assert!(child.try_wait().unwrap().is_none(), "ended before writing");
+        assert!(Instant::now() < deadline, "never started writing");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let sent = Instant::now();
+    for s in signals {
+        let pid = child.id().to_string();
+        assert!(
+            Command::new("kill")
+                .args(["-s", s, &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let status = child.wait().unwrap();
+    (status.code().unwrap_or(-1), sent.elapsed())
+}
+
+/// Names of the files in `dir`.
+fn names(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn sigint_and_sigterm_stop_a_job_with_130_or_143_and_no_partial_file() {
+    // An export that would take minutes: stopped mid-write, it must leave
+    // neither the target nor its temporary, and the report says why.
+    let big = "COPY (SELECT value, value * 7 AS v, 'x' || value AS s FROM range(2000000000)) \
+               TO 'big.parquet';\n";
+    for (signal, code, status) in [("INT", 130, "interrupted"), ("TERM", 143, "terminated")] {
+        let d = tempfile::tempdir().unwrap();
+        let script = job(d.path(), big);
+        let (got, took) = signal_mid_write(
+            d.path(),
+            &[
+                "-w",
+                repo().to_str().unwrap(),
+                "run",
+                script.to_str().unwrap(),
+                "--report",
+                "report.json",
+            ],
+            &[signal],
+        );
+        assert_eq!(got, code, "SIG{signal}");
+        assert!(took < Duration::from_secs(5), "SIG{signal} took {took:?}");
+        assert_eq!(names(d.path()), ["job.sql", "report.json"], "SIG{signal}");
+        assert_eq!(report(&d.path().join("report.json"))["status"], status);
+    }
+}
+
+#[test]
+fn sigterm_stops_a_one_shot_export_and_a_second_sigint_exits_at_once() {
+    let query = "SELECT value, value * 7 AS v FROM range(2000000000)";
+    for signals in [&["TERM"][..], &["INT", "INT"][..]] {
+        let d = tempfile::tempdir().unwrap();
+        let (got, took) = signal_mid_write(
+            d.path(),
+            &[
+                "-w",
+                repo().to_str().unwrap(),
+                "sql",
+                query,
+                "--output",
+                "big.parquet",
+            ],
+            signals,
+        );
+        let code = if signals[0] == "TERM" { 143 } else { 130 };
+        assert_eq!(got, code, "{signals:?}");
+        assert!(took < Duration::from_secs(5), "{signals:?} took {took:?}");
+        assert!(names(d.path()).is_empty(), "{:?}", names(d.path()));
+    }
 }
