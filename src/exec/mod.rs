@@ -7,8 +7,8 @@
 //! terminals or parse flags.
 
 pub mod args;
-pub mod interrupt;
 pub mod command;
+pub mod interrupt;
 pub mod job;
 mod pager;
 mod progress;

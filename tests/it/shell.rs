@@ -193,3 +193,68 @@ fn ctrl_c_cancels_a_long_query_and_the_prompt_keeps_working() {
     p.send_line("\\q").unwrap();
     p.exp_eof().unwrap();
 }
+
+/// The process whose environment holds `entry` (the pty crate keeps its
+/// child's pid private).
+fn pid_with_env(entry: &str) -> u32 {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .find(|pid| {
+            std::fs::read(format!("/proc/{pid}/environ"))
+                .map(|env| env.split(|b| *b == 0).any(|v| v == entry.as_bytes()))
+                .unwrap_or(false)
+        })
+        .expect("the shell's process")
+}
+
+/// Resident memory of `pid` in MiB, from /proc.
+fn rss_mib(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kb: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    kb / 1024.0
+}
+
+#[test]
+fn ctrl_c_during_a_memory_hungry_query_returns_the_memory() {
+    let hist = tempfile::tempdir().unwrap();
+    let mut p = shell(generated(), &hist.path().join("history"));
+    let pid = pid_with_env(&format!(
+        "CPIQ_HISTORY={}",
+        hist.path().join("history").display()
+    ));
+    let before = rss_mib(pid);
+    // A hash aggregation whose table keeps growing.
+    p.send_line("SELECT value % 50000000 AS k, count(*) FROM range(10000000000) GROUP BY k;")
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while rss_mib(pid) < before + 400.0 {
+        assert!(std::time::Instant::now() < deadline, "the query never grew");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let during = rss_mib(pid);
+    let t = std::time::Instant::now();
+    p.send_control('c').unwrap();
+    p.exp_string("query cancelled").unwrap();
+    p.exp_string("cpiq> ").unwrap();
+    let took = t.elapsed();
+    std::thread::sleep(Duration::from_millis(300));
+    let after = rss_mib(pid);
+    println!(
+        "RSS before {before:.0} MiB, during {during:.0} MiB, after cancel {after:.0} MiB; prompt back in {took:?}"
+    );
+    assert!(took < Duration::from_secs(5), "cancel took {took:?}");
+    assert!(
+        after < before + (during - before) / 4.0,
+        "memory kept after cancel: before {before:.0}, during {during:.0}, after {after:.0} MiB"
+    );
+    let out = run(&mut p, "SELECT 'still here' AS s;");
+    assert!(out.contains("still here"), "{out}");
+    p.send_line("\\q").unwrap();
+    p.exp_eof().unwrap();
+}
