@@ -147,7 +147,16 @@ fn io_message(path: Option<&std::path::Path>, e: &io::Error) -> String {
 
 /// DataFusion prefixes its messages with the error class ("Error during
 /// planning: ..."); keep the class, drop the nesting noise.
+/// Running out of the memory pool says so first, with what to do.
 fn strip_df(e: &DataFusionError) -> String {
+    if let DataFusionError::ResourcesExhausted(detail) = e.find_root() {
+        return format!(
+            "memory limit reached: {}\nhint: raise memory_limit in [settings] of cpiq.toml \
+             (`cpiq check` shows the limit), or ask for fewer groups: fewer dimensions, \
+             a coarser period, a shorter time range",
+            detail.trim_end()
+        );
+    }
     let s = e.to_string();
     s.trim_end().to_string()
 }

@@ -16,7 +16,7 @@ use crate::exec::interrupt::interrupted;
 use crate::exec::{Command, Flow, Session};
 use crate::generate::{GenerateOptions, generate};
 use crate::output::Format;
-use crate::workspace::Workspace;
+use crate::workspace::{MemoryLimit, Workspace};
 
 /// cpiq: Customer Performance Indicators on your own data.
 ///
@@ -53,6 +53,12 @@ pub struct Args {
     /// `[settings] read_only = true`).
     #[arg(long, global = true)]
     pub read_only: bool,
+
+    /// Memory for query operators, beyond which they spill to disk or fail
+    /// with a "memory limit" error: a size such as 2GiB, or "none" (overrides
+    /// `[settings] memory_limit`; the default is half the machine's memory).
+    #[arg(long, global = true, value_name = "SIZE", value_parser = parse_memory_limit)]
+    pub memory_limit: Option<MemoryLimit>,
 
     /// No colours in the shell (also when NO_COLOR is set).
     #[arg(long, global = true)]
@@ -175,6 +181,15 @@ impl Args {
     }
 }
 
+fn parse_memory_limit(s: &str) -> std::result::Result<MemoryLimit, String> {
+    if s.trim().eq_ignore_ascii_case("none") {
+        return Ok(MemoryLimit::Unlimited);
+    }
+    crate::workspace::parse_size(s)
+        .map(MemoryLimit::Bytes)
+        .ok_or_else(|| format!("{s:?} is not a size (for example 2GiB or 512MB, or none)"))
+}
+
 /// Run cpiq with parsed arguments; returns the exit code on success.
 pub fn run(args: Args) -> Result<ExitCode> {
     let settings = args.resolve()?;
@@ -223,7 +238,10 @@ pub fn run(args: Args) -> Result<ExitCode> {
         .build()
         .map_err(CpiqError::from)?;
     let mut session = runtime.block_on(async {
-        let workspace = Workspace::discover(args.workspace.as_deref())?;
+        let mut workspace = Workspace::discover(args.workspace.as_deref())?;
+        if let Some(limit) = args.memory_limit {
+            workspace.settings.memory_limit = limit;
+        }
         let engine = Engine::open(
             workspace,
             EngineOptions {

@@ -8,6 +8,9 @@
 //! ([`Engine::problems`]) and the rest of the workspace keeps working.
 
 mod register;
+mod resources;
+
+pub use resources::{Resources, human_size};
 pub mod script;
 
 use std::collections::{HashMap, HashSet};
@@ -15,7 +18,6 @@ use std::path::PathBuf;
 
 use datafusion::arrow::datatypes::DataType;
 use datafusion::dataframe::DataFrame;
-use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
 use crate::cpi::{CpiDefinition, load_definitions};
@@ -57,6 +59,7 @@ pub struct Engine {
     tables: Vec<TableEntry>,
     cpis: Vec<CpiEntry>,
     params: HashMap<String, String>,
+    resources: Resources,
 }
 
 /// Options for opening an engine that do not come from `cpiq.toml`.
@@ -79,13 +82,10 @@ impl Engine {
         if let Some(n) = workspace.settings.target_partitions {
             config = config.with_target_partitions(n);
         }
-        let mut runtime = RuntimeEnvBuilder::new();
-        if let Some(bytes) = workspace.settings.memory_limit {
-            runtime = runtime.with_memory_limit(bytes, 1.0);
-        }
+        let resources = Resources::choose(&workspace.settings);
         // `SELECT * FROM 'file.parquet'` works as in datafusion-cli and DuckDB.
         let ctx =
-            SessionContext::new_with_config_rt(config, runtime.build_arc()?).enable_url_table();
+            SessionContext::new_with_config_rt(config, resources.runtime()?).enable_url_table();
 
         let mut tables = Vec::new();
         for spec in workspace.all_tables() {
@@ -120,6 +120,7 @@ impl Engine {
             .collect();
         let mut engine = Engine {
             ctx,
+            resources,
             workspace,
             tables,
             cpis,
@@ -203,6 +204,11 @@ impl Engine {
     /// The workspace this engine was opened on.
     pub fn workspace(&self) -> &Workspace {
         &self.workspace
+    }
+
+    /// The memory limit and spill folder queries run with.
+    pub fn resources(&self) -> &Resources {
+        &self.resources
     }
 
     /// Every CPI file of the workspace, loaded or not, in file-name order.

@@ -5,6 +5,7 @@
 //! that disagree on a column's type are reported by name, and files that only
 //! add columns are merged (missing columns read as NULL).
 
+use std::path::Path;
 use std::sync::Arc;
 
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
@@ -82,7 +83,9 @@ pub(super) async fn register_table(ctx: &SessionContext, spec: &TableSpec) -> Re
         ));
     }
 
-    // Read every file's schema (its footer, or a sample of CSV rows).
+    // Read every file's schema (its footer, or a sample of CSV rows); small
+    // CSV files are first checked row by row, so a malformed row is named.
+    let kind = spec.kind;
     let results: Vec<std::result::Result<(String, Arc<Schema>), String>> =
         futures::stream::iter(files.iter())
             .map(|meta| {
@@ -91,12 +94,26 @@ pub(super) async fn register_table(ctx: &SessionContext, spec: &TableSpec) -> Re
                 let store = &store;
                 async move {
                     let name = format!("/{}", meta.location);
-                    let schema = format
-                        .infer_schema(state, store, std::slice::from_ref(meta))
-                        .await
-                        .map_err(|e| {
-                            format!("{name}: cannot read: {}", first_line(&e.to_string()))
-                        })?;
+                    if kind == FileKind::Csv
+                        && meta.size <= CSV_CHECK_LIMIT
+                        && let Some(problem) = malformed_csv_rows(Path::new(&name))
+                    {
+                        return Err(format!("{name}: {problem}"));
+                    }
+                    let schema = if kind == FileKind::Csv && meta.size <= CSV_CHECK_LIMIT {
+                        // DataFusion infers from chunks of the byte stream and
+                        // trips over quoted newlines across a chunk boundary
+                        // (the Olist reviews); small files are read whole.
+                        infer_csv_schema(Path::new(&name))
+                            .map_err(|e| format!("{name}: cannot read: {e}"))?
+                    } else {
+                        format
+                            .infer_schema(state, store, std::slice::from_ref(meta))
+                            .await
+                            .map_err(|e| {
+                                format!("{name}: cannot read: {}", first_line(&e.to_string()))
+                            })?
+                    };
                     Ok::<_, String>((name, schema))
                 }
             })
@@ -169,6 +186,74 @@ pub(super) async fn register_table(ctx: &SessionContext, spec: &TableSpec) -> Re
     let table = ListingTable::try_new(config)?;
     ctx.register_table(spec.name.as_str(), Arc::new(table))?;
     Ok(())
+}
+
+/// CSV files up to this size are checked row by row when a table is
+/// registered; larger ones only by DataFusion as they are read.
+const CSV_CHECK_LIMIT: u64 = 32 << 20;
+
+/// The schema of a whole CSV file with a header, as DataFusion's reader
+/// would infer it.
+fn infer_csv_schema(path: &Path) -> std::result::Result<Arc<Schema>, String> {
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let (schema, _) = datafusion::arrow::csv::reader::Format::default()
+        .with_header(true)
+        .infer_schema(std::io::BufReader::new(file), None)
+        .map_err(|e| e.to_string())?;
+    Ok(Arc::new(schema))
+}
+
+/// The rows of a CSV file whose number of fields differs from its header's,
+/// as "line N has F fields" (the first ten, then how many more), or `None`
+/// when every row is well formed (or the file cannot be opened here; the
+/// reader then reports it).
+fn malformed_csv_rows(path: &Path) -> Option<String> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .from_path(path)
+        .ok()?;
+    let expected = match reader.headers() {
+        Ok(h) => h.len(),
+        Err(e) => return Some(format!("unreadable header: {e}")),
+    };
+    let mut bad = Vec::new();
+    let mut count = 0usize;
+    let mut record = csv::ByteRecord::new();
+    loop {
+        match reader.read_byte_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) if record.len() == expected => {}
+            Ok(true) => {
+                // An empty line in the middle is a one-field record; skip it.
+                if record.len() == 1 && record[0].is_empty() {
+                    continue;
+                }
+                count += 1;
+                if bad.len() < 10 {
+                    let line = record.position().map(|p| p.line()).unwrap_or(0);
+                    bad.push(format!("line {line} has {} fields", record.len()));
+                }
+            }
+            Err(e) => {
+                let line = e.position().map(|p| p.line()).unwrap_or(0);
+                return Some(format!("line {line}: {e}"));
+            }
+        }
+    }
+    if count == 0 {
+        return None;
+    }
+    let more = if count > bad.len() {
+        format!(" and {} more", count - bad.len())
+    } else {
+        String::new()
+    };
+    Some(format!(
+        "{count} malformed row{} (the header has {expected} fields): {}{more}",
+        if count == 1 { "" } else { "s" },
+        bad.join(", ")
+    ))
 }
 
 fn first_line(s: &str) -> &str {

@@ -1035,6 +1035,7 @@ impl Session {
             cpis,
             self.engine.cpis().len()
         )?;
+        writeln!(self.out, "{}", self.engine.resources().describe())?;
         self.out.flush()?;
         if problems.is_empty() {
             Ok(())

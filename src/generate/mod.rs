@@ -226,7 +226,8 @@ measures = { nps_score = "avg", ces_score = "avg" }
 directions = { nps_score = "higher_is_better", ces_score = "higher_is_better" }
 
 [settings]
-memory_limit = "4GiB"
+# memory_limit = "4GiB"        # default: half of this machine's memory; "none" for no limit
+# spill_dir = "/var/tmp/cpiq"  # default: the OS temporary folder, unless it is in memory
 "#;
 
 /// The month `i` months after `start` (which is a first of month).

@@ -69,6 +69,8 @@ struct RawSettings {
     timezone: Option<Spanned<String>>,
     #[serde(default)]
     read_only: Option<bool>,
+    #[serde(default)]
+    spill_dir: Option<Spanned<String>>,
 }
 
 /// A loaded, validated workspace.
@@ -182,11 +184,26 @@ pub struct KpiSpec {
     pub line: usize,
 }
 
+/// `[settings] memory_limit`: a size, `"none"`, or unset for the engine's
+/// default (a share of the machine's memory).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemoryLimit {
+    /// Not set: the engine chooses from the machine's memory.
+    Default,
+    /// A pool of this many bytes.
+    Bytes(usize),
+    /// `"none"`: no pool limit (the kernel's limit applies).
+    Unlimited,
+}
+
 /// Session settings from `[settings]`.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// Memory pool size in bytes; queries spill to disk beyond it.
-    pub memory_limit: Option<usize>,
+    /// Memory pool size for query operators; beyond it they spill to disk
+    /// or fail with a "memory limit" error.
+    pub memory_limit: MemoryLimit,
+    /// Where operators spill; `None` for the engine's default.
+    pub spill_dir: Option<PathBuf>,
     /// Number of partitions (threads) queries run with.
     pub target_partitions: Option<usize>,
     /// The month (1-12) the fiscal year starts in; quarters and years follow it.
@@ -200,7 +217,8 @@ pub struct Settings {
 impl Default for Settings {
     fn default() -> Self {
         Settings {
-            memory_limit: None,
+            memory_limit: MemoryLimit::Default,
+            spill_dir: None,
             target_partitions: None,
             fiscal_year_start: 1,
             timezone: None,
@@ -425,15 +443,28 @@ impl Workspace {
 
         let mut settings = Settings::default();
         if let Some(m) = &raw.settings.memory_limit {
-            settings.memory_limit = Some(parse_size(m.get_ref()).ok_or_else(|| {
-                err(
-                    m.span().start,
-                    format!(
-                        "settings.memory_limit: \"{}\" is not a size (for example \"4GiB\" or \"512MB\")",
-                        m.get_ref()
-                    ),
-                )
-            })?);
+            settings.memory_limit = if m.get_ref().trim().eq_ignore_ascii_case("none") {
+                MemoryLimit::Unlimited
+            } else {
+                MemoryLimit::Bytes(parse_size(m.get_ref()).ok_or_else(|| {
+                    err(
+                        m.span().start,
+                        format!(
+                            "settings.memory_limit: \"{}\" is not a size (for example \"4GiB\" or \"512MB\", or \"none\")",
+                            m.get_ref()
+                        ),
+                    )
+                })?)
+            };
+        }
+        if let Some(d) = &raw.settings.spill_dir {
+            if d.get_ref().trim().is_empty() {
+                return Err(err(
+                    d.span().start,
+                    "settings.spill_dir: an empty path".into(),
+                ));
+            }
+            settings.spill_dir = Some(root.join(d.get_ref()));
         }
         if let Some(t) = &raw.settings.target_partitions {
             let n = *t.get_ref();
@@ -529,7 +560,7 @@ memory_limit = "4GiB"
         assert_eq!(ws.tables[0].path, d.path().join("orders.parquet"));
         assert_eq!(ws.tables[0].line, 5);
         assert_eq!(ws.kpis[0].measures[0], ("nps".into(), Aggregation::Avg));
-        assert_eq!(ws.settings.memory_limit, Some(4 << 30));
+        assert_eq!(ws.settings.memory_limit, MemoryLimit::Bytes(4 << 30));
     }
 
     #[test]

@@ -10,7 +10,8 @@
 mod config;
 
 pub use config::{
-    Aggregation, FileKind, KpiSpec, Settings, TableSpec, Workspace, is_identifier, parse_size,
+    Aggregation, FileKind, KpiSpec, MemoryLimit, Settings, TableSpec, Workspace, is_identifier,
+    parse_size,
 };
 
 use std::path::{Path, PathBuf};

@@ -305,7 +305,7 @@ fn fuzz_cpi_parameters() {
 fn fuzz_workspace_config() {
     let corpus = vec![
         read("cpiq.toml"),
-        "[workspace]\ncpis = \"q\"\n[settings]\nmemory_limit = \"4GiB\"\ntimezone = \"Europe/Paris\"\nfiscal_year_start = 4\nread_only = true\n[tables.t]\npath = \"t.csv\"\nformat = \"csv\"\non_bad_file = \"skip\"\n".into(),
+        "[workspace]\ncpis = \"q\"\n[settings]\nmemory_limit = \"4GiB\"\nspill_dir = \"spill\"\ntimezone = \"Europe/Paris\"\nfiscal_year_start = 4\nread_only = true\n[tables.t]\npath = \"t.csv\"\nformat = \"csv\"\non_bad_file = \"skip\"\n".into(),
     ];
     let path = Path::new("cpiq.toml");
     fuzz("workspace config", corpus, |text| {

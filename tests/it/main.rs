@@ -13,5 +13,6 @@ mod generate; // the generator: determinism, planted relations, 10M scale knobs 
 mod jobs; // cpiq run as a scheduled job: params, report, exit codes, atomic self-describing exports (issue 6)
 mod read_only; // --read-only refuses every kind of write (issue 8)
 mod realdata; // on-time delivery on the real Olist orders (issue 2)
+mod robustness; // messy data, memory limits, odd input (issue 8)
 mod shell; // the shell under a pseudo-terminal and with piped input (issues 2, 4)
 mod slice; // cpiq slice, \\slice, cpi_slice(), explain-change (issue 3)

@@ -243,14 +243,22 @@ fn ctrl_c_during_a_memory_hungry_query_returns_the_memory() {
     p.exp_string("query cancelled").unwrap();
     p.exp_string("cpiq> ").unwrap();
     let took = t.elapsed();
-    std::thread::sleep(Duration::from_millis(300));
-    let after = rss_mib(pid);
-    println!(
-        "RSS before {before:.0} MiB, during {during:.0} MiB, after cancel {after:.0} MiB; prompt back in {took:?}"
-    );
     assert!(took < Duration::from_secs(5), "cancel took {took:?}");
+    // The stopped operators are dropped by the runtime's workers, which on
+    // a loaded machine may take a moment after the prompt is back.
+    let released = before + (during - before) / 4.0;
+    let mut after = rss_mib(pid);
+    while after >= released && t.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(100));
+        after = rss_mib(pid);
+    }
+    println!(
+        "RSS before {before:.0} MiB, during {during:.0} MiB, after cancel {after:.0} MiB \
+         ({:?} after Ctrl-C); prompt back in {took:?}",
+        t.elapsed()
+    );
     assert!(
-        after < before + (during - before) / 4.0,
+        after < released,
         "memory kept after cancel: before {before:.0}, during {during:.0}, after {after:.0} MiB"
     );
     let out = run(&mut p, "SELECT 'still here' AS s;");

@@ -1,0 +1,299 @@
+//! Robustness (issue 8): messy data, memory limits, odd input. Each test
+//! makes one fault happen and checks the message names what is wrong, the
+//! numbers stay right, and nothing panics. The fault table in
+//! `docs/robustness.md` lists these tests.
+
+use crate::support::{TempWorkspace, cpiq_stdin, csv_rows, generated, realdata, scalar};
+
+/// One CPI over `events` whose denominator is a column of the file.
+fn ratio_cpi() -> (&'static str, String) {
+    (
+        "ratio.sql",
+        "-- cpi: ratio\n-- label: Ratio\n-- unit: ratio\n-- direction: higher_is_better\n\
+         -- time: at\n-- dimensions: channel\n\
+         SELECT at, channel, num AS numerator, den AS denominator FROM events\n"
+            .to_string(),
+    )
+}
+
+#[test]
+fn malformed_csv_rows_are_named_by_file_and_line() {
+    let events = "at,channel,num,den\n\
+                  2024-01-01 10:00:00,web,1,1\n\
+                  2024-01-02 10:00:00,web,1,1,9\n\
+                  2024-01-03 10:00:00,app,1\n\
+                  2024-01-04 10:00:00,app,1,1\n";
+    let (name, text) = ratio_cpi();
+    let ws = TempWorkspace::with_own_cpis(&[("events", "events.csv", events)], &[(name, &text)]);
+    let r = ws.cpiq(&["check"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    let file = ws.path().join("events.csv");
+    let want = format!(
+        "{}: 2 malformed rows (the header has 4 fields): line 3 has 5 fields, line 4 has 3 fields",
+        file.display()
+    );
+    assert!(r.stdout.contains(&want), "{}", r.stdout);
+}
+
+#[test]
+fn csv_values_with_quoted_newlines_are_read_whole() {
+    // The Olist reviews: comments with quoted CR LF inside, which DataFusion's
+    // chunked schema inference cannot read. Counted independently with the
+    // csv crate.
+    let path = realdata().join("olist-sample/olist_order_reviews_dataset.csv");
+    let mut reader = csv::Reader::from_path(&path).unwrap();
+    let (mut n, mut sum) = (0u64, 0u64);
+    for rec in reader.records() {
+        let rec = rec.unwrap();
+        n += 1;
+        sum += rec[2].parse::<u64>().unwrap();
+    }
+    let ws = TempWorkspace::with_tables(
+        &[],
+        &format!(
+            "\n[tables.reviews]\npath = {:?}\nformat = \"csv\"\n",
+            path.display().to_string()
+        ),
+    );
+    let out = ws
+        .cpiq(&[
+            "sql",
+            "SELECT COUNT(*) AS n, SUM(review_score) AS s FROM reviews",
+        ])
+        .ok();
+    let rows = csv_rows(&out);
+    assert_eq!(rows[1], [n.to_string(), sum.to_string()]);
+    assert!(n > 6000, "{n}");
+}
+
+#[test]
+fn a_kpi_table_without_its_time_column_is_named_and_the_rest_works() {
+    let (name, text) = ratio_cpi();
+    let ws = TempWorkspace::with_own_cpis(
+        &[
+            (
+                "events",
+                "events.csv",
+                "at,channel,num,den\n2024-01-01 10:00:00,web,1,2\n",
+            ),
+            ("kpi", "kpi.csv", "period,nps\n2024-01-01,40\n"),
+        ],
+        &[(name, &text)],
+    );
+    let toml = ws.path().join("cpiq.toml");
+    let mut config = std::fs::read_to_string(&toml).unwrap();
+    config = config.replace("[tables.kpi]", "[kpis.kpi]");
+    config.push_str("time = \"month\"\nmeasures = { nps = \"avg\" }\n");
+    std::fs::write(&toml, &config).unwrap();
+    let r = ws.cpiq(&["check"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    let line = config
+        .lines()
+        .position(|l| l.starts_with("time = "))
+        .unwrap()
+        + 1;
+    let want = format!("cpiq.toml:{line}: kpis.kpi.time: the table has no column \"month\"");
+    assert!(r.stdout.contains(&want), "{}", r.stdout);
+    // The CPI still answers.
+    let v = scalar(
+        &ws.cpiq(&[
+            "sql",
+            "SELECT CAST(SUM(numerator) AS DOUBLE) / SUM(denominator) FROM ratio",
+        ])
+        .ok(),
+    );
+    assert_eq!(v.parse::<f64>().unwrap(), 0.5);
+}
+
+#[test]
+fn timestamps_before_1970_and_far_ahead_land_in_their_periods() {
+    let events = "at,channel,num,den\n\
+                  1969-12-31 23:59:59,web,1,1\n\
+                  1969-12-01 00:00:00,web,0,1\n\
+                  1900-02-28 12:00:00,web,1,1\n\
+                  2100-01-01 00:00:00,web,1,2\n\
+                  2262-04-01 00:00:00,app,1,4\n";
+    let (name, text) = ratio_cpi();
+    let ws = TempWorkspace::with_own_cpis(&[("events", "events.csv", events)], &[(name, &text)]);
+    let out = ws
+        .cpiq(&["slice", "ratio", "--per", "month", "--format", "csv"])
+        .ok();
+    let rows = csv_rows(&out);
+    let cells: Vec<(String, String)> = rows[1..]
+        .iter()
+        .map(|r| (r[1].clone(), r[2].clone()))
+        .collect();
+    assert_eq!(
+        cells,
+        [
+            ("1900-02-01".to_string(), "1.0".to_string()),
+            ("1969-12-01".into(), "0.5".into()),
+            ("2100-01-01".into(), "0.5".into()),
+            ("2262-04-01".into(), "0.25".into()),
+        ],
+        "{out}"
+    );
+}
+
+#[test]
+fn a_zero_denominator_gives_null_never_an_error_or_infinity() {
+    let events = "at,channel,num,den\n\
+                  2024-01-01 10:00:00,web,0,0\n\
+                  2024-01-02 10:00:00,web,0,0\n\
+                  2024-01-03 10:00:00,app,1,2\n";
+    let (name, text) = ratio_cpi();
+    let ws = TempWorkspace::with_own_cpis(&[("events", "events.csv", events)], &[(name, &text)]);
+    let out = ws
+        .cpiq(&["slice", "ratio", "--by", "channel", "--format", "csv"])
+        .ok();
+    let rows = csv_rows(&out);
+    let header = &rows[0];
+    let value = header.iter().position(|h| h == "value").unwrap();
+    let channel = header.iter().position(|h| h == "channel").unwrap();
+    let by: Vec<(&str, &str)> = rows[1..]
+        .iter()
+        .map(|r| (r[channel].as_str(), r[value].as_str()))
+        .collect();
+    assert_eq!(by, [("app", "0.5"), ("web", "")], "{out}");
+    assert!(!out.contains("inf") && !out.contains("NaN"), "{out}");
+}
+
+#[test]
+fn a_slice_beyond_the_memory_limit_fails_with_a_clear_message() {
+    // One cell per customer and day: far more than 1 MiB of cells.
+    let r = crate::support::cpiq_in(
+        generated(),
+        &[
+            "--memory-limit",
+            "1MiB",
+            "slice",
+            "first_contact_resolution",
+            "--by",
+            "customer_id",
+            "--per",
+            "day",
+        ],
+    );
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stderr.contains("memory limit reached"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("hint: raise memory_limit"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stdout.is_empty(), "{}", r.stdout);
+    // Without the limit the same slice answers, one row per cell.
+    let out = crate::support::cpiq_in(
+        generated(),
+        &[
+            "slice",
+            "first_contact_resolution",
+            "--by",
+            "customer_id",
+            "--per",
+            "day",
+            "--format",
+            "csv",
+        ],
+    )
+    .ok();
+    assert!(out.lines().count() > 10_000, "{}", out.lines().count());
+}
+
+#[test]
+fn an_aggregation_beyond_the_memory_limit_spills_and_gives_the_same_answer() {
+    let query = "SET datafusion.execution.target_partitions = 2;\n\
+                 SELECT COUNT(*) AS cells, SUM(n) AS n, SUM(d) AS d FROM (\
+                   SELECT customer_id, date_trunc('day', opened_at) AS day, \
+                          SUM(numerator) AS n, SUM(denominator) AS d \
+                   FROM first_contact_resolution GROUP BY 1, 2)";
+    let unlimited = crate::support::cpiq_in(generated(), &["sql", query]).ok();
+    let mut spilled = 0;
+    for _ in 0..3 {
+        let r = crate::support::cpiq_in(generated(), &["--memory-limit", "2MiB", "sql", query]);
+        // Each run either answers exactly as without a limit or says it
+        // ran out of memory; never a wrong answer, a crash or a kill.
+        if r.code == 0 {
+            assert_eq!(r.stdout, unlimited);
+        } else {
+            assert!(r.stderr.contains("memory limit reached"), "{r:?}");
+        }
+        let plan = crate::support::cpiq_in(
+            generated(),
+            &[
+                "--memory-limit",
+                "2MiB",
+                "sql",
+                &query.replace("SELECT COUNT", "EXPLAIN ANALYZE SELECT COUNT"),
+            ],
+        );
+        if plan.code == 0
+            && plan
+                .stdout
+                .split("spill_count=")
+                .skip(1)
+                .any(|s| !s.starts_with('0'))
+        {
+            spilled += 1;
+        }
+    }
+    assert!(spilled > 0, "the aggregation never spilled under 2 MiB");
+}
+
+#[test]
+fn check_shows_the_memory_limit_and_the_spill_folder() {
+    let (name, text) = ratio_cpi();
+    let ws = TempWorkspace::with_own_cpis(
+        &[(
+            "events",
+            "events.csv",
+            "at,channel,num,den\n2024-01-01 10:00:00,web,1,2\n",
+        )],
+        &[(name, &text)],
+    );
+    let toml = ws.path().join("cpiq.toml");
+    let mut config = std::fs::read_to_string(&toml).unwrap();
+    config.push_str("\n[settings]\nmemory_limit = \"768MiB\"\nspill_dir = \"spill\"\n");
+    std::fs::write(&toml, config).unwrap();
+    let out = ws.cpiq(&["check"]).ok();
+    assert!(
+        out.contains("memory limit 768.0 MiB (memory_limit in cpiq.toml)"),
+        "{out}"
+    );
+    let spill = ws.path().join("spill");
+    assert!(
+        out.contains(&format!(
+            "spill folder {} (spill_dir in cpiq.toml)",
+            spill.display()
+        )),
+        "{out}"
+    );
+    // The flag wins over the file.
+    let out = ws.cpiq(&["--memory-limit", "none", "check"]).ok();
+    assert!(out.contains("memory limit none"), "{out}");
+    let r = ws.cpiq(&["--memory-limit", "lots", "check"]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(r.stderr.contains("\"lots\" is not a size"), "{}", r.stderr);
+}
+
+#[test]
+fn unbalanced_quotes_and_megabyte_lines_are_handled() {
+    let ws = generated();
+    // A string literal of a megabyte on one line.
+    let long = "x".repeat(1 << 20);
+    let out = cpiq_stdin(ws, &[], &format!("SELECT length('{long}') AS n;\n")).ok();
+    assert_eq!(scalar(&out), (1 << 20).to_string());
+    // An unterminated quote: a clear error, not a hang or a panic.
+    let r = cpiq_stdin(ws, &[], "SELECT 'unterminated AS s;\n");
+    assert_ne!(r.code, 0, "{r:?}");
+    assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+    assert!(
+        r.stderr.to_lowercase().contains("unterminated"),
+        "{}",
+        r.stderr
+    );
+    // A megabyte of garbage on one line: an error that is not a megabyte long.
+    let r = cpiq_stdin(ws, &[], &format!("SELECT {long}(;\n"));
+    assert_ne!(r.code, 0, "{r:?}");
+    assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+}
