@@ -4,6 +4,8 @@
 //! `CPIQ_BENCH_CUSTOMERS` and `CPIQ_BENCH_MONTHS`. Compare figures measured
 //! in one run only: this machine's timings are noisy.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark may stop on a broken setup
+
 use std::time::{Duration, Instant};
 
 use cpiq::engine::{Engine, EngineOptions};

@@ -16,13 +16,13 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 use datafusion::arrow::array::{
-    Array, ArrayRef, BooleanArray, Date32Array, Float64Array, Int64Array, RecordBatch, StringArray,
+    Array, ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray,
 };
-use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::prelude::SessionContext;
 
 use crate::cpi::{CpiDefinition, Direction};
+use crate::engine::columns::{as_floats, date_of, dates, floats, strings_if_present};
 use crate::error::{CpiqError, Result};
 use crate::slice::{Calendar, Grain};
 use crate::workspace::KpiSpec;
@@ -109,46 +109,19 @@ pub fn parse_lags(s: &str) -> Result<Vec<u32>> {
 
 type Series = BTreeMap<(Option<String>, Option<String>, NaiveDate), f64>; // (dim, entity, period) -> value
 
-fn date_of(days: i32) -> NaiveDate {
-    NaiveDate::from_num_days_from_ce_opt(days + 719_163).expect("date in range")
-}
-
-fn utf8(b: &RecordBatch, name: &str) -> Result<Option<StringArray>> {
-    Ok(match b.column_by_name(name) {
-        Some(a) => Some(
-            cast(a, &DataType::Utf8)?
-                .as_any()
-                .downcast_ref::<StringArray>()
-                .expect("utf8")
-                .clone(),
-        ),
-        None => None,
-    })
+fn needs_grain() -> CpiqError {
+    CpiqError::Usage("correlate needs a time grain: --per day|week|month|quarter|year".into())
 }
 
 async fn series(ctx: &SessionContext, sql: &str, with_den: bool) -> Result<Series> {
     let mut out = Series::new();
     for b in ctx.sql(sql).await?.collect().await? {
-        let period = cast(
-            b.column_by_name("period").expect("period"),
-            &DataType::Date32,
-        )?;
-        let period = period
-            .as_any()
-            .downcast_ref::<Date32Array>()
-            .expect("date32");
-        let dim = utf8(&b, "dim")?;
-        let ent = utf8(&b, "entity")?;
-        let v = cast(b.column_by_name("v").expect("v"), &DataType::Float64)?;
-        let v = v.as_any().downcast_ref::<Float64Array>().expect("f64");
+        let period = dates(&b, "period")?;
+        let dim = strings_if_present(&b, "dim")?;
+        let ent = strings_if_present(&b, "entity")?;
+        let v = floats(&b, "v")?;
         let den = if with_den {
-            let d = cast(b.column_by_name("den").expect("den"), &DataType::Float64)?;
-            Some(
-                d.as_any()
-                    .downcast_ref::<Float64Array>()
-                    .expect("f64")
-                    .clone(),
-            )
+            Some(floats(&b, "den")?)
         } else {
             None
         };
@@ -171,7 +144,7 @@ async fn series(ctx: &SessionContext, sql: &str, with_den: bool) -> Result<Serie
                 ent.as_ref()
                     .filter(|e| !e.is_null(i))
                     .map(|e| e.value(i).to_string()),
-                date_of(period.value(i)),
+                date_of(period.value(i))?,
             );
             out.insert(key, value);
         }
@@ -276,7 +249,7 @@ pub async fn run(
             DataType::Date32 | DataType::Date64 => format!("CAST({} AS TIMESTAMP)", def.time),
             _ => def.time.clone(),
         };
-        let period = cal.period_sql(req.per, &ts).expect("a time grain");
+        let period = cal.period_sql(req.per, &ts).ok_or_else(needs_grain)?;
         let lit = |d: NaiveDate| format!("TIMESTAMP '{d} 00:00:00'");
         let mut conds = Vec::new();
         if let Some(f) = req.from {
@@ -359,7 +332,7 @@ pub async fn run(
                 }
             }
             let kts = format!("CAST({} AS TIMESTAMP)", kpi.time);
-            let kperiod = cal.period_sql(req.per, &kts).expect("a time grain");
+            let kperiod = cal.period_sql(req.per, &kts).ok_or_else(needs_grain)?;
             let mut kconds = Vec::new();
             if let Some(f) = req.from {
                 kconds.push(format!("{kts} >= {}", lit(f)));
@@ -662,7 +635,7 @@ pub fn display_batch(batch: &RecordBatch) -> Result<RecordBatch> {
             arrays.push(col.clone());
             continue;
         }
-        let v = col.as_any().downcast_ref::<Float64Array>().expect("f64");
+        let v = as_floats(col)?;
         let is_p = f.name().contains("p_value") || f.name() == "q_value";
         let out: StringArray = (0..v.len())
             .map(|r| {

@@ -253,23 +253,26 @@ impl CpiDefinition {
             values.insert(key.to_string(), (value, lineno));
         }
         let header_end = text.lines().count().max(1);
-        for key in REQUIRED {
-            if !values.contains_key(key) {
-                return Err(err(
-                    if body_line > 0 { body_line } else { header_end },
-                    format!("missing header key \"{key}\""),
-                ));
-            }
-        }
         let get = |k: &str| values.get(k).map(|(v, l)| (v.as_str(), *l));
-        let (name, name_line) = get("cpi").unwrap();
+        let required = |k: &str| {
+            get(k).ok_or_else(|| {
+                err(
+                    if body_line > 0 { body_line } else { header_end },
+                    format!("missing header key \"{k}\""),
+                )
+            })
+        };
+        for key in REQUIRED {
+            required(key)?;
+        }
+        let (name, name_line) = required("cpi")?;
         if !is_identifier(name) {
             return Err(err(
                 name_line,
                 format!("cpi: \"{name}\" is not a plain SQL identifier (letters, digits, _)"),
             ));
         }
-        let (unit, l) = get("unit").unwrap();
+        let (unit, l) = required("unit")?;
         let unit = Unit::parse(unit).ok_or_else(|| {
             err(
                 l,
@@ -279,7 +282,7 @@ impl CpiDefinition {
                 ),
             )
         })?;
-        let (direction, l) = get("direction").unwrap();
+        let (direction, l) = required("direction")?;
         let direction = match direction {
             "higher_is_better" => Direction::HigherIsBetter,
             "lower_is_better" => Direction::LowerIsBetter,
@@ -305,7 +308,7 @@ impl CpiDefinition {
         };
         let target = number("target")?;
         let min_denominator = number("min_denominator")?;
-        let (time, l) = get("time").unwrap();
+        let (time, l) = required("time")?;
         if !is_identifier(time) {
             return Err(err(l, format!("time: \"{time}\" is not a column name")));
         }
@@ -333,7 +336,7 @@ impl CpiDefinition {
         let key_lines = values.iter().map(|(k, (_, l))| (k.clone(), *l)).collect();
         let def = CpiDefinition {
             name: name.to_string(),
-            label: get("label").unwrap().0.to_string(),
+            label: required("label")?.0.to_string(),
             description: get("description")
                 .map(|d| d.0.to_string())
                 .unwrap_or_default(),

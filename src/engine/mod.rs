@@ -7,6 +7,7 @@
 //! broken or a CPI whose definition is wrong is recorded as a problem
 //! ([`Engine::problems`]) and the rest of the workspace keeps working.
 
+pub mod columns;
 mod register;
 mod resources;
 

@@ -107,6 +107,17 @@ fn rows_written(batches: &[RecordBatch]) -> u64 {
         .sum()
 }
 
+/// Fault injection for the tests of cpiq's own safety nets: with
+/// `CPIQ_FAULT_INJECTION=panic` in the environment, a statement containing
+/// `cpiq_fault_panic` panics, as a bug would. Never set in normal use.
+fn failpoint(statement: &str) {
+    if statement.contains("cpiq_fault_panic")
+        && std::env::var_os("CPIQ_FAULT_INJECTION").is_some_and(|v| v == "panic")
+    {
+        panic!("fault injected by CPIQ_FAULT_INJECTION");
+    }
+}
+
 /// What produced the last result: the statement, and the files its query
 /// read or the CPIs it sliced (whose files are looked up only on export).
 #[derive(Debug, Clone, Default)]
@@ -396,6 +407,7 @@ impl Session {
     /// Run one statement or command.
     pub async fn run_item(&mut self, item: &Item) -> Result<Flow> {
         self.command = item_text(item).to_string();
+        failpoint(&self.command);
         let result = self.run_item_inner(item).await;
         self.settle_watchers();
         result
@@ -910,7 +922,10 @@ impl Session {
                     known.join(", ")
                 ))
             })?;
-        let d = entry.definition.as_ref().expect("found by definition");
+        let d = entry
+            .definition
+            .as_ref()
+            .ok_or_else(|| CpiqError::Usage(format!("CPI \"{name}\" did not load")))?;
         let params = self.engine.params();
         let mut text = String::new();
         let mut line = |k: &str, v: String| text.push_str(&format!("{k:<16} {v}\n"));

@@ -23,7 +23,7 @@ pub use rng::Rng;
 
 use std::path::{Path, PathBuf};
 
-use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime};
+use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime};
 
 use crate::error::{CpiqError, Result};
 use tables::{Customer, KpiRow, Order, QuoteRequest, Return, SupportCase, Survey, TableWriter};
@@ -52,7 +52,7 @@ impl Default for GenerateOptions {
             customers: 10_000,
             months: 24,
             seed: 42,
-            start: NaiveDate::from_ymd_opt(2024, 1, 1).expect("valid date"),
+            start: DEFAULT_START,
             progress: false,
         }
     }
@@ -230,11 +230,24 @@ directions = { nps_score = "higher_is_better", ces_score = "higher_is_better" }
 # spill_dir = "/var/tmp/cpiq"  # default: the OS temporary folder, unless it is in memory
 "#;
 
+/// The first month of a generated history unless `--start` says otherwise.
+const DEFAULT_START: NaiveDate = match NaiveDate::from_ymd_opt(2024, 1, 1) {
+    Some(d) => d,
+    None => panic!("2024-01-01 is a date"),
+};
+
+/// The last second of a day: a promised delivery date ends then.
+const LAST_SECOND: NaiveTime = match NaiveTime::from_hms_opt(23, 59, 59) {
+    Some(t) => t,
+    None => panic!("23:59:59 is a time"),
+};
+
 /// The month `i` months after `start` (which is a first of month).
 fn month_start(start: NaiveDate, i: u32) -> NaiveDate {
     let m0 = start.year() * 12 + start.month0() as i32 + i as i32;
+    // `generate` checks that the whole history lies in years 1900-9999.
     NaiveDate::from_ymd_opt(m0.div_euclid(12), m0.rem_euclid(12) as u32 + 1, 1)
-        .expect("valid month")
+        .unwrap_or(NaiveDate::MAX)
 }
 
 fn micros(t: NaiveDateTime) -> i64 {
@@ -252,7 +265,15 @@ pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary> {
             "--customers and --months must be at least 1".into(),
         ));
     }
-    let start = opts.start.with_day(1).expect("day 1 exists");
+    let start = opts.start - Duration::days(i64::from(opts.start.day0()));
+    let last_year =
+        i64::from(start.year()) + (i64::from(start.month0()) + i64::from(opts.months)) / 12;
+    if start.year() < 1900 || last_year > 9999 {
+        return Err(CpiqError::Usage(format!(
+            "--start {} with --months {}: the history must lie in the years 1900-9999",
+            opts.start, opts.months
+        )));
+    }
     let out = &opts.out;
     let data = out.join("data-samples");
     std::fs::create_dir_all(&data).map_err(|e| CpiqError::io(&data, e))?;
@@ -303,7 +324,7 @@ pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary> {
     let mut last_case = vec![0u8; customers.len()];
 
     let end = month_start(start, opts.months);
-    let end_t = end.and_hms_opt(0, 0, 0).expect("midnight");
+    let end_t = end.and_time(NaiveTime::MIN);
     let bar = progress_bar(opts.progress, opts.months as u64);
 
     let mut w_support = TableWriter::<SupportCase>::partitioned(&data.join("support_cases"))?;
@@ -332,7 +353,7 @@ pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary> {
         }
         for day in 0..days {
             let date = month + Duration::days(day);
-            let midnight = date.and_hms_opt(0, 0, 0).expect("midnight");
+            let midnight = date.and_time(NaiveTime::MIN);
             let at = |r: &mut Rng| midnight + Duration::seconds(r.below(86_400) as i64);
             let per_day = |rate: f64| n_cust * rate / days as f64;
 
@@ -392,7 +413,7 @@ pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary> {
                 let ch = r.pick(&[0.55, 0.35, 0.10]); // web, app, store
                 let ordered = at(&mut r);
                 let promised_date = (ordered + Duration::days(3 + r.below(5) as i64)).date();
-                let promised = promised_date.and_hms_opt(23, 59, 59).expect("valid time");
+                let promised = promised_date.and_time(LAST_SECOND);
                 let on_time = r.chance((0.92 + 0.035 * z(s, m, Driver::OnTime)).clamp(0.05, 0.995));
                 let delivered = if on_time {
                     promised - hours(r.f64() * 72.0)

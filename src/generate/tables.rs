@@ -69,7 +69,7 @@ fn tss<T>(rows: &[T], get: impl Fn(&T) -> Option<i64>) -> ArrayRef {
     ))
 }
 fn days(d: NaiveDate) -> i32 {
-    (d - NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch")).num_days() as i32
+    crate::engine::columns::days_of(d)
 }
 
 /// A customer.
@@ -448,7 +448,11 @@ impl<T: Row> TableWriter<T> {
 
 impl<T: Row> Partitioned for TableWriter<T> {
     fn open_partition(&mut self, key: &str) -> Result<()> {
-        let dir = self.dir.as_ref().expect("partitioned writer");
+        let Some(dir) = self.dir.as_ref() else {
+            return Err(CpiqError::Usage(
+                "internal: a partition of a single-file writer".into(),
+            ));
+        };
         self.writer = Some(open(&dir.join(format!("{key}.parquet")), T::schema())?);
         self.rows_in_file = 0;
         Ok(())

@@ -91,7 +91,12 @@ impl AtomicFile {
 
     /// Flush to disk and move the file into place. Returns its size in bytes.
     pub fn commit(mut self) -> Result<u64> {
-        let file = self.file.take().expect("file present until commit");
+        let Some(file) = self.file.take() else {
+            return Err(CpiqError::Usage(format!(
+                "internal: {} committed twice",
+                self.target.display()
+            )));
+        };
         file.sync_all().map_err(|e| CpiqError::io(&self.temp, e))?;
         let size = file
             .metadata()
@@ -277,19 +282,21 @@ fn remove_stale_temps(dir: &Path, name: &str) {
     }
 }
 
-impl Write for AtomicFile {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+impl AtomicFile {
+    fn open(&mut self) -> io::Result<&mut File> {
         self.file
             .as_mut()
-            .expect("file present until commit")
-            .write(buf)
+            .ok_or_else(|| io::Error::other("write after commit"))
+    }
+}
+
+impl Write for AtomicFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.open()?.write(buf)
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.file
-            .as_mut()
-            .expect("file present until commit")
-            .flush()
+        self.open()?.flush()
     }
 }
 

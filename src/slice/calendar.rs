@@ -115,14 +115,19 @@ impl Calendar {
     pub fn truncate(&self, grain: Grain, d: NaiveDate) -> NaiveDate {
         match grain {
             Grain::All | Grain::Day => d,
-            Grain::Week => d - Duration::days(d.weekday().num_days_from_monday() as i64),
-            Grain::Month => d.with_day(1).expect("day 1"),
+            Grain::Week => d
+                .checked_sub_signed(Duration::days(i64::from(
+                    d.weekday().num_days_from_monday(),
+                )))
+                .unwrap_or(NaiveDate::MIN),
+            Grain::Month => d - Duration::days(i64::from(d.day0())),
             Grain::Quarter | Grain::Year => {
                 let len = if grain == Grain::Quarter { 3 } else { 12 };
                 let m0 = d.year() * 12 + d.month0() as i32 - (self.fiscal_year_start as i32 - 1);
                 let start = m0 - m0.rem_euclid(len) + (self.fiscal_year_start as i32 - 1);
+                // Only the first period of chrono's range can start before it.
                 NaiveDate::from_ymd_opt(start.div_euclid(12), start.rem_euclid(12) as u32 + 1, 1)
-                    .expect("month start")
+                    .unwrap_or(NaiveDate::MIN)
             }
         }
     }
@@ -133,14 +138,27 @@ impl Calendar {
             if k >= 0 {
                 p.checked_add_months(Months::new(k as u32))
             } else {
-                p.checked_sub_months(Months::new((-k) as u32))
+                p.checked_sub_months(Months::new(k.unsigned_abs()))
             }
-            .expect("date in range")
+            // Periods beyond chrono's range (year ±262,142) stop at its ends.
+            .unwrap_or(if k >= 0 {
+                NaiveDate::MAX
+            } else {
+                NaiveDate::MIN
+            })
+        };
+        let days = |k: i64| {
+            p.checked_add_signed(Duration::days(k))
+                .unwrap_or(if k >= 0 {
+                    NaiveDate::MAX
+                } else {
+                    NaiveDate::MIN
+                })
         };
         match grain {
             Grain::All => p,
-            Grain::Day => p + Duration::days(n as i64),
-            Grain::Week => p + Duration::days(7 * n as i64),
+            Grain::Day => days(i64::from(n)),
+            Grain::Week => days(7 * i64::from(n)),
             Grain::Month => months(n),
             Grain::Quarter => months(3 * n),
             Grain::Year => months(12 * n),

@@ -13,12 +13,13 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::NaiveDate;
-use datafusion::arrow::array::{Array, Date32Array, Float64Array, RecordBatch, StringArray};
+use datafusion::arrow::array::{Array, Float64Array, RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::prelude::SessionContext;
 
-use super::{Calendar, Grain, SliceRequest, days_of, floats, strings};
+use super::{Calendar, Grain, SliceRequest};
 use crate::cpi::CpiDefinition;
+use crate::engine::columns::{dates, days_of, floats, strings};
 use crate::error::{CpiqError, Result};
 
 /// A request to explain the change of one CPI between two periods.
@@ -73,11 +74,7 @@ pub async fn explain_change(
         let dims = strings(&batch, &req.by)?;
         let num = floats(&batch, "numerator")?;
         let den = floats(&batch, "denominator")?;
-        let periods = batch.column_by_name("period").expect("period");
-        let periods = periods
-            .as_any()
-            .downcast_ref::<Date32Array>()
-            .expect("date32");
+        let periods = dates(&batch, "period")?;
         let mut m = BTreeMap::new();
         for r in 0..batch.num_rows() {
             if periods.value(r) != days_of(p) {

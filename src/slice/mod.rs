@@ -24,9 +24,8 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 use datafusion::arrow::array::{
-    Array, ArrayRef, BooleanArray, Date32Array, Float64Array, Int64Array, RecordBatch, StringArray,
+    Array, ArrayRef, Date32Array, Float64Array, Int64Array, RecordBatch, StringArray,
 };
-use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::execution::memory_pool::{MemoryConsumer, MemoryReservation};
 use datafusion::prelude::SessionContext;
@@ -37,6 +36,7 @@ use datafusion::sql::sqlparser::tokenizer::Token;
 use futures::StreamExt;
 
 use crate::cpi::{CpiDefinition, Unit};
+use crate::engine::columns::{booleans, date_of, dates, days_of, floats, integers, strings};
 use crate::error::{CpiqError, Result};
 
 /// What to compare each period with.
@@ -391,36 +391,6 @@ fn cell_sql(
     )
 }
 
-fn strings(batch: &RecordBatch, name: &str) -> Result<StringArray> {
-    let a = batch
-        .column_by_name(name)
-        .ok_or_else(|| CpiqError::Usage(format!("internal: no column {name}")))?;
-    Ok(cast(a, &DataType::Utf8)?
-        .as_any()
-        .downcast_ref::<StringArray>()
-        .expect("utf8")
-        .clone())
-}
-
-fn floats(batch: &RecordBatch, name: &str) -> Result<Float64Array> {
-    let a = batch
-        .column_by_name(name)
-        .ok_or_else(|| CpiqError::Usage(format!("internal: no column {name}")))?;
-    Ok(cast(a, &DataType::Float64)?
-        .as_any()
-        .downcast_ref::<Float64Array>()
-        .expect("f64")
-        .clone())
-}
-
-fn date_of(days: i32) -> NaiveDate {
-    NaiveDate::from_num_days_from_ce_opt(days + 719_163).expect("date in range")
-}
-
-fn days_of(d: NaiveDate) -> i32 {
-    (d - NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch")).num_days() as i32
-}
-
 /// What one batch of cells costs in memory until the slice is returned: the
 /// map of cells, the set of reported keys and the output columns each hold
 /// the period and the dimension values (measured: about 130 bytes per cell
@@ -451,16 +421,7 @@ async fn cells(
         reservation.try_grow(cells_bytes(b, &req.by))?;
         let period = match req.per {
             Grain::All => None,
-            _ => Some(
-                cast(
-                    b.column_by_name("period").expect("period"),
-                    &DataType::Date32,
-                )?
-                .as_any()
-                .downcast_ref::<Date32Array>()
-                .expect("date32")
-                .clone(),
-            ),
+            _ => Some(dates(b, "period")?),
         };
         let dims = req
             .by
@@ -469,22 +430,15 @@ async fn cells(
             .collect::<Result<Vec<_>>>()?;
         let num = floats(b, "numerator")?;
         let den = floats(b, "denominator")?;
-        let events = cast(
-            b.column_by_name("events").expect("events"),
-            &DataType::Int64,
-        )?;
-        let events = events.as_any().downcast_ref::<Int64Array>().expect("i64");
-        let binary = b.column_by_name("is_binary").expect("is_binary");
-        let binary = binary
-            .as_any()
-            .downcast_ref::<BooleanArray>()
-            .expect("bool");
+        let events = integers(b, "events")?;
+        let binary = booleans(b, "is_binary")?;
         for i in 0..b.num_rows() {
             let key = (
                 period
                     .as_ref()
                     .filter(|p| !p.is_null(i))
-                    .map(|p| date_of(p.value(i))),
+                    .map(|p| date_of(p.value(i)))
+                    .transpose()?,
                 dims.iter()
                     .map(|d| (!d.is_null(i)).then(|| d.value(i).to_string()))
                     .collect(),
@@ -550,7 +504,7 @@ pub async fn run_with_sql(
             (Some(f), Some(Compare::Year)) => {
                 Some(cal.shift(Grain::Month, cal.shift(req.per, f, -1), -12))
             }
-            (f, _) => f.map(|_| req.from.expect("from")),
+            _ => req.from,
         };
         let mut sql = cell_sql(def, &time_type, req, cal, query_from);
         if let (Some(first), Some(from), Some(_)) = (first, req.from, req.compare)

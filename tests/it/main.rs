@@ -2,6 +2,8 @@
 //! DataFusion again). Each module drives the real `cpiq` binary the way a
 //! user does: arguments, pipes, exit codes, files.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed test may panic
+
 mod support; // running the binary, temporary workspaces, fixtures
 
 mod cli; // one-shot commands on the bundled and generated workspaces (issue 2)

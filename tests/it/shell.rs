@@ -266,3 +266,29 @@ fn ctrl_c_during_a_memory_hungry_query_returns_the_memory() {
     p.send_line("\\q").unwrap();
     p.exp_eof().unwrap();
 }
+
+#[test]
+fn a_panic_is_reported_and_the_shell_goes_on() {
+    // A bug that panics (injected) must not take the analyst's session down.
+    let hist = tempfile::tempdir().unwrap();
+    let mut cmd = std::process::Command::new(bin());
+    cmd.current_dir(generated())
+        .env("CPIQ_HISTORY", hist.path().join("history"))
+        .env("CPIQ_FAULT_INJECTION", "panic")
+        .env("TERM", "xterm")
+        .env("PAGER", "cat")
+        .env("NO_COLOR", "1");
+    let mut p =
+        rexpect::session::spawn_command(cmd, Some(Duration::from_secs(30).as_millis() as u64))
+            .unwrap();
+    p.exp_string("cpiq> ").unwrap();
+    let out = run(&mut p, "SELECT 1 AS x, 'cpiq_fault_panic' AS y;");
+    assert!(
+        out.contains("internal error (a bug in cpiq, please report it)"),
+        "{out}"
+    );
+    let out = run(&mut p, "SELECT 'still here' AS s;");
+    assert!(out.contains("still here"), "{out}");
+    p.send_line("\\q").unwrap();
+    p.exp_eof().unwrap();
+}
