@@ -24,7 +24,8 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 use datafusion::arrow::array::{
-    Array, ArrayRef, Date32Array, Float64Array, Int64Array, RecordBatch, StringArray,
+    Array, ArrayBuilder, ArrayRef, BooleanArray, Date32Array, Date32Builder, Float64Array,
+    Float64Builder, Int64Array, Int64Builder, RecordBatch, StringArray, StringBuilder,
 };
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::execution::memory_pool::{MemoryConsumer, MemoryReservation};
@@ -391,70 +392,158 @@ fn cell_sql(
     )
 }
 
-/// What one batch of cells costs in memory until the slice is returned: the
-/// map of cells, the set of reported keys and the output columns each hold
-/// the period and the dimension values (measured: about 130 bytes per cell
-/// and 60 per dimension value, plus the text, for each of the three).
-fn cells_bytes(b: &RecordBatch, by: &[String]) -> usize {
-    let text: usize = by
-        .iter()
-        .filter_map(|d| b.column_by_name(d))
-        .map(|a| a.get_array_memory_size())
-        .sum();
-    3 * (b.num_rows() * (130 + 60 * by.len()) + text)
+/// What the cells of one batch cost in the map that holds them until the
+/// slice is assembled: the key (period, a vector of dimension strings) and
+/// the cell, with allocator and tree overheads.
+fn map_bytes(b: &RecordBatch, by: &[String]) -> usize {
+    b.num_rows() * (160 + 60 * by.len()) + text_bytes(b, by)
 }
 
-/// Aggregate the cells of one CPI. The aggregation itself spills to disk
-/// under the session's memory limit; the cells it returns are counted
-/// against `reservation`, so a slice with too many cells fails with a
+/// What the rows of one batch cost in the output columns: the CPI name, the
+/// period, the dimension values and eleven numbers; twice that, as growing
+/// builders may hold up to double their length.
+fn column_bytes(b: &RecordBatch, by: &[String], cpi: &str) -> usize {
+    2 * (b.num_rows() * (cpi.len() + 130 + 4 * by.len()) + text_bytes(b, by))
+}
+
+fn text_bytes(b: &RecordBatch, by: &[String]) -> usize {
+    by.iter()
+        .filter_map(|d| b.column_by_name(d))
+        .map(|a| a.get_array_memory_size())
+        .sum()
+}
+
+/// The columns of one batch of the aggregate query.
+struct CellColumns {
+    period: Option<Date32Array>,
+    dims: Vec<StringArray>,
+    numerator: Float64Array,
+    denominator: Float64Array,
+    events: Int64Array,
+    binary: BooleanArray,
+}
+
+impl CellColumns {
+    fn read(b: &RecordBatch, req: &SliceRequest) -> Result<CellColumns> {
+        Ok(CellColumns {
+            period: match req.per {
+                Grain::All => None,
+                _ => Some(dates(b, "period")?),
+            },
+            dims: req
+                .by
+                .iter()
+                .map(|d| strings(b, d))
+                .collect::<Result<Vec<_>>>()?,
+            numerator: floats(b, "numerator")?,
+            denominator: floats(b, "denominator")?,
+            events: integers(b, "events")?,
+            binary: booleans(b, "is_binary")?,
+        })
+    }
+
+    fn period(&self, i: usize) -> Result<Option<NaiveDate>> {
+        self.period
+            .as_ref()
+            .filter(|p| !p.is_null(i))
+            .map(|p| date_of(p.value(i)))
+            .transpose()
+    }
+
+    fn dim(&self, d: usize, i: usize) -> Option<&str> {
+        let a = &self.dims[d];
+        (!a.is_null(i)).then(|| a.value(i))
+    }
+
+    fn cell(&self, i: usize) -> Cell {
+        let or_zero = |a: &Float64Array| if a.is_null(i) { 0.0 } else { a.value(i) };
+        Cell {
+            numerator: or_zero(&self.numerator),
+            denominator: or_zero(&self.denominator),
+            events: self.events.value(i),
+            binary: self.binary.is_null(i) || self.binary.value(i),
+        }
+    }
+}
+
+/// Aggregate the cells of one CPI into a map, for comparisons and filling.
+/// The aggregation itself spills to disk under the session's memory limit;
+/// the map is counted against `reservation` (the bytes are returned, to be
+/// released with the map), so a slice with too many cells fails with a
 /// "memory limit" error instead of outgrowing the limit.
 async fn cells(
     ctx: &SessionContext,
     sql: &str,
     req: &SliceRequest,
     reservation: &MemoryReservation,
-) -> Result<BTreeMap<Key, Cell>> {
+) -> Result<(BTreeMap<Key, Cell>, usize)> {
     let mut stream = ctx.sql(sql).await?.execute_stream().await?;
     let mut out = BTreeMap::new();
+    let mut bytes = 0;
     while let Some(b) = stream.next().await {
         let b = &b?;
-        reservation.try_grow(cells_bytes(b, &req.by))?;
-        let period = match req.per {
-            Grain::All => None,
-            _ => Some(dates(b, "period")?),
-        };
-        let dims = req
-            .by
-            .iter()
-            .map(|d| strings(b, d))
-            .collect::<Result<Vec<_>>>()?;
-        let num = floats(b, "numerator")?;
-        let den = floats(b, "denominator")?;
-        let events = integers(b, "events")?;
-        let binary = booleans(b, "is_binary")?;
+        let grow = map_bytes(b, &req.by);
+        reservation.try_grow(grow)?;
+        bytes += grow;
+        let c = CellColumns::read(b, req)?;
         for i in 0..b.num_rows() {
-            let key = (
-                period
-                    .as_ref()
-                    .filter(|p| !p.is_null(i))
-                    .map(|p| date_of(p.value(i)))
-                    .transpose()?,
-                dims.iter()
-                    .map(|d| (!d.is_null(i)).then(|| d.value(i).to_string()))
-                    .collect(),
-            );
-            out.insert(
-                key,
-                Cell {
-                    numerator: if num.is_null(i) { 0.0 } else { num.value(i) },
-                    denominator: if den.is_null(i) { 0.0 } else { den.value(i) },
-                    events: events.value(i),
-                    binary: binary.is_null(i) || binary.value(i),
-                },
+            let dims = (0..req.by.len())
+                .map(|d| c.dim(d, i).map(str::to_string))
+                .collect();
+            out.insert((c.period(i)?, dims), c.cell(i));
+        }
+    }
+    Ok((out, bytes))
+}
+
+/// Stream the cells of one CPI, in key order, straight into the output
+/// columns: a slice without comparison or filling needs no map, so only
+/// its result must fit in memory (the sort spills).
+#[allow(clippy::too_many_arguments)]
+async fn stream_cells(
+    ctx: &SessionContext,
+    sql: &str,
+    req: &SliceRequest,
+    def: &CpiDefinition,
+    first: Option<NaiveDate>,
+    cols: &mut Columns,
+    reservation: &MemoryReservation,
+) -> Result<()> {
+    let mut stream = ctx.sql(sql).await?.execute_stream().await?;
+    while let Some(b) = stream.next().await {
+        let b = &b?;
+        reservation.try_grow(column_bytes(b, &req.by, &def.name))?;
+        let c = CellColumns::read(b, req)?;
+        for i in 0..b.num_rows() {
+            let period = c.period(i)?;
+            if matches!((period, first), (Some(p), Some(f)) if p < f) {
+                continue;
+            }
+            cols.push(
+                def,
+                period,
+                (0..req.by.len()).map(|d| c.dim(d, i)),
+                &c.cell(i),
+                None,
             );
         }
     }
-    Ok(out)
+    Ok(())
+}
+
+/// The aggregate query in key order: period, then dimension values, NULLs
+/// first (the order of the map the other path fills).
+fn ordered(sql: String, req: &SliceRequest) -> String {
+    let mut keys: Vec<String> = Vec::new();
+    if req.per != Grain::All {
+        keys.push("period ASC NULLS FIRST".into());
+    }
+    keys.extend(req.by.iter().map(|d| format!("{d} ASC NULLS FIRST")));
+    if keys.is_empty() {
+        sql
+    } else {
+        format!("{sql} ORDER BY {}", keys.join(", "))
+    }
 }
 
 /// The value of a cell: SUM(numerator) / SUM(denominator), NULL when the
@@ -523,21 +612,26 @@ pub async fn run_with_sql(
                 1,
             );
         }
-        let cells = cells(ctx, &sql, req, &reservation).await?;
+        if req.compare.is_none() && !req.fill {
+            let sql = ordered(sql, req);
+            stream_cells(ctx, &sql, req, def, first, &mut cols, &reservation).await?;
+            statements.push(sql);
+            continue;
+        }
+        let (cells, map_bytes) = cells(ctx, &sql, req, &reservation).await?;
         statements.push(sql);
 
-        // Which periods and dimension combinations to report.
-        let mut keys: BTreeSet<Key> = cells
-            .keys()
-            .filter(|(p, _)| match (p, first) {
-                (Some(p), Some(f)) => *p >= f,
-                _ => true,
-            })
-            .cloned()
-            .collect();
+        // Which periods and dimension combinations to report: the cells
+        // from the first period on, and with --fill every period of the
+        // range for every combination seen.
+        let reported = |(p, _): &&Key| match (p, first) {
+            (Some(p), Some(f)) => *p >= f,
+            _ => true,
+        };
+        let mut filled: BTreeSet<Key> = BTreeSet::new();
         if req.fill && req.per != Grain::All {
-            let combos: BTreeSet<Vec<Option<String>>> =
-                keys.iter().map(|(_, d)| d.clone()).collect();
+            let keys: Vec<&Key> = cells.keys().filter(reported).collect();
+            let combos: BTreeSet<&Vec<Option<String>>> = keys.iter().map(|(_, d)| d).collect();
             let start = first.or_else(|| keys.iter().filter_map(|(p, _)| *p).min());
             let end = match req.to {
                 Some(t) => Some(t),
@@ -547,45 +641,33 @@ pub async fn run_with_sql(
                     .max()
                     .map(|p| cal.shift(req.per, p, 1)),
             };
+            let no_dims = Vec::new();
+            let combos: Vec<&Vec<Option<String>>> = if combos.is_empty() && req.by.is_empty() {
+                vec![&no_dims]
+            } else {
+                combos.into_iter().collect()
+            };
             if let (Some(mut p), Some(end)) = (start, end) {
-                let combos: Vec<_> = if combos.is_empty() && req.by.is_empty() {
-                    vec![Vec::new()]
-                } else {
-                    combos.into_iter().collect()
-                };
                 while p < end {
                     for c in &combos {
-                        keys.insert((Some(p), c.clone()));
+                        filled.insert((Some(p), (*c).clone()));
                     }
                     p = cal.shift(req.per, p, 1);
                 }
             }
+            filled.extend(keys.into_iter().cloned());
         }
+        let keys: Box<dyn Iterator<Item = &Key>> = if req.fill && req.per != Grain::All {
+            Box::new(filled.iter())
+        } else {
+            Box::new(cells.keys().filter(reported))
+        };
         let empty = Cell {
             binary: true,
             ..Cell::default()
         };
         for key in keys {
-            let cell = cells.get(&key).unwrap_or(&empty);
-            let value = cell_value(def, cell);
-            let insufficient = def.min_denominator.is_some_and(|m| cell.denominator < m);
-            let status = if insufficient {
-                Some("insufficient")
-            } else {
-                match (def.target, value) {
-                    (Some(t), Some(v)) => Some(if def.direction.meets(v, t) {
-                        "met"
-                    } else {
-                        "missed"
-                    }),
-                    _ => None,
-                }
-            };
-            let ci = if cell.binary && value.is_some() {
-                wilson(cell.numerator, cell.denominator)
-            } else {
-                None
-            };
+            let cell = cells.get(key).unwrap_or(&empty);
             let previous = req.compare.and_then(|c| {
                 let p = key.0?;
                 let prev = match c {
@@ -596,78 +678,122 @@ pub async fn run_with_sql(
                     .get(&(Some(prev), key.1.clone()))
                     .and_then(|c| cell_value(def, c))
             });
-            cols.cpi.push(def.name.clone());
-            cols.period.push(key.0.map(days_of));
-            for (i, d) in key.1.into_iter().enumerate() {
-                if cols.dims.len() <= i {
-                    cols.dims.push(Vec::new());
-                }
-                cols.dims[i].push(d);
-            }
-            cols.value.push(value);
-            cols.numerator.push(cell.numerator);
-            cols.denominator.push(cell.denominator);
-            cols.events.push(cell.events);
-            cols.target.push(def.target);
-            cols.status.push(status);
-            cols.ci_low.push(ci.map(|c| c.0));
-            cols.ci_high.push(ci.map(|c| c.1));
-            let change = match (value, previous) {
-                (Some(v), Some(p)) => Some(v - p),
-                _ => None,
-            };
-            cols.previous.push(previous);
-            cols.change.push(change);
-            cols.change_pct.push(match (change, previous) {
-                (Some(c), Some(p)) if p != 0.0 => Some(100.0 * c / p.abs()),
-                _ => None,
-            });
+            cols.push(
+                def,
+                key.0,
+                key.1.iter().map(Option::as_deref),
+                cell,
+                previous,
+            );
         }
+        drop(filled);
+        drop(cells);
+        reservation.shrink(map_bytes);
     }
     Ok((cols.into_batch(schema, req)?, statements))
 }
 
+/// The output columns, built row by row.
 #[derive(Default)]
 struct Columns {
-    cpi: Vec<String>,
-    period: Vec<Option<i32>>,
-    dims: Vec<Vec<Option<String>>>,
-    value: Vec<Option<f64>>,
-    numerator: Vec<f64>,
-    denominator: Vec<f64>,
-    events: Vec<i64>,
-    target: Vec<Option<f64>>,
-    status: Vec<Option<&'static str>>,
-    ci_low: Vec<Option<f64>>,
-    ci_high: Vec<Option<f64>>,
-    previous: Vec<Option<f64>>,
-    change: Vec<Option<f64>>,
-    change_pct: Vec<Option<f64>>,
+    cpi: StringBuilder,
+    period: Date32Builder,
+    dims: Vec<StringBuilder>,
+    value: Float64Builder,
+    numerator: Float64Builder,
+    denominator: Float64Builder,
+    events: Int64Builder,
+    target: Float64Builder,
+    status: StringBuilder,
+    ci_low: Float64Builder,
+    ci_high: Float64Builder,
+    previous: Float64Builder,
+    change: Float64Builder,
+    change_pct: Float64Builder,
 }
 
 impl Columns {
-    fn into_batch(self, schema: SchemaRef, req: &SliceRequest) -> Result<RecordBatch> {
+    /// One row: the cell of `def` at `period` and dimension values `dims`,
+    /// with its value, status, interval and comparison with `previous`.
+    fn push<'a>(
+        &mut self,
+        def: &CpiDefinition,
+        period: Option<NaiveDate>,
+        dims: impl Iterator<Item = Option<&'a str>>,
+        cell: &Cell,
+        previous: Option<f64>,
+    ) {
+        let value = cell_value(def, cell);
+        let insufficient = def.min_denominator.is_some_and(|m| cell.denominator < m);
+        let status = if insufficient {
+            Some("insufficient")
+        } else {
+            match (def.target, value) {
+                (Some(t), Some(v)) => Some(if def.direction.meets(v, t) {
+                    "met"
+                } else {
+                    "missed"
+                }),
+                _ => None,
+            }
+        };
+        let ci = if cell.binary && value.is_some() {
+            wilson(cell.numerator, cell.denominator)
+        } else {
+            None
+        };
+        self.cpi.append_value(&def.name);
+        self.period.append_option(period.map(days_of));
+        for (i, d) in dims.enumerate() {
+            if self.dims.len() <= i {
+                self.dims.push(StringBuilder::new());
+            }
+            self.dims[i].append_option(d);
+        }
+        self.value.append_option(value);
+        self.numerator.append_value(cell.numerator);
+        self.denominator.append_value(cell.denominator);
+        self.events.append_value(cell.events);
+        self.target.append_option(def.target);
+        self.status.append_option(status);
+        self.ci_low.append_option(ci.map(|c| c.0));
+        self.ci_high.append_option(ci.map(|c| c.1));
+        let change = match (value, previous) {
+            (Some(v), Some(p)) => Some(v - p),
+            _ => None,
+        };
+        self.previous.append_option(previous);
+        self.change.append_option(change);
+        self.change_pct.append_option(match (change, previous) {
+            (Some(c), Some(p)) if p != 0.0 => Some(100.0 * c / p.abs()),
+            _ => None,
+        });
+    }
+
+    fn into_batch(mut self, schema: SchemaRef, req: &SliceRequest) -> Result<RecordBatch> {
         let n = self.cpi.len();
-        let mut arrays: Vec<ArrayRef> = vec![Arc::new(StringArray::from(self.cpi))];
+        let mut arrays: Vec<ArrayRef> = vec![Arc::new(self.cpi.finish())];
         if req.per != Grain::All {
-            arrays.push(Arc::new(Date32Array::from(self.period)));
+            arrays.push(Arc::new(self.period.finish()));
         }
         for i in 0..req.by.len() {
-            let d = self.dims.get(i).cloned().unwrap_or_else(|| vec![None; n]);
-            arrays.push(Arc::new(StringArray::from(d)));
+            arrays.push(match self.dims.get_mut(i) {
+                Some(d) => Arc::new(d.finish()),
+                None => Arc::new(StringArray::from(vec![None::<&str>; n])),
+            });
         }
-        arrays.push(Arc::new(Float64Array::from(self.value)));
-        arrays.push(Arc::new(Float64Array::from(self.numerator)));
-        arrays.push(Arc::new(Float64Array::from(self.denominator)));
-        arrays.push(Arc::new(Int64Array::from(self.events)));
-        arrays.push(Arc::new(Float64Array::from(self.target)));
-        arrays.push(Arc::new(StringArray::from(self.status)));
-        arrays.push(Arc::new(Float64Array::from(self.ci_low)));
-        arrays.push(Arc::new(Float64Array::from(self.ci_high)));
+        arrays.push(Arc::new(self.value.finish()));
+        arrays.push(Arc::new(self.numerator.finish()));
+        arrays.push(Arc::new(self.denominator.finish()));
+        arrays.push(Arc::new(self.events.finish()));
+        arrays.push(Arc::new(self.target.finish()));
+        arrays.push(Arc::new(self.status.finish()));
+        arrays.push(Arc::new(self.ci_low.finish()));
+        arrays.push(Arc::new(self.ci_high.finish()));
         if req.compare.is_some() {
-            arrays.push(Arc::new(Float64Array::from(self.previous)));
-            arrays.push(Arc::new(Float64Array::from(self.change)));
-            arrays.push(Arc::new(Float64Array::from(self.change_pct)));
+            arrays.push(Arc::new(self.previous.finish()));
+            arrays.push(Arc::new(self.change.finish()));
+            arrays.push(Arc::new(self.change_pct.finish()));
         }
         Ok(RecordBatch::try_new(schema, arrays)?)
     }

@@ -297,3 +297,44 @@ fn unbalanced_quotes_and_megabyte_lines_are_handled() {
     assert_ne!(r.code, 0, "{r:?}");
     assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
 }
+
+#[test]
+fn columns_added_in_newer_files_are_null_in_older_ones() {
+    // Schema evolution: the 2024 file has no `region`; the 2025 file adds it.
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("events");
+    std::fs::create_dir_all(&data).unwrap();
+    let write = |sql: &str| {
+        crate::support::cpiq_in(
+            dir.path(),
+            &["-w", &crate::support::repo().to_string_lossy(), "sql", sql],
+        )
+        .ok();
+    };
+    write(&format!(
+        "COPY (SELECT 1 AS id, 'web' AS channel) TO '{}'",
+        data.join("2024.parquet").display()
+    ));
+    write(&format!(
+        "COPY (SELECT 2 AS id, 'app' AS channel, 'north' AS region) TO '{}'",
+        data.join("2025.parquet").display()
+    ));
+    std::fs::write(
+        dir.path().join("cpiq.toml"),
+        "[workspace]\ncpis = \".\"\n[tables.events]\npath = \"events\"\n",
+    )
+    .unwrap();
+    let out = crate::support::cpiq_in(
+        dir.path(),
+        &["sql", "SELECT id, channel, region FROM events ORDER BY id"],
+    )
+    .ok();
+    assert_eq!(
+        csv_rows(&out),
+        [
+            vec!["id", "channel", "region"],
+            vec!["1", "web", ""],
+            vec!["2", "app", "north"],
+        ]
+    );
+}
