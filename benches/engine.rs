@@ -3,6 +3,13 @@
 //! CPI slice. Run with `cargo bench --bench engine`; sizes with
 //! `CPIQ_BENCH_CUSTOMERS` and `CPIQ_BENCH_MONTHS`. Compare figures measured
 //! in one run only: this machine's timings are noisy.
+//!
+//! `cargo bench --bench engine -- compare WORKSPACE SUITE OUT_DIR` is cpiq's
+//! side of the comparison with DuckDB and Polars (`benches/compare/run.py`
+//! drives it): each line of SUITE is `ID<TAB>slice|correlate<TAB>ARGUMENTS`
+//! in the shell's syntax; each query runs once to warm up and five times
+//! timed on one session with 2 partitions, and its last result is written
+//! to `OUT_DIR/ID.csv`, the timings to `OUT_DIR/cpiq_times.csv`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark may stop on a broken setup
 
@@ -25,6 +32,11 @@ fn env_or(name: &str, default: u64) -> u64 {
 }
 
 fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(i) = args.iter().position(|a| a == "compare") {
+        compare(&args[i + 1], &args[i + 2], &args[i + 3]);
+        return;
+    }
     let dir = tempfile::tempdir().expect("temp dir");
     let customers = env_or("CPIQ_BENCH_CUSTOMERS", 50_000);
     let months = env_or("CPIQ_BENCH_MONTHS", 24) as u32;
@@ -84,4 +96,57 @@ fn main() {
         "on_time_delivery by channel per month: median {:?} (5 runs after a warm-up)",
         median(runs)
     );
+}
+
+/// cpiq's side of `benches/compare/run.py`.
+fn compare(workspace: &str, suite: &str, out_dir: &str) {
+    use cpiq::exec::args::{parse_correlate, parse_slice};
+    use std::io::Write;
+
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let mut ws = Workspace::discover(Some(std::path::Path::new(workspace))).expect("workspace");
+    ws.settings.target_partitions = Some(2);
+    let engine = rt
+        .block_on(Engine::open(ws, EngineOptions::default()))
+        .expect("open");
+    assert!(engine.problems().is_empty(), "{:?}", engine.problems());
+    let out = std::path::Path::new(out_dir);
+    std::fs::create_dir_all(out).expect("out dir");
+    let mut times = std::fs::File::create(out.join("cpiq_times.csv")).expect("times");
+    writeln!(times, "id,run,ms").unwrap();
+    for line in std::fs::read_to_string(suite).expect("suite").lines() {
+        let mut parts = line.splitn(3, '\t');
+        let (Some(id), Some(kind), Some(rest)) = (parts.next(), parts.next(), parts.next()) else {
+            continue;
+        };
+        let mut last = None;
+        for run in 0..6 {
+            let t = Instant::now();
+            let batch = rt
+                .block_on(async {
+                    match kind {
+                        "slice" => {
+                            let req = parse_slice(rest)?.to_request()?;
+                            engine.slice(&req).await.map(|(b, _)| b)
+                        }
+                        _ => {
+                            let req = parse_correlate(rest)?.to_request()?;
+                            engine.correlate(&req).await.map(|c| c.batch)
+                        }
+                    }
+                })
+                .unwrap_or_else(|e| panic!("{id}: {e}"));
+            let ms = t.elapsed().as_secs_f64() * 1000.0;
+            if run > 0 {
+                writeln!(times, "{id},{run},{ms:.3}").unwrap();
+            }
+            last = Some(batch);
+        }
+        let file = std::fs::File::create(out.join(format!("{id}.csv"))).expect("result");
+        let mut w = datafusion::arrow::csv::WriterBuilder::new()
+            .with_header(true)
+            .build(file);
+        w.write(&last.expect("a result")).expect("csv");
+        eprintln!("cpiq {id}: done");
+    }
 }

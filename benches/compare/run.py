@@ -1,0 +1,388 @@
+#!/usr/bin/env python3
+"""cpiq against DuckDB and Polars on the same Parquet files, same answers, same 2 threads.
+
+    python3 benches/compare/run.py                 # 10M events
+    python3 benches/compare/run.py --events 100M   # 100M events (about 2.4 GB, 3 min to generate)
+
+What it does, in order:
+  1. generates a workspace with `cpiq generate` (customers = events / 50, 36 months) under
+     ~/.cache/cpiq-bench/ unless it is there already;
+  2. installs DuckDB and Polars from PyPI into a virtual environment of its own
+     (~/.cache/cpiq-bench/venv) and re-runs itself there;
+  3. runs the suite: every shipped CPI x (a) by channel per month over all data, (b) by
+     segment and channel per week over a 6-month window, (c) by region per quarter where
+     channel = 'web', (d) by customer per quarter; plus one correlation (first-contact
+     resolution with NPS per month, lags 0..3). cpiq runs it through its library on one
+     session (`cargo bench --bench engine -- compare`); DuckDB through SQL on one
+     connection; Polars through lazy frames. Each query: one warm-up, then 5 timed runs;
+  4. checks that every engine returns the same cells (numerator, denominator, events per
+     period and dimension values; r per lag for the correlation) and fails if not;
+  5. prints, per query, the median per engine and its ratio to DuckDB, and the geometric
+     mean of the ratios; writes every run to benches/compare/results/ as CSV with the
+     machine's description.
+
+The engines are written independently: DuckDB runs each CPI's SQL body (parameters at
+their defaults); Polars re-states each CPI as expressions (POLARS_CPI below).
+"""
+
+import argparse
+import csv
+import math
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "cpiq-bench"
+THREADS = 2
+RUNS = 5
+WEEK_FROM, WEEK_TO = "2025-01-01", "2025-07-01"
+
+
+def parse_size(s):
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)([kKmMgG]?)", s)
+    if not m:
+        sys.exit(f"--events {s!r}: expected a number like 10M")
+    return int(float(m.group(1)) * {"": 1, "k": 1e3, "m": 1e6, "g": 1e9}[m.group(2).lower()])
+
+
+def cpi_files():
+    """name -> dict(time, dims, entity, params, body) from queries/cpis."""
+    out = {}
+    for f in sorted((REPO / "queries/cpis").glob("*.sql")):
+        header, body, params = {}, [], {}
+        for line in f.read_text().splitlines():
+            m = re.match(r"--\s*([a-z_]+):\s*(.*)", line)
+            if m and not body:
+                key, value = m.group(1), m.group(2).split(" #")[0].strip()
+                if key == "param":
+                    n, d = (x.strip() for x in value.split("=", 1))
+                    params[n] = d
+                else:
+                    header[key] = value
+            elif line.strip() and not line.startswith("--"):
+                body.append(line)
+        text = "\n".join(body)
+        for n, d in params.items():
+            text = text.replace("${" + n + "}", d)
+        out[header["cpi"]] = {
+            "time": header["time"],
+            "dims": [d.strip() for d in header.get("dimensions", "").split(",") if d.strip()],
+            "entity": header.get("entity"),
+            "params": params,
+            "body": text,
+        }
+    return out
+
+
+def suite(cpis):
+    """(id, kind, cpiq arguments, spec) for every query."""
+    out = []
+    for name in cpis:
+        out.append((f"{name}.a", "slice", f"{name} by channel per month",
+                    dict(cpi=name, by=["channel"], per="month")))
+        out.append((f"{name}.b", "slice",
+                    f"{name} by segment,channel per week from {WEEK_FROM} to {WEEK_TO}",
+                    dict(cpi=name, by=["segment", "channel"], per="week",
+                         window=(WEEK_FROM, WEEK_TO))))
+        out.append((f"{name}.c", "slice", f"{name} by region per quarter where channel = 'web'",
+                    dict(cpi=name, by=["region"], per="quarter", web=True)))
+        out.append((f"{name}.d", "slice", f"{name} by customer_id per quarter",
+                    dict(cpi=name, by=["customer_id"], per="quarter")))
+    out.append(("correlate.fcr_nps", "correlate",
+                "first_contact_resolution with kpi_monthly.nps per month lags 0..3",
+                dict(cpi="first_contact_resolution", kpi=("kpi_monthly", "nps"), lags=[0, 1, 2, 3])))
+    return out
+
+
+# ---------------------------------------------------------------- DuckDB
+
+def duckdb_engine(ws, cpis):
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute(f"SET threads = {THREADS}")
+    data = ws / "data-samples"
+    for table in ["orders", "support_cases", "returns", "quote_requests", "survey_responses"]:
+        con.execute(f"CREATE VIEW {table} AS SELECT * FROM read_parquet('{data / table}/*.parquet')")
+    con.execute(f"CREATE VIEW kpi_monthly AS SELECT * FROM read_parquet('{data}/kpi_monthly.parquet')")
+    for name, c in cpis.items():
+        # Seconds with their fraction, like DataFusion's date_part('epoch', …).
+        body = re.sub(r"date_part\('epoch',\s*(\w+)\)", r"(epoch_us(\1) / 1000000.0)", c["body"])
+        con.execute(f"CREATE VIEW {name} AS {body}")
+
+    def run(spec):
+        if "kpi" in spec:
+            return duckdb_correlate(con, cpis, spec)
+        c = cpis[spec["cpi"]]
+        t = c["time"]
+        dims = ", ".join(f"CAST({d} AS VARCHAR) AS {d}" for d in spec["by"])
+        conds = []
+        if "window" in spec:
+            conds.append(f"{t} >= TIMESTAMP '{spec['window'][0]}' AND {t} < TIMESTAMP '{spec['window'][1]}'")
+        if spec.get("web"):
+            conds.append("channel = 'web'")
+        where = f"WHERE {' AND '.join(conds)}" if conds else ""
+        sql = (f"SELECT CAST(date_trunc('{spec['per']}', {t}) AS DATE) AS period, {dims}, "
+               f"SUM(CAST(numerator AS DOUBLE)) AS numerator, SUM(CAST(denominator AS DOUBLE)) AS denominator, "
+               f"COUNT(*) AS events, SUM(CAST(numerator AS DOUBLE)) / NULLIF(SUM(CAST(denominator AS DOUBLE)), 0) AS value "
+               f"FROM {spec['cpi']} {where} GROUP BY ALL ORDER BY ALL")
+        return con.execute(sql).fetchall()
+
+    return run
+
+
+def duckdb_correlate(con, cpis, spec):
+    c = cpis[spec["cpi"]]
+    table, col = spec["kpi"]
+    out = []
+    for lag in spec["lags"]:
+        r = con.execute(f"""
+            WITH x AS (SELECT CAST(date_trunc('month', {c['time']}) AS DATE) AS p,
+                              SUM(CAST(numerator AS DOUBLE)) / SUM(CAST(denominator AS DOUBLE)) AS v
+                       FROM {spec['cpi']} GROUP BY 1),
+                 y AS (SELECT CAST(date_trunc('month', month) AS DATE) AS p, AVG({col}) AS v
+                       FROM {table} GROUP BY 1)
+            SELECT COUNT(*), corr(x.v, y.v) FROM x JOIN y ON y.p = x.p + INTERVAL {lag} MONTH""").fetchone()
+        out.append((lag, r[0], r[1]))
+    return out
+
+
+# ---------------------------------------------------------------- Polars
+
+def polars_engine(ws, cpis):
+    import polars as pl
+
+    data = ws / "data-samples"
+    scan = {t: pl.scan_parquet(str(data / t / "*.parquet"))
+            for t in ["orders", "support_cases", "returns", "quote_requests"]}
+    kpi = pl.scan_parquet(str(data / "kpi_monthly.parquet"))
+    def hours(a, b):
+        return (pl.col(a) - pl.col(b)).dt.total_microseconds() / 3.6e9
+
+    def flag(cond):  # CASE WHEN cond THEN 1 ELSE 0 END
+        return cond.fill_null(False).cast(pl.Float64)
+
+    def within(a, b, limit_h):
+        return flag(pl.col(a).is_not_null() & (hours(a, b) <= limit_h))
+
+    p = {n: float(v) for c in cpis.values() for n, v in c["params"].items()}
+    delivered = pl.col("status") == "delivered"
+    # name -> (table, filter, numerator); the denominator is 1 for every shipped CPI.
+    spec_of = {
+        "complete_delivery": ("orders", delivered, flag(pl.col("items_delivered") >= pl.col("items_ordered"))),
+        "damage_free_delivery": ("orders", delivered, flag(~pl.col("damaged"))),
+        "first_contact_resolution": ("support_cases", pl.col("resolved_at").is_not_null(),
+                                     flag(pl.col("contacts") == 1)),
+        "on_time_delivery": ("orders", delivered, flag(pl.col("delivered_at") <= pl.col("promised_at"))),
+        "quote_answered_within": ("quote_requests", None, within("answered_at", "requested_at", p["hours"])),
+        "resolved_within_sla": ("support_cases", None, within("resolved_at", "opened_at", p["sla_hours"])),
+        "return_completed_within": ("returns", None, within("completed_at", "requested_at", 24 * p["days"])),
+        "time_to_first_response": ("support_cases", pl.col("first_response_at").is_not_null(),
+                                   hours("first_response_at", "opened_at")),
+    }
+    missing = set(cpis) - set(spec_of)
+    if missing:
+        sys.exit(f"Polars: no expressions for {sorted(missing)}; add them to spec_of")
+    every = {"month": "1mo", "week": "1w", "quarter": "1q"}
+
+    def frame(name):
+        table, filt, num = spec_of[name]
+        lf = scan[table]
+        if filt is not None:
+            lf = lf.filter(filt)
+        return lf.with_columns(numerator=num, denominator=pl.lit(1.0))
+
+    def run(spec):
+        c = cpis[spec["cpi"]]
+        t = c["time"]
+        lf = frame(spec["cpi"])
+        if "kpi" in spec:
+            x = (lf.group_by(pl.col(t).dt.truncate("1mo").cast(pl.Date).alias("p"))
+                 .agg((pl.col("numerator").sum() / pl.col("denominator").sum()).alias("x")))
+            table, col = spec["kpi"]
+            y = kpi.group_by(pl.col("month").cast(pl.Date).dt.truncate("1mo").alias("p")).agg(pl.col(col).mean().alias("y"))
+            x = x.collect()
+            y = y.collect()
+            out = []
+            for lag in spec["lags"]:
+                j = x.with_columns(pl.col("p").dt.offset_by(f"{lag}mo")).join(y, on="p")
+                out.append((lag, j.height, j.select(pl.corr("x", "y")).item()))
+            return out
+        if "window" in spec:
+            a, b = spec["window"]
+            lf = lf.filter((pl.col(t) >= pl.lit(a).str.to_datetime()) & (pl.col(t) < pl.lit(b).str.to_datetime()))
+        if spec.get("web"):
+            lf = lf.filter(pl.col("channel") == "web")
+        keys = [pl.col(t).dt.truncate(every[spec["per"]]).cast(pl.Date).alias("period")] + \
+               [pl.col(d).cast(pl.Utf8).alias(d) for d in spec["by"]]
+        out = (lf.group_by(keys)
+               .agg(pl.col("numerator").sum(), pl.col("denominator").sum(), pl.len().alias("events"))
+               .with_columns(value=pl.col("numerator") / pl.col("denominator"))
+               .sort(["period"] + spec["by"]).collect())
+        return out.rows()
+
+    return run
+
+
+# ---------------------------------------------------------------- answers
+
+def cells_of(rows, ndims):
+    """{(period, dims…): (numerator, denominator, events)} from an engine's rows."""
+    out = {}
+    for r in rows:
+        key = tuple(str(x) if x is not None else "" for x in r[: 1 + ndims])
+        out[key] = (float(r[1 + ndims]), float(r[2 + ndims]), int(r[3 + ndims]))
+    return out
+
+
+def cpiq_cells(path, ndims):
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    header = rows[0]
+    i = {h: n for n, h in enumerate(header)}
+    return {tuple(r[1: 2 + ndims]): (float(r[i["numerator"]]), float(r[i["denominator"]]), int(r[i["events"]]))
+            for r in rows[1:]}
+
+
+def same_cells(a, b):
+    if a.keys() != b.keys():
+        return f"{len(a.keys() ^ b.keys())} cells differ, e.g. {sorted(a.keys() ^ b.keys())[:2]}"
+    for k in a:
+        (n1, d1, e1), (n2, d2, e2) = a[k], b[k]
+        if e1 != e2 or not math.isclose(n1, n2, rel_tol=1e-9, abs_tol=1e-6) or not math.isclose(d1, d2, rel_tol=1e-9):
+            return f"cell {k}: {a[k]} vs {b[k]}"
+    return None
+
+
+def cpiq_r(path):
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    return {int(r["lag"]): (int(r["n"]), float(r["pearson_r"])) for r in rows}
+
+
+def same_r(a, b):
+    for lag, (n, r) in a.items():
+        n2, r2 = b[lag]
+        if n != n2 or not math.isclose(r, r2, rel_tol=1e-9, abs_tol=1e-9):
+            return f"lag {lag}: n={n}, r={r} vs n={n2}, r={r2}"
+    return None
+
+
+# ---------------------------------------------------------------- main
+
+def timed(f, spec):
+    f(spec)  # warm-up
+    times, result = [], None
+    for _ in range(RUNS):
+        t = time.perf_counter()
+        result = f(spec)
+        times.append((time.perf_counter() - t) * 1000)
+    return times, result
+
+
+def machine():
+    cpu = "unknown"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{platform.system()} {platform.machine()}, {cpu}, {os.cpu_count()} cores, {mem:.1f} GiB; {THREADS} threads per engine"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--events", default="10M", help="workspace size, e.g. 10M or 100M")
+    ap.add_argument("--workspace", type=Path, help="use this generated workspace")
+    ap.add_argument("--only", help="run only query ids containing this text")
+    args = ap.parse_args()
+    events = parse_size(args.events)
+    ws = args.workspace or CACHE / f"ws-{args.events}"
+
+    venv = CACHE / "venv"
+    if Path(sys.prefix).resolve() != venv.resolve():
+        if not (venv / "bin" / "python").exists():
+            subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+            subprocess.run([str(venv / "bin/pip"), "install", "-q", "duckdb", "polars"], check=True)
+        os.execv(str(venv / "bin/python"), [str(venv / "bin/python"), __file__, *sys.argv[1:]])
+
+    os.environ["POLARS_MAX_THREADS"] = str(THREADS)
+    target = Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target"))
+    if not (ws / "cpiq.toml").exists():
+        print(f"generating {events:,} events into {ws} …", flush=True)
+        subprocess.run(["cargo", "run", "--release", "--quiet", "--", "generate", "--out", str(ws),
+                        "--customers", str(max(1, events // 50)), "--months", "36"], cwd=REPO, check=True)
+
+    cpis = cpi_files()
+    queries = [q for q in suite(cpis) if not args.only or args.only in q[0]]
+    out = REPO / "benches/compare/results" / time.strftime("%Y%m%d-%H%M%S")
+    out.mkdir(parents=True)
+    (out / "suite.tsv").write_text("".join(f"{i}\t{k}\t{a}\n" for i, k, a, _ in queries))
+
+    print("cpiq …", flush=True)
+    subprocess.run(["cargo", "bench", "--quiet", "--bench", "engine", "--", "compare", str(ws),
+                    str(out / "suite.tsv"), str(out)], cwd=REPO, check=True)
+    cpiq_times = {}
+    with open(out / "cpiq_times.csv") as f:
+        for r in csv.DictReader(f):
+            cpiq_times.setdefault(r["id"], []).append(float(r["ms"]))
+
+    import duckdb, polars  # noqa: E401 (installed above)
+    engines = {"duckdb": duckdb_engine(ws, cpis), "polars": polars_engine(ws, cpis)}
+    versions = {"duckdb": duckdb.__version__, "polars": polars.__version__}
+    raw = [("query", "engine", "run", "ms")]
+    table = []
+    failures = []
+    for qid, kind, _, spec in queries:
+        medians = {"cpiq": statistics.median(cpiq_times[qid])}
+        raw += [(qid, "cpiq", i + 1, f"{t:.3f}") for i, t in enumerate(cpiq_times[qid])]
+        for name, run in engines.items():
+            print(f"{name} {qid} …", flush=True)
+            times, result = timed(run, spec)
+            medians[name] = statistics.median(times)
+            raw += [(qid, name, i + 1, f"{t:.3f}") for i, t in enumerate(times)]
+            if kind == "slice":
+                diff = same_cells(cpiq_cells(out / f"{qid}.csv", len(spec["by"])),
+                                  cells_of(result, len(spec["by"])))
+            else:
+                diff = same_r(cpiq_r(out / f"{qid}.csv"), {lag: (n, r) for lag, n, r in result})
+            if diff:
+                failures.append(f"{qid}: cpiq and {name} differ: {diff}")
+        table.append((qid, medians))
+
+    with open(out / "raw.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow([f"# {machine()}; duckdb {versions['duckdb']}, polars {versions['polars']}; "
+                    f"workspace {ws} ({events:,} events requested)"])
+        w.writerows(raw)
+
+    print(f"\n{machine()}\nduckdb {versions['duckdb']}, polars {versions['polars']}; "
+          f"median of {RUNS} runs after a warm-up, ms; ratio = engine / duckdb\n")
+    print(f"{'query':<34} {'cpiq':>9} {'duckdb':>9} {'polars':>9} {'cpiq/duckdb':>12} {'polars/duckdb':>14}")
+    ratios = {"cpiq": [], "polars": []}
+    for qid, m in table:
+        rc, rp = m["cpiq"] / m["duckdb"], m["polars"] / m["duckdb"]
+        ratios["cpiq"].append(rc)
+        ratios["polars"].append(rp)
+        print(f"{qid:<34} {m['cpiq']:>9.1f} {m['duckdb']:>9.1f} {m['polars']:>9.1f} {rc:>12.2f} {rp:>14.2f}")
+    geo = {k: math.exp(statistics.mean(math.log(r) for r in v)) for k, v in ratios.items()}
+    print(f"\ngeometric mean of ratios to DuckDB: cpiq {geo['cpiq']:.2f}, polars {geo['polars']:.2f}")
+    print(f"slowest cpiq query: {max(ratios['cpiq']):.2f} x DuckDB")
+    print(f"raw runs: {out / 'raw.csv'}")
+    if failures:
+        print("\nANSWERS DIFFER:\n  " + "\n  ".join(failures))
+        sys.exit(1)
+    print("every engine returned the same answers")
+
+
+if __name__ == "__main__":
+    main()
