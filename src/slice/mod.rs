@@ -347,15 +347,17 @@ fn cell_sql(
     let mut inner = Vec::new();
     let mut outer = vec![format!("'{}' AS cpi", def.name)];
     let mut group = Vec::new();
-    if let Some(p) = cal.period_sql(req.per, &ts) {
-        inner.push(format!("{p} AS period"));
-        outer.push("period".into());
-        group.push("period".to_string());
+    // Group by the raw period start and dimension values; the casts to the
+    // result's DATE and text apply to the groups, not to every row.
+    if let Some(p) = cal.period_start_sql(req.per, &ts) {
+        inner.push(format!("{p} AS period_start"));
+        outer.push("CAST(period_start AS DATE) AS period".into());
+        group.push("period_start".to_string());
     }
     for d in &req.by {
-        inner.push(format!("CAST({d} AS VARCHAR) AS {d}"));
-        outer.push(d.clone());
-        group.push(d.clone());
+        inner.push(format!("{d} AS {d}_value"));
+        outer.push(format!("CAST({d}_value AS VARCHAR) AS {d}"));
+        group.push(format!("{d}_value"));
     }
     inner.push("numerator".into());
     inner.push("denominator".into());
