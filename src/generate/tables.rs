@@ -377,7 +377,10 @@ fn open(path: &Path, schema: SchemaRef) -> Result<ArrowWriter<AtomicFile>> {
         .set_dictionary_enabled(false)
         .set_created_by("cpiq generate".to_string());
     for f in schema.fields() {
-        if matches!(f.data_type(), DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8) {
+        if matches!(
+            f.data_type(),
+            DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8
+        ) {
             props = props.set_column_dictionary_enabled(ColumnPath::from(f.name().as_str()), true);
         }
     }
