@@ -18,8 +18,8 @@ What it does, in order:
   4. checks that every engine returns the same cells (numerator, denominator, events per
      period and dimension values; r per lag for the correlation) and fails if not;
   5. prints, per query, the median per engine and its ratio to DuckDB, and the geometric
-     mean of the ratios; writes every run to benches/compare/results/ as CSV with the
-     machine's description.
+     mean of the ratios; writes every run to benches/compare/results/DATE/raw.csv with the
+     machine's description (each query's full cpiq result stays in ~/.cache/cpiq-bench/results/).
 
 The engines are written independently: DuckDB runs each CPI's SQL body (parameters at
 their defaults); Polars re-states each CPI as expressions (POLARS_CPI below).
@@ -324,8 +324,13 @@ def main():
 
     cpis = cpi_files()
     queries = [q for q in suite(cpis) if not args.only or args.only in q[0]]
-    out = REPO / "benches/compare/results" / time.strftime("%Y%m%d-%H%M%S")
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    # Each query's full result (megabytes for the by-customer queries) stays in the
+    # cache; the repository keeps the timings, the suite and the machine.
+    out = CACHE / "results" / stamp
     out.mkdir(parents=True)
+    kept = REPO / "benches/compare/results" / stamp
+    kept.mkdir(parents=True)
     (out / "suite.tsv").write_text("".join(f"{i}\t{k}\t{a}\n" for i, k, a, _ in queries))
 
     print("cpiq …", flush=True)
@@ -359,7 +364,8 @@ def main():
                 failures.append(f"{qid}: cpiq and {name} differ: {diff}")
         table.append((qid, medians))
 
-    with open(out / "raw.csv", "w", newline="") as f:
+    (kept / "suite.tsv").write_text((out / "suite.tsv").read_text())
+    with open(kept / "raw.csv", "w", newline="") as f:
         w = csv.writer(f)
         w.writerow([f"# {machine()}; duckdb {versions['duckdb']}, polars {versions['polars']}; "
                     f"workspace {ws} ({events:,} events requested)"])
@@ -377,7 +383,7 @@ def main():
     geo = {k: math.exp(statistics.mean(math.log(r) for r in v)) for k, v in ratios.items()}
     print(f"\ngeometric mean of ratios to DuckDB: cpiq {geo['cpiq']:.2f}, polars {geo['polars']:.2f}")
     print(f"slowest cpiq query: {max(ratios['cpiq']):.2f} x DuckDB")
-    print(f"raw runs: {out / 'raw.csv'}")
+    print(f"raw runs: {kept / 'raw.csv'}; each query's cpiq result: {out}")
     if failures:
         print("\nANSWERS DIFFER:\n  " + "\n  ".join(failures))
         sys.exit(1)
