@@ -38,12 +38,31 @@ pub fn remove_temporaries() {
     }
 }
 
+/// Remove a temporary file or directory, and the staging files object_store
+/// writes beside a file before renaming them onto it (`NAME#1`, `NAME#2`, …),
+/// which an interrupted DataFusion writer leaves behind.
 fn remove_path(p: &Path) {
     let _ = if p.is_dir() {
         std::fs::remove_dir_all(p)
     } else {
         std::fs::remove_file(p)
     };
+    let (Some(dir), Some(name)) = (p.parent(), p.file_name()) else {
+        return;
+    };
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    let staging = format!("{}#", name.to_string_lossy());
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            if e.file_name().to_string_lossy().starts_with(&staging) {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
 }
 
 /// A file being written that appears at its final path only on
@@ -324,6 +343,21 @@ mod tests {
         assert_eq!(f.commit().unwrap(), 3);
         assert_eq!(std::fs::read_to_string(&target).unwrap(), "new");
         assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn object_store_staging_files_go_with_their_temporary() {
+        let d = tempfile::tempdir().unwrap();
+        let temp = d.path().join(".cpiq-tmp-1-out.parquet");
+        std::fs::write(&temp, "x").unwrap();
+        std::fs::write(d.path().join(".cpiq-tmp-1-out.parquet#1"), "partial").unwrap();
+        std::fs::write(d.path().join("out.parquet"), "kept").unwrap();
+        remove_path(&temp);
+        let left: Vec<_> = std::fs::read_dir(d.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(left, ["out.parquet"]);
     }
 
     #[test]
