@@ -94,18 +94,16 @@ pub(super) async fn register_table(ctx: &SessionContext, spec: &TableSpec) -> Re
                 let store = &store;
                 async move {
                     let name = format!("/{}", meta.location);
-                    if kind == FileKind::Csv
-                        && meta.size <= CSV_CHECK_LIMIT
-                        && let Some(problem) = malformed_csv_rows(Path::new(&name))
-                    {
-                        return Err(format!("{name}: {problem}"));
-                    }
                     let schema = if kind == FileKind::Csv && meta.size <= CSV_CHECK_LIMIT {
                         // DataFusion infers from chunks of the byte stream and
                         // trips over quoted newlines across a chunk boundary
-                        // (the Olist reviews); small files are read whole.
-                        infer_csv_schema(Path::new(&name))
-                            .map_err(|e| format!("{name}: cannot read: {e}"))?
+                        // (the Olist reviews); small files are read whole. If
+                        // that fails, a second pass names the malformed rows.
+                        infer_csv_schema(Path::new(&name)).map_err(|e| {
+                            let problem = malformed_csv_rows(Path::new(&name))
+                                .unwrap_or_else(|| format!("cannot read: {e}"));
+                            format!("{name}: {problem}")
+                        })?
                     } else {
                         format
                             .infer_schema(state, store, std::slice::from_ref(meta))
@@ -188,8 +186,9 @@ pub(super) async fn register_table(ctx: &SessionContext, spec: &TableSpec) -> Re
     Ok(())
 }
 
-/// CSV files up to this size are checked row by row when a table is
-/// registered; larger ones only by DataFusion as they are read.
+/// CSV files up to this size are read whole when a table is registered (and
+/// their malformed rows named); larger ones are checked by DataFusion only as
+/// they are read.
 const CSV_CHECK_LIMIT: u64 = 32 << 20;
 
 /// The schema of a whole CSV file with a header, as DataFusion's reader
