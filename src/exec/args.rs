@@ -3,6 +3,7 @@
 //! the three cannot drift. In the shell the dashes may be left out:
 //! `\slice on_time_delivery by channel per week compare year`.
 
+use chrono::NaiveDate;
 use clap::{Args, Parser};
 
 use crate::error::{CpiqError, Result};
@@ -47,16 +48,8 @@ impl SliceArgs {
             by: self.by.as_deref().map(split_list).unwrap_or_default(),
             per: self.per.parse()?,
             filter: self.filter.clone().filter(|f| !f.trim().is_empty()),
-            from: self
-                .from
-                .as_deref()
-                .map(|d| parse_date("--from", d))
-                .transpose()?,
-            to: self
-                .to
-                .as_deref()
-                .map(|d| parse_date("--to", d))
-                .transpose()?,
+            from: optional_date("--from", self.from.as_deref())?,
+            to: optional_date("--to", self.to.as_deref())?,
             compare: self.compare.as_deref().map(str::parse).transpose()?,
             fill: self.fill,
         })
@@ -108,16 +101,8 @@ impl CorrelateArgs {
             by: self.by.clone(),
             lags: crate::correlate::parse_lags(&self.lags)?,
             method: self.method.parse()?,
-            from: self
-                .from
-                .as_deref()
-                .map(|d| parse_date("--from", d))
-                .transpose()?,
-            to: self
-                .to
-                .as_deref()
-                .map(|d| parse_date("--to", d))
-                .transpose()?,
+            from: optional_date("--from", self.from.as_deref())?,
+            to: optional_date("--to", self.to.as_deref())?,
             per_entity: self.per_entity,
             difference: self.difference,
         })
@@ -205,6 +190,11 @@ struct SliceLine {
 struct ExplainLine {
     #[command(flatten)]
     args: ExplainArgs,
+}
+
+/// The date of an optional `--from` / `--to` value.
+fn optional_date(flag: &str, value: Option<&str>) -> Result<Option<NaiveDate>> {
+    value.map(|d| parse_date(flag, d)).transpose()
 }
 
 /// Split a command line into words: whitespace separates, single or double

@@ -501,7 +501,6 @@ async fn cells(
 /// Stream the cells of one CPI, in key order, straight into the output
 /// columns: a slice without comparison or filling needs no map, so only
 /// its result must fit in memory (the sort spills).
-#[allow(clippy::too_many_arguments)]
 async fn stream_cells(
     ctx: &SessionContext,
     sql: &str,

@@ -5,6 +5,13 @@
 
 use crate::support::{TempWorkspace, cpiq_stdin, csv_rows, generated, realdata, scalar};
 
+/// A workspace with the table `events` (a CSV of at, channel, num, den) and
+/// the CPI `ratio` over it.
+fn ratio_workspace(events: &str) -> TempWorkspace {
+    let (name, text) = ratio_cpi();
+    TempWorkspace::with_own_cpis(&[("events", "events.csv", events)], &[(name, &text)])
+}
+
 /// One CPI over `events` whose denominator is a column of the file.
 fn ratio_cpi() -> (&'static str, String) {
     (
@@ -23,8 +30,7 @@ fn malformed_csv_rows_are_named_by_file_and_line() {
                   2024-01-02 10:00:00,web,1,1,9\n\
                   2024-01-03 10:00:00,app,1\n\
                   2024-01-04 10:00:00,app,1,1\n";
-    let (name, text) = ratio_cpi();
-    let ws = TempWorkspace::with_own_cpis(&[("events", "events.csv", events)], &[(name, &text)]);
+    let ws = ratio_workspace(events);
     let r = ws.cpiq(&["check"]);
     assert_eq!(r.code, 1, "{r:?}");
     let file = ws.path().join("events.csv");
@@ -113,8 +119,7 @@ fn timestamps_before_1970_and_far_ahead_land_in_their_periods() {
                   1900-02-28 12:00:00,web,1,1\n\
                   2100-01-01 00:00:00,web,1,2\n\
                   2262-04-01 00:00:00,app,1,4\n";
-    let (name, text) = ratio_cpi();
-    let ws = TempWorkspace::with_own_cpis(&[("events", "events.csv", events)], &[(name, &text)]);
+    let ws = ratio_workspace(events);
     let out = ws
         .cpiq(&["slice", "ratio", "--per", "month", "--format", "csv"])
         .ok();
@@ -141,8 +146,7 @@ fn a_zero_denominator_gives_null_never_an_error_or_infinity() {
                   2024-01-01 10:00:00,web,0,0\n\
                   2024-01-02 10:00:00,web,0,0\n\
                   2024-01-03 10:00:00,app,1,2\n";
-    let (name, text) = ratio_cpi();
-    let ws = TempWorkspace::with_own_cpis(&[("events", "events.csv", events)], &[(name, &text)]);
+    let ws = ratio_workspace(events);
     let out = ws
         .cpiq(&["slice", "ratio", "--by", "channel", "--format", "csv"])
         .ok();

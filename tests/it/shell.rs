@@ -11,12 +11,18 @@ use rexpect::session::PtySession;
 use crate::support::{bin, cpiq_in, cpiq_stdin, generated, scalar};
 
 fn shell(dir: &Path, history: &Path) -> PtySession {
+    shell_with(dir, history, &[])
+}
+
+/// [`shell`] with extra environment variables.
+fn shell_with(dir: &Path, history: &Path, env: &[(&str, &str)]) -> PtySession {
     let mut cmd = std::process::Command::new(bin());
     cmd.current_dir(dir)
         .env("CPIQ_HISTORY", history)
         .env("TERM", "xterm")
         .env("PAGER", "cat")
-        .env("NO_COLOR", "1");
+        .env("NO_COLOR", "1")
+        .envs(env.iter().copied());
     let mut p =
         rexpect::session::spawn_command(cmd, Some(Duration::from_secs(30).as_millis() as u64))
             .unwrap();
@@ -271,17 +277,11 @@ fn ctrl_c_during_a_memory_hungry_query_returns_the_memory() {
 fn a_panic_is_reported_and_the_shell_goes_on() {
     // A bug that panics (injected) must not take the analyst's session down.
     let hist = tempfile::tempdir().unwrap();
-    let mut cmd = std::process::Command::new(bin());
-    cmd.current_dir(generated())
-        .env("CPIQ_HISTORY", hist.path().join("history"))
-        .env("CPIQ_FAULT_INJECTION", "panic")
-        .env("TERM", "xterm")
-        .env("PAGER", "cat")
-        .env("NO_COLOR", "1");
-    let mut p =
-        rexpect::session::spawn_command(cmd, Some(Duration::from_secs(30).as_millis() as u64))
-            .unwrap();
-    p.exp_string("cpiq> ").unwrap();
+    let mut p = shell_with(
+        generated(),
+        &hist.path().join("history"),
+        &[("CPIQ_FAULT_INJECTION", "panic")],
+    );
     let out = run(&mut p, "SELECT 1 AS x, 'cpiq_fault_panic' AS y;");
     assert!(
         out.contains("internal error (a bug in cpiq, please report it)"),
