@@ -2,19 +2,9 @@
 //! sign, the inert CPI not flagged, numbers equal to independent
 //! computations, per-customer mode, differencing, and the real Olist data.
 
-use std::collections::HashMap;
 use std::path::Path;
 
-use crate::support::{TempWorkspace, cpiq_in, csv_rows, generated, realdata, scalar};
-
-fn records(out: &str) -> Vec<HashMap<String, String>> {
-    let rows = csv_rows(out);
-    let header = rows[0].clone();
-    rows[1..]
-        .iter()
-        .map(|r| header.iter().cloned().zip(r.iter().cloned()).collect())
-        .collect()
-}
+use crate::support::{TempWorkspace, cpiq_in, generated, realdata, records, scalar};
 
 fn num(s: &str) -> f64 {
     s.parse().unwrap()

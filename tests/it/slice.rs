@@ -6,18 +6,9 @@
 
 use std::collections::HashMap;
 
-use crate::support::{TempWorkspace, cpiq_in, cpiq_stdin, csv_rows, generated, realdata, scalar};
+use crate::support::{TempWorkspace, cpiq_in, cpiq_stdin, generated, realdata, records, scalar};
 
 /// Rows of a CSV result as maps from column name to field.
-fn records(out: &str) -> Vec<HashMap<String, String>> {
-    let rows = csv_rows(out);
-    let header = rows[0].clone();
-    rows[1..]
-        .iter()
-        .map(|r| header.iter().cloned().zip(r.iter().cloned()).collect())
-        .collect()
-}
-
 fn f(s: &str) -> Option<f64> {
     if s.is_empty() {
         None

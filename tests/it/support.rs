@@ -1,5 +1,6 @@
 //! Helpers: run the `cpiq` binary, build temporary workspaces.
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -96,6 +97,16 @@ pub fn csv_rows(text: &str) -> Vec<Vec<String>> {
                 .map(|f| f.trim_matches('"').to_string())
                 .collect()
         })
+        .collect()
+}
+
+/// CSV output as one map of column name to value per row.
+pub fn records(out: &str) -> Vec<HashMap<String, String>> {
+    let rows = csv_rows(out);
+    let header = rows[0].clone();
+    rows[1..]
+        .iter()
+        .map(|r| header.iter().cloned().zip(r.iter().cloned()).collect())
         .collect()
 }
 
