@@ -55,6 +55,14 @@ pub enum CpiqError {
         /// What is wrong, naming the key.
         message: String,
     },
+    /// A rollup cannot be built or read.
+    #[error("rollup of {cpi}: {message}")]
+    Rollup {
+        /// The CPI the rollup belongs to.
+        cpi: String,
+        /// What went wrong.
+        message: String,
+    },
     /// A CPI definition file is malformed or does not plan.
     #[error("{location}: {message}")]
     Definition {

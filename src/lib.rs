@@ -8,6 +8,7 @@ pub mod error; // the one error enum
 pub mod exec; // the session core every front end runs statements through
 pub mod generate; // the deterministic sample data generator
 pub mod output; // result formats and atomic exports
+pub mod rollup; // pre-aggregated CPI cells that answer repeated slices, and their staleness
 pub mod shell; // the interactive shell
 pub mod slice; // slicing CPIs by dimension and period, comparisons, explain-change
 pub mod workspace; // cpiq.toml: which tables, KPI tables and CPIs exist

@@ -115,6 +115,15 @@ pub enum Cmd {
     ExplainChange(crate::exec::args::ExplainArgs),
     /// Load the workspace, plan every CPI, and report every problem (exit 1 if any).
     Check,
+    /// Rollups: CPIs pre-aggregated by day (or --grain) and every dimension,
+    /// kept in the workspace's cache folder. Slices they cover are answered
+    /// from them automatically while they are fresh.
+    ///
+    /// build: aggregate the CPIs (all, or those named) now. refresh: fold
+    /// files added since into each rollup, rebuilding those whose files,
+    /// definition or parameters changed. status: size and freshness. drop:
+    /// remove them.
+    Rollup(crate::exec::args::RollupArgs),
     /// Write a deterministic sample workspace: Parquet event tables, KPI
     /// tables, cpiq.toml and the CPI library, with planted CPI→KPI relations.
     Generate {
@@ -338,6 +347,11 @@ pub fn run(args: Args) -> Result<ExitCode> {
             }
             Some(Cmd::Check) => {
                 session.run_command(Command::Check).await?;
+            }
+            Some(Cmd::Rollup(args)) => {
+                session
+                    .run_command(Command::Rollup(Box::new(args.clone())))
+                    .await?;
             }
             Some(Cmd::Generate { .. }) => unreachable!("handled above"),
             None => {

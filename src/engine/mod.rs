@@ -61,6 +61,8 @@ pub struct Engine {
     cpis: Vec<CpiEntry>,
     params: HashMap<String, String>,
     resources: Resources,
+    /// The state (manifest id) of each rollup registered in the session.
+    rollups: std::sync::Mutex<HashMap<String, String>>,
 }
 
 /// Options for opening an engine that do not come from `cpiq.toml`.
@@ -126,6 +128,7 @@ impl Engine {
             tables,
             cpis,
             params: HashMap::new(),
+            rollups: Default::default(),
         };
         for (name, value) in options.params {
             if options.lenient_params && !engine.declares_param(&name) {
@@ -155,12 +158,87 @@ impl Engine {
             .collect()
     }
 
-    /// Run a slice of CPIs; also returns the aggregate SQL it ran.
+    /// Run a slice of CPIs, each from a fresh rollup that covers it or
+    /// else from its view; also returns the aggregate SQL it ran.
     pub async fn slice(
         &self,
         req: &crate::slice::SliceRequest,
     ) -> Result<(datafusion::arrow::array::RecordBatch, Vec<String>)> {
-        crate::slice::run_with_sql(&self.ctx, &self.definitions(), &self.calendar(), req).await
+        let sources = self.slice_sources(req).await?;
+        crate::slice::run_with_sql(
+            &self.ctx,
+            &self.definitions(),
+            &self.calendar(),
+            req,
+            &sources,
+        )
+        .await
+    }
+
+    /// The rollups that answer `req`, by CPI (validated first, so a bad
+    /// request fails with its own message).
+    async fn slice_sources(
+        &self,
+        req: &crate::slice::SliceRequest,
+    ) -> Result<HashMap<String, crate::slice::RollupSource>> {
+        req.validate(&self.definitions())?;
+        Ok(crate::rollup::choose(self, req)
+            .await?
+            .into_iter()
+            .filter_map(|(cpi, c)| match c {
+                crate::rollup::Choice::Rollup(r) => Some((cpi, r)),
+                crate::rollup::Choice::Raw(_) => None,
+            })
+            .collect())
+    }
+
+    /// How each CPI of `req` would be sliced: `(cpi, source, detail, sql)`,
+    /// the source being `rollup` or `raw` and the detail which rollup, or
+    /// why none serves.
+    pub async fn explain_slice(
+        &self,
+        req: &crate::slice::SliceRequest,
+    ) -> Result<Vec<(String, String, String, String)>> {
+        req.validate(&self.definitions())?;
+        let choices = crate::rollup::choose(self, req).await?;
+        let sources = choices
+            .iter()
+            .filter_map(|(cpi, c)| match c {
+                crate::rollup::Choice::Rollup(r) => Some((cpi.clone(), r.clone())),
+                crate::rollup::Choice::Raw(_) => None,
+            })
+            .collect();
+        let statements = crate::slice::statements(
+            &self.ctx,
+            &self.definitions(),
+            &self.calendar(),
+            req,
+            &sources,
+        )
+        .await?;
+        Ok(statements
+            .into_iter()
+            .map(|(cpi, sql)| {
+                let (source, detail) = match choices.get(&cpi) {
+                    Some(crate::rollup::Choice::Rollup(r)) => ("rollup", r.about.clone()),
+                    Some(crate::rollup::Choice::Raw(why)) => ("raw", why.clone()),
+                    None => ("raw", String::new()),
+                };
+                (cpi, source.to_string(), detail, sql)
+            })
+            .collect())
+    }
+
+    /// The manifest id of CPI `cpi`'s rollup as registered in this session.
+    pub(crate) fn registered_rollup(&self, cpi: &str) -> Option<String> {
+        self.rollups.lock().ok()?.get(cpi).cloned()
+    }
+
+    /// Record that CPI `cpi`'s rollup is registered in state `id`.
+    pub(crate) fn set_registered_rollup(&self, cpi: &str, id: String) {
+        if let Ok(mut m) = self.rollups.lock() {
+            m.insert(cpi.to_string(), id);
+        }
     }
 
     /// Correlate CPIs with KPIs.

@@ -38,6 +38,13 @@ pub struct SliceArgs {
     /// Add rows (value NULL, counts 0) for periods in the range without events.
     #[arg(long)]
     pub fill: bool,
+    /// Do not run: show, per CPI, whether a rollup or the raw events would
+    /// answer (and why), and the SQL.
+    #[arg(long)]
+    pub explain: bool,
+    /// Read the raw events even where a fresh rollup covers the slice.
+    #[arg(long)]
+    pub raw: bool,
 }
 
 impl SliceArgs {
@@ -52,8 +59,59 @@ impl SliceArgs {
             to: optional_date("--to", self.to.as_deref())?,
             compare: self.compare.as_deref().map(str::parse).transpose()?,
             fill: self.fill,
+            raw: self.raw,
         })
     }
+}
+
+/// What `rollup` does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RollupAction {
+    /// Build (or rebuild) rollups.
+    Build,
+    /// Fold new files into rollups; rebuild those whose files changed.
+    Refresh,
+    /// List rollups: grain, size, freshness.
+    Status,
+    /// Remove rollups.
+    Drop,
+}
+
+/// Options of `rollup`.
+#[derive(Debug, Clone, PartialEq, Eq, Args)]
+pub struct RollupArgs {
+    /// build, refresh, status or drop.
+    #[arg(value_enum, value_name = "build|refresh|status|drop")]
+    pub action: RollupAction,
+    /// CPIs (space- or comma-separated). Default: every CPI (for refresh,
+    /// every CPI with a rollup).
+    #[arg(value_name = "CPI")]
+    pub cpis: Vec<String>,
+    /// The finest period a built rollup keeps: day, week, month, quarter or
+    /// year. Slices at this grain or a multiple of it can use it.
+    #[arg(long, default_value = "day", value_name = "GRAIN")]
+    pub grain: String,
+}
+
+impl RollupArgs {
+    /// The CPIs named, commas split.
+    pub fn cpi_names(&self) -> Vec<String> {
+        self.cpis.iter().flat_map(|c| split_list(c)).collect()
+    }
+}
+
+#[derive(Debug, Parser)]
+#[command(name = "\\rollup", no_binary_name = true, disable_help_flag = true)]
+struct RollupLine {
+    #[command(flatten)]
+    args: RollupArgs,
+}
+
+/// Parse the arguments of `\rollup` (`grain` may be written without dashes).
+pub fn parse_rollup(rest: &str) -> Result<RollupArgs> {
+    RollupLine::try_parse_from(flagify(words(rest)?, &["grain"]))
+        .map(|l| l.args)
+        .map_err(clap_usage)
 }
 
 /// Options of a correlation.
@@ -297,7 +355,9 @@ fn raw_words(s: &str) -> Result<Vec<String>> {
 /// A `where` predicate runs to the next keyword and keeps its quotes; list
 /// values may have spaces after their commas.
 pub fn parse_slice(rest: &str) -> Result<SliceArgs> {
-    const KEYWORDS: [&str; 7] = ["by", "per", "where", "from", "to", "compare", "fill"];
+    const KEYWORDS: [&str; 9] = [
+        "by", "per", "where", "from", "to", "compare", "fill", "explain", "raw",
+    ];
     let is_kw = |w: &str| KEYWORDS.contains(&w.trim_start_matches("--"));
     let raw = raw_words(rest)?;
     let mut args: Vec<String> = Vec::new();

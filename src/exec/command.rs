@@ -9,7 +9,8 @@ use std::path::PathBuf;
 use std::str::FromStr;
 
 use super::args::{
-    CorrelateArgs, ExplainArgs, SliceArgs, parse_correlate, parse_explain, parse_slice,
+    CorrelateArgs, ExplainArgs, RollupArgs, SliceArgs, parse_correlate, parse_explain,
+    parse_rollup, parse_slice,
 };
 use crate::error::{CpiqError, Result};
 use crate::output::{Expanded, Format};
@@ -37,6 +38,8 @@ pub enum Command {
     Correlate(Box<CorrelateArgs>),
     /// `\explain CPI by DIM from-period P1 to-period P2 [per GRAIN]`: why a CPI moved.
     Explain(Box<ExplainArgs>),
+    /// `\rollup build|refresh|status|drop [CPI…] [grain GRAIN]`: manage rollups.
+    Rollup(Box<RollupArgs>),
     /// `\set [NAME VALUE]`: set a CPI parameter, or list the parameters.
     Set(Option<(String, String)>),
     /// `\unset NAME`: back to the CPIs' default for a parameter.
@@ -107,7 +110,7 @@ pub const COMMANDS: &[CommandSpec] = &[
     spec(
         "slice",
         &[],
-        "CPI[,CPI…] [by DIM,…] [per GRAIN] [where PRED] [from DATE] [to DATE] [compare previous|year] [fill]",
+        "CPI[,CPI…] [by DIM,…] [per GRAIN] [where PRED] [from DATE] [to DATE] [compare previous|year] [fill] [explain] [raw]",
         "slice CPIs by dimensions and period, against their targets",
     ),
     spec(
@@ -127,6 +130,12 @@ pub const COMMANDS: &[CommandSpec] = &[
         &["explain-change"],
         "CPI by DIM from-period P1 to-period P2 [per GRAIN]",
         "split a CPI's change between two periods into rate and mix effects",
+    ),
+    spec(
+        "rollup",
+        &[],
+        "build|refresh|status|drop [CPI…] [grain GRAIN]",
+        "pre-aggregate CPIs so slices answer in milliseconds; fold in new files; show freshness",
     ),
     spec(
         "d",
@@ -316,6 +325,7 @@ impl FromStr for Command {
                 (!rest.is_empty()).then(|| rest.to_string()),
             )),
             "slice" => Ok(Command::Slice(Box::new(parse_slice(rest)?))),
+            "rollup" => Ok(Command::Rollup(Box::new(parse_rollup(rest)?))),
             "compare" => {
                 let mut args = parse_slice(rest)?;
                 if args.compare.is_none() {
@@ -415,6 +425,7 @@ mod tests {
             "explain" | "explain-change" => "x by c from-period 2024-01 to-period 2024-02".into(),
             "maxrows" => "10".into(),
             "export" => "out.parquet".into(),
+            "rollup" => "status".into(),
             _ => String::new(),
         }
     }

@@ -774,6 +774,48 @@ impl Session {
                 let text = std::fs::read_to_string(&path).map_err(|e| CpiqError::io(&path, e))?;
                 return Box::pin(self.run_script(&text, &path)).await;
             }
+            Command::Slice(args) | Command::Compare(args) if args.explain => {
+                let req = args.to_request()?;
+                let rows = self.engine.explain_slice(&req).await?;
+                let column = |f: fn(&(String, String, String, String)) -> &str| -> ArrayRef {
+                    Arc::new(StringArray::from_iter_values(rows.iter().map(f)))
+                };
+                let schema = Arc::new(Schema::new(
+                    ["cpi", "source", "detail", "sql"]
+                        .map(|n| Field::new(n, DataType::Utf8, false))
+                        .to_vec(),
+                ));
+                let batch = RecordBatch::try_new(
+                    schema,
+                    vec![
+                        column(|r| &r.0),
+                        column(|r| &r.1),
+                        column(|r| &r.2),
+                        column(|r| &r.3),
+                    ],
+                )?;
+                self.emit_batch(batch).await?;
+            }
+            Command::Rollup(args) => {
+                use crate::exec::args::RollupAction;
+                let cpis = args.cpi_names();
+                if matches!(
+                    args.action,
+                    RollupAction::Build | RollupAction::Refresh | RollupAction::Drop
+                ) {
+                    self.refuse_if_read_only("rollup build, refresh and drop")?;
+                }
+                let engine = &self.engine;
+                let batch = match args.action {
+                    RollupAction::Build => {
+                        crate::rollup::build(engine, &cpis, args.grain.parse()?).await?
+                    }
+                    RollupAction::Refresh => crate::rollup::refresh(engine, &cpis).await?,
+                    RollupAction::Status => crate::rollup::status(engine, &cpis).await?,
+                    RollupAction::Drop => crate::rollup::drop_rollups(engine, &cpis).await?,
+                };
+                self.emit_batch(batch).await?;
+            }
             Command::Slice(args) | Command::Compare(args) => {
                 let req = args.to_request()?;
                 let started = Instant::now();

@@ -288,6 +288,18 @@ pub fn candidates(catalog: &Catalog, before: &str) -> (usize, Vec<String>) {
             "set" | "unset" if words.len() == 1 => offer(&mut catalog.params.iter().cloned()),
             "cpi" if words.len() == 1 => offer(&mut catalog.cpis.keys().cloned()),
             "d" | "describe" if words.len() == 1 => offer(&mut catalog.tables.keys().cloned()),
+            "rollup" if words.len() == 1 => offer(
+                &mut ["build", "refresh", "status", "drop"]
+                    .iter()
+                    .map(|s| s.to_string()),
+            ),
+            "rollup" if prev == "grain" => {
+                offer(&mut Grain::ALL.iter().map(|g| g.name().to_string()))
+            }
+            "rollup" => {
+                offer(&mut catalog.cpis.keys().cloned());
+                offer(&mut std::iter::once("grain".to_string()));
+            }
             "slice" | "compare" | "explain" | "explain-change" => {
                 // The CPI list is the first argument.
                 let named: Vec<String> = before
@@ -349,6 +361,8 @@ pub fn candidates(catalog: &Catalog, before: &str) -> (usize, Vec<String>) {
                             "to",
                             "compare",
                             "fill",
+                            "explain",
+                            "raw",
                             "with",
                             "from-period",
                             "to-period",

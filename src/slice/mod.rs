@@ -81,6 +81,8 @@ pub struct SliceRequest {
     pub compare: Option<Compare>,
     /// Add rows for periods with no events.
     pub fill: bool,
+    /// Read the CPIs' views even where a fresh rollup covers the slice.
+    pub raw: bool,
 }
 
 impl Default for SliceRequest {
@@ -94,6 +96,7 @@ impl Default for SliceRequest {
             to: None,
             compare: None,
             fill: false,
+            raw: false,
         }
     }
 }
@@ -236,6 +239,30 @@ fn check_predicate(pred: &str, defs: &[&CpiDefinition]) -> Result<()> {
     }
 }
 
+/// The column names a `--where` predicate reads (as written), or an error
+/// when it does not parse as one expression.
+pub fn predicate_columns(pred: &str) -> Result<Vec<String>> {
+    let dialect = GenericDialect {};
+    let bad = |m: String| CpiqError::Usage(format!("--where: {m}"));
+    let expr = Parser::new(&dialect)
+        .try_with_sql(pred)
+        .map_err(|e| bad(e.to_string()))?
+        .parse_expr()
+        .map_err(|e| bad(e.to_string()))?;
+    let mut cols = Vec::new();
+    let _ = visit_expressions(&expr, |e: &Expr| {
+        match e {
+            Expr::Identifier(id) => cols.push(id.value.clone()),
+            Expr::CompoundIdentifier(parts) => {
+                cols.extend(parts.last().map(|p| p.value.clone()));
+            }
+            _ => {}
+        }
+        std::ops::ControlFlow::<()>::Continue(())
+    });
+    Ok(cols)
+}
+
 /// One aggregated cell: a CPI, period and dimension values.
 #[derive(Debug, Clone, Default)]
 struct Cell {
@@ -333,23 +360,120 @@ fn time_literal(t: &DataType, d: NaiveDate) -> String {
     }
 }
 
-/// The aggregate query of one CPI: one row per period and dimension values.
-fn cell_sql(
+/// A rollup a CPI's cells can be read from instead of its view: the
+/// pre-aggregated cells of `cpiq rollup build` (see the rollup module).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RollupSource {
+    /// The registered table holding the rollup's cells.
+    pub table: String,
+    /// One line saying which rollup this is, shown by `\sql` and `--explain`.
+    pub about: String,
+}
+
+/// Where the rows of one CPI's aggregate query come from: the CPI's view
+/// (one row per event) or a rollup (one row per day, or coarser, and every
+/// declared dimension, with summed measures).
+struct Scan {
+    relation: String,
+    /// The timestamp periods are cut from.
+    ts: String,
+    /// What `--from`/`--to` compare with, and its type.
+    range: String,
+    range_type: DataType,
+    /// The measure columns of the inner query and their aggregates.
+    inner: Vec<&'static str>,
+    aggregates: Vec<&'static str>,
+}
+
+impl Scan {
+    fn raw(def: &CpiDefinition, time_type: &DataType, cal: &Calendar) -> Scan {
+        let (ts, _) = time_expr(&def.time, time_type, cal);
+        let (range, range_type) = range_expr(&def.time, time_type, cal);
+        Scan {
+            relation: def.name.clone(),
+            ts,
+            range,
+            range_type,
+            inner: vec!["numerator", "denominator"],
+            aggregates: vec![
+                "SUM(CAST(numerator AS DOUBLE)) AS numerator",
+                "SUM(CAST(denominator AS DOUBLE)) AS denominator",
+                "COUNT(*) AS events",
+                "BOOL_AND((numerator = 0 OR numerator = 1) AND denominator = 1) AS is_binary",
+            ],
+        }
+    }
+
+    fn rollup(source: &RollupSource) -> Scan {
+        // The rollup's period_start is the local start of each period, so
+        // ranges of whole periods compare with it directly.
+        Scan {
+            relation: source.table.clone(),
+            ts: ROLLUP_PERIOD.into(),
+            range: ROLLUP_PERIOD.into(),
+            range_type: DataType::Timestamp(
+                datafusion::arrow::datatypes::TimeUnit::Nanosecond,
+                None,
+            ),
+            inner: vec!["numerator", "denominator", "events", "is_binary"],
+            aggregates: vec![
+                "SUM(numerator) AS numerator",
+                "SUM(denominator) AS denominator",
+                "CAST(SUM(events) AS BIGINT) AS events",
+                "BOOL_AND(is_binary) AS is_binary",
+            ],
+        }
+    }
+}
+
+/// The column of a rollup holding the start of each cell's period.
+pub const ROLLUP_PERIOD: &str = "period_start";
+
+/// The aggregate query that builds a rollup of `def` at `grain`: one row per
+/// period and combination of every declared dimension, with the same sums,
+/// count and binary flag a slice's raw query computes, so that summing them
+/// again gives a slice's cells exactly.
+pub fn rollup_sql(
     def: &CpiDefinition,
     time_type: &DataType,
+    cal: &Calendar,
+    grain: Grain,
+) -> String {
+    let scan = Scan::raw(def, time_type, cal);
+    let period = cal
+        .period_start_sql(grain, &scan.ts)
+        .unwrap_or_else(|| "NULL".into());
+    let mut cols = vec![format!("{period} AS {ROLLUP_PERIOD}")];
+    let mut group = vec![ROLLUP_PERIOD.to_string()];
+    for d in &def.dimensions {
+        cols.push(d.clone());
+        group.push(d.clone());
+    }
+    cols.extend(scan.aggregates.iter().map(|a| a.to_string()));
+    format!(
+        "SELECT {} FROM {} GROUP BY {} ORDER BY {ROLLUP_PERIOD}",
+        cols.join(", "),
+        def.name,
+        group.join(", ")
+    )
+}
+
+/// The aggregate query of one CPI: one row per period and dimension values.
+fn cell_sql(
+    scan: &Scan,
+    def: &CpiDefinition,
     req: &SliceRequest,
     cal: &Calendar,
     from: Option<NaiveDate>,
 ) -> String {
-    let (ts, _) = time_expr(&def.time, time_type, cal);
-    let (t, range_type) = range_expr(&def.time, time_type, cal);
-    let time_type = &range_type;
+    let t = &scan.range;
+    let time_type = &scan.range_type;
     let mut inner = Vec::new();
     let mut outer = vec![format!("'{}' AS cpi", def.name)];
     let mut group = Vec::new();
     // Group by the raw period start and dimension values; the casts to the
     // result's DATE and text apply to the groups, not to every row.
-    if let Some(p) = cal.period_start_sql(req.per, &ts) {
+    if let Some(p) = cal.period_start_sql(req.per, &scan.ts) {
         inner.push(format!("{p} AS period_start"));
         outer.push("CAST(period_start AS DATE) AS period".into());
         group.push("period_start".to_string());
@@ -359,13 +483,8 @@ fn cell_sql(
         outer.push(format!("CAST({d}_value AS VARCHAR) AS {d}"));
         group.push(format!("{d}_value"));
     }
-    inner.push("numerator".into());
-    inner.push("denominator".into());
-    outer.push("SUM(CAST(numerator AS DOUBLE)) AS numerator".into());
-    outer.push("SUM(CAST(denominator AS DOUBLE)) AS denominator".into());
-    outer.push("COUNT(*) AS events".into());
-    outer
-        .push("BOOL_AND((numerator = 0 OR numerator = 1) AND denominator = 1) AS is_binary".into());
+    inner.extend(scan.inner.iter().map(|c| c.to_string()));
+    outer.extend(scan.aggregates.iter().map(|a| a.to_string()));
     let mut conds = Vec::new();
     if let Some(f) = from {
         conds.push(format!("{t} >= {}", time_literal(time_type, f)));
@@ -390,7 +509,7 @@ fn cell_sql(
         "SELECT {} FROM (SELECT {} FROM {}{where_}) AS s{group_by}",
         outer.join(", "),
         inner.join(", "),
-        def.name
+        scan.relation
     )
 }
 
@@ -556,22 +675,102 @@ fn cell_value(def: &CpiDefinition, c: &Cell) -> Option<f64> {
     Some(c.numerator / c.denominator)
 }
 
-/// Run a slice: one row per CPI × period × dimension values.
+/// Run a slice over the CPIs' views: one row per CPI × period × dimension values.
 pub async fn run(
     ctx: &SessionContext,
     defs: &[CpiDefinition],
     cal: &Calendar,
     req: &SliceRequest,
 ) -> Result<RecordBatch> {
-    Ok(run_with_sql(ctx, defs, cal, req).await?.0)
+    Ok(run_with_sql(ctx, defs, cal, req, &HashMap::new()).await?.0)
+}
+
+/// The type of a CPI's time column, as its view returns it.
+pub async fn time_type(ctx: &SessionContext, def: &CpiDefinition) -> Result<DataType> {
+    let view = ctx.table(def.name.as_str()).await?;
+    view.schema()
+        .field_with_unqualified_name(&def.time)
+        .map(|f| f.data_type().clone())
+        .map_err(|e| CpiqError::Usage(format!("CPI {}: {e}", def.name)))
+}
+
+/// The aggregate statement of one CPI for `req` (over `rollup` if given,
+/// else the CPI's view; a comment line names the rollup), and the first
+/// reported period. A plain slice is ordered by period and dimensions.
+async fn statement(
+    ctx: &SessionContext,
+    def: &CpiDefinition,
+    req: &SliceRequest,
+    cal: &Calendar,
+    rollup: Option<&RollupSource>,
+) -> Result<(String, Option<NaiveDate>)> {
+    let scan = match rollup {
+        Some(r) => Scan::rollup(r),
+        None => Scan::raw(def, &time_type(ctx, def).await?, cal),
+    };
+    // Read far enough back to know the comparison values of the first period.
+    let first = req.from.map(|f| cal.truncate(req.per, f));
+    let query_from = match (first, req.compare) {
+        (Some(f), Some(Compare::Previous)) => Some(cal.shift(req.per, f, -1)),
+        (Some(f), Some(Compare::Year)) => {
+            Some(cal.shift(Grain::Month, cal.shift(req.per, f, -1), -12))
+        }
+        _ => req.from,
+    };
+    let mut sql = cell_sql(&scan, def, req, cal, query_from);
+    if let (Some(first), Some(from), Some(_)) = (first, req.from, req.compare)
+        && first < from
+    {
+        // Comparison periods are read whole, but the first reported
+        // period still starts at --from.
+        let (t, time_type) = (&scan.range, &scan.range_type);
+        sql = sql.replacen(
+            " WHERE ",
+            &format!(
+                " WHERE ({t} >= {} OR {t} < {}) AND ",
+                time_literal(time_type, from),
+                time_literal(time_type, first)
+            ),
+            1,
+        );
+    }
+    if req.compare.is_none() && !req.fill {
+        sql = ordered(sql, req);
+    }
+    if let Some(r) = rollup {
+        sql = format!("-- {}: {}\n{sql}", def.name, r.about);
+    }
+    Ok((sql, first))
+}
+
+/// The aggregate statement each CPI of `req` runs, in result order, without
+/// running them (`--explain`).
+pub async fn statements(
+    ctx: &SessionContext,
+    defs: &[CpiDefinition],
+    cal: &Calendar,
+    req: &SliceRequest,
+    rollups: &HashMap<String, RollupSource>,
+) -> Result<Vec<(String, String)>> {
+    let mut chosen = req.validate(defs)?;
+    chosen.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut out = Vec::new();
+    for def in chosen {
+        let (sql, _) = statement(ctx, def, req, cal, rollups.get(&def.name)).await?;
+        out.push((def.name.clone(), sql));
+    }
+    Ok(out)
 }
 
 /// [`run`], also returning the aggregate SQL it ran (one statement per CPI).
+/// CPIs named in `rollups` are read from that rollup instead of their view;
+/// the caller guarantees the rollup covers the request and is fresh.
 pub async fn run_with_sql(
     ctx: &SessionContext,
     defs: &[CpiDefinition],
     cal: &Calendar,
     req: &SliceRequest,
+    rollups: &HashMap<String, RollupSource>,
 ) -> Result<(RecordBatch, Vec<String>)> {
     let mut statements = Vec::new();
     let mut chosen = req.validate(defs)?;
@@ -581,40 +780,8 @@ pub async fn run_with_sql(
     let mut cols = Columns::default();
     let reservation = MemoryConsumer::new("slice cells").register(&ctx.runtime_env().memory_pool);
     for def in chosen {
-        let view = ctx.table(def.name.as_str()).await?;
-        let time_type = view
-            .schema()
-            .field_with_unqualified_name(&def.time)
-            .map(|f| f.data_type().clone())
-            .map_err(|e| CpiqError::Usage(format!("CPI {}: {e}", def.name)))?;
-        // Read far enough back to know the comparison values of the first period.
-        let first = req.from.map(|f| cal.truncate(req.per, f));
-        let query_from = match (first, req.compare) {
-            (Some(f), Some(Compare::Previous)) => Some(cal.shift(req.per, f, -1)),
-            (Some(f), Some(Compare::Year)) => {
-                Some(cal.shift(Grain::Month, cal.shift(req.per, f, -1), -12))
-            }
-            _ => req.from,
-        };
-        let mut sql = cell_sql(def, &time_type, req, cal, query_from);
-        if let (Some(first), Some(from), Some(_)) = (first, req.from, req.compare)
-            && first < from
-        {
-            // Comparison periods are read whole, but the first reported
-            // period still starts at --from.
-            let (t, time_type) = range_expr(&def.time, &time_type, cal);
-            sql = sql.replacen(
-                " WHERE ",
-                &format!(
-                    " WHERE ({t} >= {} OR {t} < {}) AND ",
-                    time_literal(&time_type, from),
-                    time_literal(&time_type, first)
-                ),
-                1,
-            );
-        }
+        let (sql, first) = statement(ctx, def, req, cal, rollups.get(&def.name)).await?;
         if req.compare.is_none() && !req.fill {
-            let sql = ordered(sql, req);
             stream_cells(ctx, &sql, req, def, first, &mut cols, &reservation).await?;
             statements.push(sql);
             continue;

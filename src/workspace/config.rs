@@ -29,6 +29,8 @@ struct RawConfig {
 #[serde(deny_unknown_fields)]
 struct RawWorkspaceSection {
     cpis: Spanned<String>,
+    #[serde(default)]
+    cache: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -82,6 +84,9 @@ pub struct Workspace {
     pub config_path: PathBuf,
     /// The directory of CPI definition files.
     pub cpis_dir: PathBuf,
+    /// Where cpiq keeps what it derives from the data (rollups):
+    /// `[workspace] cache`, by default `.cpiq` beside `cpiq.toml`.
+    pub cache_dir: PathBuf,
     /// Event tables, in name order.
     pub tables: Vec<TableSpec>,
     /// KPI tables, in name order.
@@ -312,6 +317,13 @@ impl Workspace {
             ));
         }
 
+        let cache_dir = raw
+            .workspace
+            .cache
+            .as_ref()
+            .map(|c| resolve(c.get_ref()))
+            .unwrap_or_else(|| root.join(".cpiq"));
+
         let table_spec = |section: &str,
                           name: &str,
                           path: &Spanned<String>,
@@ -505,6 +517,7 @@ impl Workspace {
             root,
             config_path: config_path.to_path_buf(),
             cpis_dir,
+            cache_dir,
             tables,
             kpis,
             settings,

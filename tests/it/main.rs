@@ -16,5 +16,6 @@ mod jobs; // cpiq run as a scheduled job: params, report, exit codes, atomic sel
 mod read_only; // --read-only refuses every kind of write (issue 8)
 mod realdata; // on-time delivery on the real Olist orders (issue 2)
 mod robustness; // messy data, memory limits, odd input (issue 8)
+mod rollup; // rollups: equal to raw answers, staleness, refresh (issue 7)
 mod shell; // the shell under a pseudo-terminal and with piped input (issues 2, 4)
 mod slice; // cpiq slice, \\slice, cpi_slice(), explain-change (issue 3)

@@ -88,15 +88,16 @@ pub fn cpiq_stdin(dir: &Path, args: &[&str], input: &str) -> Run {
     child.wait_with_output().expect("wait").into()
 }
 
-/// Parse CSV output (no quoted commas) into rows of fields, header first.
+/// Parse CSV output into rows of fields, header first (quoted fields may
+/// hold commas and newlines).
 pub fn csv_rows(text: &str) -> Vec<Vec<String>> {
-    text.lines()
-        .filter(|l| !l.is_empty())
-        .map(|l| {
-            l.split(',')
-                .map(|f| f.trim_matches('"').to_string())
-                .collect()
-        })
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(text.as_bytes())
+        .records()
+        .map(|r| r.unwrap().iter().map(str::to_string).collect::<Vec<_>>())
+        .filter(|r: &Vec<String>| !(r.len() == 1 && r[0].is_empty()))
         .collect()
 }
 
