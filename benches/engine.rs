@@ -8,8 +8,15 @@
 //! side of the comparison with DuckDB and Polars (`benches/compare/run.py`
 //! drives it): each line of SUITE is `ID<TAB>slice|correlate<TAB>ARGUMENTS`
 //! in the shell's syntax; each query runs once to warm up and five times
-//! timed on one session with 2 partitions, and its last result is written
-//! to `OUT_DIR/ID.csv`, the timings to `OUT_DIR/cpiq_times.csv`.
+//! timed on one session with 2 partitions, reading the raw events (never a
+//! rollup), and its last result is written to `OUT_DIR/ID.csv`, the timings
+//! to `OUT_DIR/cpiq_times.csv`.
+//!
+//! `… -- rollups WORKSPACE SUITE OUT_DIR` runs the slices of SUITE that the
+//! workspace's rollups cover (built beforehand with `cpiq rollup build`)
+//! once to warm up and 20 times timed, failing if a covered slice did not
+//! read its rollup; results go to `OUT_DIR/ID.rollup.csv`, timings to
+//! `OUT_DIR/cpiq_rollup_times.csv`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark may stop on a broken setup
 
@@ -34,7 +41,11 @@ fn env_or(name: &str, default: u64) -> u64 {
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if let Some(i) = args.iter().position(|a| a == "compare") {
-        compare(&args[i + 1], &args[i + 2], &args[i + 3]);
+        compare(&args[i + 1], &args[i + 2], &args[i + 3], false);
+        return;
+    }
+    if let Some(i) = args.iter().position(|a| a == "rollups") {
+        compare(&args[i + 1], &args[i + 2], &args[i + 3], true);
         return;
     }
     let dir = tempfile::tempdir().expect("temp dir");
@@ -98,8 +109,9 @@ fn main() {
     );
 }
 
-/// cpiq's side of `benches/compare/run.py`.
-fn compare(workspace: &str, suite: &str, out_dir: &str) {
+/// cpiq's side of `benches/compare/run.py`: raw scans, or (`rollups`) the
+/// slices rollups cover, read from them.
+fn compare(workspace: &str, suite: &str, out_dir: &str, rollups: bool) {
     use cpiq::exec::args::{parse_correlate, parse_slice};
     use std::io::Write;
 
@@ -112,21 +124,39 @@ fn compare(workspace: &str, suite: &str, out_dir: &str) {
     assert!(engine.problems().is_empty(), "{:?}", engine.problems());
     let out = std::path::Path::new(out_dir);
     std::fs::create_dir_all(out).expect("out dir");
-    let mut times = std::fs::File::create(out.join("cpiq_times.csv")).expect("times");
+    let (times_file, suffix, runs) = if rollups {
+        ("cpiq_rollup_times.csv", ".rollup", 21)
+    } else {
+        ("cpiq_times.csv", "", 6)
+    };
+    let mut times = std::fs::File::create(out.join(times_file)).expect("times");
     writeln!(times, "id,run,ms").unwrap();
     for line in std::fs::read_to_string(suite).expect("suite").lines() {
         let mut parts = line.splitn(3, '\t');
         let (Some(id), Some(kind), Some(rest)) = (parts.next(), parts.next(), parts.next()) else {
             continue;
         };
+        if rollups {
+            if kind != "slice" {
+                continue;
+            }
+            let req = parse_slice(rest).unwrap().to_request().unwrap();
+            let plan = rt.block_on(engine.explain_slice(&req)).unwrap();
+            let (_, source, detail, _) = &plan[0];
+            if detail.starts_with("the rollup does not keep") {
+                continue; // by customer: not what rollups are for
+            }
+            assert_eq!(source, "rollup", "{id}: {detail}");
+        }
         let mut last = None;
-        for run in 0..6 {
+        for run in 0..runs {
             let t = Instant::now();
             let batch = rt
                 .block_on(async {
                     match kind {
                         "slice" => {
-                            let req = parse_slice(rest)?.to_request()?;
+                            let mut req = parse_slice(rest)?.to_request()?;
+                            req.raw = !rollups;
                             engine.slice(&req).await.map(|(b, _)| b)
                         }
                         _ => {
@@ -142,7 +172,7 @@ fn compare(workspace: &str, suite: &str, out_dir: &str) {
             }
             last = Some(batch);
         }
-        let file = std::fs::File::create(out.join(format!("{id}.csv"))).expect("result");
+        let file = std::fs::File::create(out.join(format!("{id}{suffix}.csv"))).expect("result");
         let mut w = datafusion::arrow::csv::WriterBuilder::new()
             .with_header(true)
             .build(file);

@@ -1,6 +1,8 @@
 //! criterion micro-benchmarks of the engine (issue 7): planning a slice,
-//! opening a workspace of 50 CPIs, and executing one slice. Workspaces are
-//! generated and sessions opened outside the measured loops.
+//! opening a workspace of 50 CPIs, executing one slice from the events and
+//! from its rollup, and deciding whether a rollup serves (its freshness
+//! check). Workspaces are generated, rollups built and sessions opened
+//! outside the measured loops.
 //!
 //! `cargo bench --bench micro` (sizes: `CPIQ_BENCH_CUSTOMERS`, default 4,000
 //! customers × 24 months, about 130,000 events).
@@ -83,6 +85,29 @@ fn benches(c: &mut Criterion) {
                 .iter(|| async { engine.slice(&req).await.unwrap() })
         },
     );
+
+    let raw = cpiq::slice::SliceRequest {
+        raw: true,
+        ..req.clone()
+    };
+    c.bench_function("execute a slice from the events (--raw)", |b| {
+        b.to_async(&rt)
+            .iter(|| async { engine.slice(&raw).await.unwrap() })
+    });
+    rt.block_on(cpiq::rollup::build(
+        &engine,
+        &["on_time_delivery".to_string()],
+        cpiq::slice::Grain::Day,
+    ))
+    .unwrap();
+    c.bench_function("execute the slice from its day rollup", |b| {
+        b.to_async(&rt)
+            .iter(|| async { engine.slice(&req).await.unwrap() })
+    });
+    c.bench_function("decide that the rollup serves (freshness check)", |b| {
+        b.to_async(&rt)
+            .iter(|| async { cpiq::rollup::choose(&engine, &req).await.unwrap() })
+    });
 
     fifty_cpis(dir.path());
     let ws50 = Workspace::discover(Some(dir.path())).unwrap();

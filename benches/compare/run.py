@@ -19,7 +19,12 @@ What it does, in order:
      period and dimension values; r per lag for the correlation) and fails if not;
   5. prints, per query, the median per engine and its ratio to DuckDB, and the geometric
      mean of the ratios; writes every run to benches/compare/results/DATE/raw.csv with the
-     machine's description (each query's full cpiq result stays in ~/.cache/cpiq-bench/results/).
+     machine's description (each query's full cpiq result stays in ~/.cache/cpiq-bench/results/);
+  6. with --rollups: builds every CPI's rollup (`cpiq rollup build`, timed), runs each slice
+     the rollups cover 20 times after a warm-up (`cargo bench --bench engine -- rollups`),
+     checks its cells against DuckDB's raw answer, and prints p50, p95 and max.
+
+cpiq's raw runs never read a rollup (the workspace may have them from an earlier run).
 
 The engines are written independently: DuckDB runs each CPI's SQL body (parameters at
 their defaults); Polars re-states each CPI as expressions (POLARS_CPI below).
@@ -286,6 +291,44 @@ def timed(f, spec):
     return times, result
 
 
+def run_rollups(ws, out, queries, table, duckdb_results, raw, failures):
+    """Build rollups, time the slices they answer, check them against DuckDB's answers."""
+    print("cpiq rollup build …", flush=True)
+    t = time.perf_counter()
+    built = subprocess.run(["cargo", "run", "--release", "--quiet", "--", "-w", str(ws), "-f", "csv",
+                            "rollup", "build"], cwd=REPO, check=True, capture_output=True, text=True)
+    build_s = time.perf_counter() - t
+    rows = list(csv.DictReader(built.stdout.splitlines()))
+    cells = sum(int(r["rows"]) for r in rows)
+    print("cpiq rollups …", flush=True)
+    subprocess.run(["cargo", "bench", "--quiet", "--bench", "engine", "--", "rollups", str(ws),
+                    str(out / "suite.tsv"), str(out)], cwd=REPO, check=True)
+    times = {}
+    with open(out / "cpiq_rollup_times.csv") as f:
+        for r in csv.DictReader(f):
+            times.setdefault(r["id"], []).append(float(r["ms"]))
+    specs = {qid: spec for qid, _, _, spec in queries}
+    duck = {qid: m["duckdb"] for qid, m in table}
+    lines = [f"rollups: {len(rows)} CPIs, {cells:,} cells, built in {build_s:.1f} s (one process, "
+             f"{rows[0]['grain'] if rows else '?'} grain); each slice 20 runs after a warm-up, ms",
+             f"{'query':<34} {'p50':>8} {'p95':>8} {'max':>8} {'duckdb raw':>11} {'speed-up':>9}"]
+    p95s = []
+    for qid, ts in times.items():
+        raw += [(qid, "cpiq-rollup", i + 1, f"{x:.3f}") for i, x in enumerate(ts)]
+        s = sorted(ts)
+        p95 = s[math.ceil(0.95 * len(s)) - 1]
+        p95s.append(p95)
+        lines.append(f"{qid:<34} {statistics.median(s):>8.1f} {p95:>8.1f} {s[-1]:>8.1f} "
+                     f"{duck[qid]:>11.1f} {duck[qid] / statistics.median(s):>8.0f}x")
+        diff = same_cells(cpiq_cells(out / f"{qid}.rollup.csv", len(specs[qid]["by"])),
+                          cells_of(duckdb_results[qid], len(specs[qid]["by"])))
+        if diff:
+            failures.append(f"{qid}: cpiq's rollup and duckdb differ: {diff}")
+    if p95s:
+        lines.append(f"slowest p95 from a rollup: {max(p95s):.1f} ms over {len(p95s)} slices")
+    return lines
+
+
 def machine():
     cpu = "unknown"
     try:
@@ -303,7 +346,9 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--events", default="10M", help="workspace size, e.g. 10M or 100M")
     ap.add_argument("--workspace", type=Path, help="use this generated workspace")
-    ap.add_argument("--only", help="run only query ids containing this text")
+    ap.add_argument("--only", help="run only the queries whose id matches this regular expression")
+    ap.add_argument("--rollups", action="store_true",
+                    help="also build rollups and time the slices they answer")
     args = ap.parse_args()
     events = parse_size(args.events)
     ws = args.workspace or CACHE / f"ws-{args.events}"
@@ -323,7 +368,7 @@ def main():
                         "--customers", str(max(1, events // 50)), "--months", "36"], cwd=REPO, check=True)
 
     cpis = cpi_files()
-    queries = [q for q in suite(cpis) if not args.only or args.only in q[0]]
+    queries = [q for q in suite(cpis) if not args.only or re.search(args.only, q[0])]
     stamp = time.strftime("%Y%m%d-%H%M%S")
     # Each query's full result (megabytes for the by-customer queries) stays in the
     # cache; the repository keeps the timings, the suite and the machine.
@@ -347,12 +392,15 @@ def main():
     raw = [("query", "engine", "run", "ms")]
     table = []
     failures = []
+    duckdb_results = {}
     for qid, kind, _, spec in queries:
         medians = {"cpiq": statistics.median(cpiq_times[qid])}
         raw += [(qid, "cpiq", i + 1, f"{t:.3f}") for i, t in enumerate(cpiq_times[qid])]
         for name, run in engines.items():
             print(f"{name} {qid} …", flush=True)
             times, result = timed(run, spec)
+            if name == "duckdb":
+                duckdb_results[qid] = result
             medians[name] = statistics.median(times)
             raw += [(qid, name, i + 1, f"{t:.3f}") for i, t in enumerate(times)]
             if kind == "slice":
@@ -363,6 +411,10 @@ def main():
             if diff:
                 failures.append(f"{qid}: cpiq and {name} differ: {diff}")
         table.append((qid, medians))
+
+    rollup_lines = []
+    if args.rollups:
+        rollup_lines = run_rollups(ws, out, queries, table, duckdb_results, raw, failures)
 
     (kept / "suite.tsv").write_text((out / "suite.tsv").read_text())
     with open(kept / "raw.csv", "w", newline="") as f:
@@ -383,6 +435,8 @@ def main():
     geo = {k: math.exp(statistics.mean(math.log(r) for r in v)) for k, v in ratios.items()}
     print(f"\ngeometric mean of ratios to DuckDB: cpiq {geo['cpiq']:.2f}, polars {geo['polars']:.2f}")
     print(f"slowest cpiq query: {max(ratios['cpiq']):.2f} x DuckDB")
+    if rollup_lines:
+        print("\n" + "\n".join(rollup_lines))
     print(f"raw runs: {kept / 'raw.csv'}; each query's cpiq result: {out}")
     if failures:
         print("\nANSWERS DIFFER:\n  " + "\n  ".join(failures))

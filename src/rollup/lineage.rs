@@ -204,3 +204,136 @@ fn replace(
     })?;
     Ok(out.data)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::{Int64Array, RecordBatch};
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    use datafusion::datasource::MemTable;
+
+    fn table(rows: i64) -> Arc<MemTable> {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("t", DataType::Int64, true),
+            Field::new("k", DataType::Int64, true),
+        ]));
+        let values: Vec<i64> = (0..rows).collect();
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(Int64Array::from(values.clone())),
+                Arc::new(Int64Array::from(values)),
+            ],
+        )
+        .unwrap();
+        Arc::new(MemTable::try_new(schema, vec![vec![batch]]).unwrap())
+    }
+
+    async fn session(views: &[(&str, &str)]) -> SessionContext {
+        let ctx = SessionContext::new();
+        ctx.register_table("events", table(0)).unwrap();
+        ctx.register_table("customers", table(3)).unwrap();
+        for (name, sql) in views {
+            let df = ctx.sql(sql).await.unwrap();
+            ctx.register_table(*name, df.into_view()).unwrap();
+        }
+        ctx
+    }
+
+    #[tokio::test]
+    async fn row_by_row_reads_are_told_from_the_rest() {
+        let ctx = session(&[
+            ("plain", "SELECT t, k FROM events WHERE k > 0"),
+            (
+                "joined",
+                "SELECT e.t, c.k FROM events e JOIN customers c ON e.k = c.k",
+            ),
+            (
+                "left",
+                "SELECT e.t, c.k FROM events e LEFT JOIN customers c ON e.k = c.k",
+            ),
+            (
+                "outer_side",
+                "SELECT e.t, c.k FROM customers c LEFT JOIN events e ON e.k = c.k",
+            ),
+            ("grouped", "SELECT MIN(t) AS t, k FROM events GROUP BY k"),
+            (
+                "windowed",
+                "SELECT t, ROW_NUMBER() OVER (PARTITION BY k ORDER BY t) AS k FROM events",
+            ),
+            ("limited", "SELECT t, k FROM events LIMIT 10"),
+            (
+                "self_join",
+                "SELECT a.t, b.k FROM events a JOIN events b ON a.k = b.k",
+            ),
+            (
+                "sub",
+                "SELECT t, k FROM events WHERE k IN (SELECT k FROM events WHERE t > 0)",
+            ),
+            ("nested", "SELECT t, k FROM plain"),
+            ("nested_grouped", "SELECT t, k FROM grouped"),
+        ])
+        .await;
+        for (view, ok) in [
+            ("plain", true),
+            ("joined", true),
+            ("left", true),
+            ("outer_side", false),
+            ("grouped", false),
+            ("windowed", false),
+            ("limited", false),
+            ("self_join", false),
+            ("sub", false),
+            ("nested", true),
+            ("nested_grouped", false),
+        ] {
+            let r = row_by_row(&ctx, view, "events").await.unwrap();
+            assert_eq!(r.is_ok(), ok, "{view}: {r:?}");
+        }
+        assert_eq!(
+            row_by_row(&ctx, "self_join", "events").await.unwrap(),
+            Err("the CPI reads events 2 times".into())
+        );
+        assert_eq!(
+            row_by_row(&ctx, "plain", "customers").await.unwrap(),
+            Err("the CPI does not read customers".into())
+        );
+    }
+
+    #[tokio::test]
+    async fn a_view_over_some_files_reads_only_them() {
+        let ctx = session(&[
+            ("plain", "SELECT t, k FROM events WHERE k > 0"),
+            (
+                "nested",
+                "SELECT e.t, c.k FROM plain e JOIN customers c ON e.k = c.k",
+            ),
+        ])
+        .await;
+        // `events` is empty; the replacement has rows 0..5, of which 1 and 2
+        // pass the filter and join the customers 0..3.
+        let plan = with_table(&ctx, "nested", "events", table(5))
+            .await
+            .unwrap();
+        let rows: usize = ctx
+            .execute_logical_plan(plan)
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap()
+            .iter()
+            .map(RecordBatch::num_rows)
+            .sum();
+        assert_eq!(rows, 2);
+        // The session's own view is untouched.
+        let own = ctx
+            .sql("SELECT * FROM nested")
+            .await
+            .unwrap()
+            .count()
+            .await
+            .unwrap();
+        assert_eq!(own, 0);
+    }
+}

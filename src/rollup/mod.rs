@@ -372,7 +372,8 @@ async fn write_part(
     name: &str,
 ) -> Result<Part> {
     let time_type = crate::slice::time_type(ctx, def).await?;
-    let sql = crate::slice::rollup_sql(def, &time_type, cal, grain);
+    let binary = crate::slice::binary_by_definition(ctx, def).await;
+    let sql = crate::slice::rollup_sql(def, &time_type, binary, cal, grain);
     let stream = ctx.sql(&sql).await?.execute_stream().await?;
     let written = crate::output::export_with(
         stream,
