@@ -552,3 +552,32 @@ fn rollup_commands_refuse_to_write_in_read_only_sessions_and_name_unknown_cpis()
         "{out}"
     );
 }
+
+#[test]
+fn a_long_session_sees_new_files_and_its_rollups_follow() {
+    let ws = workspace("6");
+    let script = "\\rollup build on_time_delivery\n\
+        \\slice on_time_delivery per all\n\
+        COPY (SELECT * FROM orders WHERE promised_at < TIMESTAMP '2024-02-01') TO 'data-samples/orders/2099-01.parquet';\n\
+        \\slice on_time_delivery per all explain\n\
+        \\slice on_time_delivery per all\n\
+        \\rollup refresh\n\
+        \\slice on_time_delivery per all explain\n\
+        \\slice on_time_delivery per all\n";
+    let out = crate::support::cpiq_stdin(ws.path(), &["-f", "csv"], script).ok();
+    let events: Vec<u64> = out
+        .lines()
+        .filter(|l| {
+            l.starts_with("on_time_delivery,") && !l.contains(",raw,") && !l.contains(",rollup,")
+        })
+        .filter_map(|l| l.split(',').nth(4).and_then(|e| e.parse().ok()))
+        .collect();
+    assert_eq!(events.len(), 3, "{out}");
+    assert!(
+        events[1] > events[0],
+        "the new file is read in the same session: {events:?}"
+    );
+    assert_eq!(events[2], events[1], "the refreshed rollup holds it too");
+    assert!(out.contains("rollup stale: 1 new file in orders"), "{out}");
+    assert!(out.contains("folded in"), "{out}");
+}
