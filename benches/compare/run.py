@@ -109,6 +109,7 @@ def suite(cpis):
 
 def duckdb_engine(ws, cpis):
     import duckdb
+    import polars as pl
 
     con = duckdb.connect()
     con.execute(f"SET threads = {THREADS}")
@@ -137,7 +138,9 @@ def duckdb_engine(ws, cpis):
                f"SUM(CAST(numerator AS DOUBLE)) AS numerator, SUM(CAST(denominator AS DOUBLE)) AS denominator, "
                f"COUNT(*) AS events, SUM(CAST(numerator AS DOUBLE)) / NULLIF(SUM(CAST(denominator AS DOUBLE)), 0) AS value "
                f"FROM {spec['cpi']} {where} GROUP BY ALL ORDER BY ALL")
-        return con.execute(sql).fetchall()
+        # Through Arrow into a Polars frame: millions of cells as Python
+        # tuples took over 24 GB at 100M events.
+        return pl.DataFrame(con.sql(sql))
 
     return run
 
@@ -230,38 +233,33 @@ def polars_engine(ws, cpis):
                .agg(pl.col("numerator").sum(), pl.col("denominator").sum(), pl.len().alias("events"))
                .with_columns(value=pl.col("numerator") / pl.col("denominator"))
                .sort(["period"] + spec["by"]).collect())
-        return out.rows()
+        return out
 
     return run
 
 
 # ---------------------------------------------------------------- answers
 
-def cells_of(rows, ndims):
-    """{(period, dims…): (numerator, denominator, events)} from an engine's rows."""
-    out = {}
-    for r in rows:
-        key = tuple(str(x) if x is not None else "" for x in r[: 1 + ndims])
-        out[key] = (float(r[1 + ndims]), float(r[2 + ndims]), int(r[3 + ndims]))
-    return out
+def same_cells(cpiq_csv, other, by):
+    """None if cpiq's result file and another engine's frame hold the same cells
+    (period and dimension values; numerator, denominator, events), else what differs.
+    Compared in Polars: the by-customer results have millions of cells."""
+    import polars as pl
+    keys = ["period"] + by
+    cols = ["numerator", "denominator", "events"]
+    a = (pl.read_csv(cpiq_csv, schema_overrides={k: pl.Utf8 for k in keys}, infer_schema_length=0)
+         .select([pl.col(k) for k in keys] + [pl.col(c).cast(pl.Float64) for c in cols]))
+    b = other.select([pl.col(k).cast(pl.Utf8) for k in keys] + [pl.col(c).cast(pl.Float64) for c in cols])
+    if a.height != b.height:
+        return f"{a.height} cells vs {b.height}"
+    j = a.join(b, on=keys, how="left", nulls_equal=True, suffix="_o")
 
-
-def cpiq_cells(path, ndims):
-    with open(path, newline="") as f:
-        rows = list(csv.reader(f))
-    header = rows[0]
-    i = {h: n for n, h in enumerate(header)}
-    return {tuple(r[1: 2 + ndims]): (float(r[i["numerator"]]), float(r[i["denominator"]]), int(r[i["events"]]))
-            for r in rows[1:]}
-
-
-def same_cells(a, b):
-    if a.keys() != b.keys():
-        return f"{len(a.keys() ^ b.keys())} cells differ, e.g. {sorted(a.keys() ^ b.keys())[:2]}"
-    for k in a:
-        (n1, d1, e1), (n2, d2, e2) = a[k], b[k]
-        if e1 != e2 or not math.isclose(n1, n2, rel_tol=1e-9, abs_tol=1e-6) or not math.isclose(d1, d2, rel_tol=1e-9):
-            return f"cell {k}: {a[k]} vs {b[k]}"
+    def close(c):
+        x, y = pl.col(c), pl.col(c + "_o")
+        return (x - y).abs() <= pl.max_horizontal(pl.lit(1e-6), 1e-9 * y.abs())
+    bad = j.filter(~(close("numerator") & close("denominator") & (pl.col("events") == pl.col("events_o"))).fill_null(False))
+    if bad.height:
+        return f"{bad.height} cells differ, e.g. {bad.head(2).rows()}"
     return None
 
 
@@ -323,8 +321,7 @@ def run_rollups(ws, out, queries, table, duckdb_results, raw, failures):
         p95s.append(p95)
         lines.append(f"{qid:<34} {statistics.median(s):>8.1f} {p95:>8.1f} {s[-1]:>8.1f} "
                      f"{duck[qid]:>11.1f} {duck[qid] / statistics.median(s):>8.0f}x")
-        diff = same_cells(cpiq_cells(out / f"{qid}.rollup.csv", len(specs[qid]["by"])),
-                          cells_of(duckdb_results[qid], len(specs[qid]["by"])))
+        diff = same_cells(out / f"{qid}.rollup.csv", duckdb_results[qid], specs[qid]["by"])
         if diff:
             failures.append(f"{qid}: cpiq's rollup and duckdb differ: {diff}")
     if p95s:
@@ -350,6 +347,8 @@ def main():
     ap.add_argument("--events", default="10M", help="workspace size, e.g. 10M or 100M")
     ap.add_argument("--workspace", type=Path, help="use this generated workspace")
     ap.add_argument("--only", help="run only the queries whose id matches this regular expression")
+    ap.add_argument("--reuse-cpiq", type=Path, metavar="DIR",
+                    help="take cpiq's runs from an earlier invocation's results folder instead of running them")
     ap.add_argument("--rollups", action="store_true",
                     help="also build rollups and time the slices they answer")
     args = ap.parse_args()
@@ -381,9 +380,15 @@ def main():
     kept.mkdir(parents=True)
     (out / "suite.tsv").write_text("".join(f"{i}\t{k}\t{a}\n" for i, k, a, _ in queries))
 
-    print("cpiq …", flush=True)
-    subprocess.run(["cargo", "bench", "--quiet", "--bench", "engine", "--", "compare", str(ws),
-                    str(out / "suite.tsv"), str(out)], cwd=REPO, check=True)
+    if args.reuse_cpiq:
+        print(f"cpiq: runs and results of {args.reuse_cpiq}", flush=True)
+        for f in args.reuse_cpiq.glob("*.csv"):
+            if not f.name.endswith(".rollup.csv") and f.name != "cpiq_rollup_times.csv":
+                (out / f.name).symlink_to(f.resolve())
+    else:
+        print("cpiq …", flush=True)
+        subprocess.run(["cargo", "bench", "--quiet", "--bench", "engine", "--", "compare", str(ws),
+                        str(out / "suite.tsv"), str(out)], cwd=REPO, check=True)
     cpiq_times = {}
     with open(out / "cpiq_times.csv") as f:
         for r in csv.DictReader(f):
@@ -402,13 +407,12 @@ def main():
         for name, run in engines.items():
             print(f"{name} {qid} …", flush=True)
             times, result = timed(run, spec)
-            if name == "duckdb":
-                duckdb_results[qid] = result
+            if name == "duckdb" and "customer_id" not in spec.get("by", []):
+                duckdb_results[qid] = result  # for the rollup check (not the by-customer ones)
             medians[name] = statistics.median(times)
             raw += [(qid, name, i + 1, f"{t:.3f}") for i, t in enumerate(times)]
             if kind == "slice":
-                diff = same_cells(cpiq_cells(out / f"{qid}.csv", len(spec["by"])),
-                                  cells_of(result, len(spec["by"])))
+                diff = same_cells(out / f"{qid}.csv", result, spec["by"])
             else:
                 diff = same_r(cpiq_r(out / f"{qid}.csv"), {lag: (n, r) for lag, n, r in result})
             if diff:
@@ -423,7 +427,8 @@ def main():
     with open(kept / "raw.csv", "w", newline="") as f:
         w = csv.writer(f)
         w.writerow([f"# {machine()}; duckdb {versions['duckdb']}, polars {versions['polars']}; "
-                    f"workspace {ws} ({events:,} events requested)"])
+                    f"workspace {ws} ({events:,} events requested)"
+                    + (f"; cpiq runs reused from {args.reuse_cpiq}" if args.reuse_cpiq else "")])
         w.writerows(raw)
 
     print(f"\n{machine()}\nduckdb {versions['duckdb']}, polars {versions['polars']}; "
