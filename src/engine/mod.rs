@@ -519,13 +519,34 @@ fn check_cpi_schema(def: &CpiDefinition, df: &DataFrame) -> Result<()> {
     Ok(())
 }
 
-/// Names of other CPIs that `def`'s body mentions as words.
+/// Names of CPIs that `def`'s body reads as relations (`FROM`, `JOIN`,
+/// subqueries), from its SQL with the parameters' defaults; when the body
+/// does not parse here, every word that names a CPI (DataFusion then reports
+/// the real problem).
 fn references<'a>(def: &CpiDefinition, names: &'a [String]) -> Vec<&'a str> {
-    let words: HashSet<String> = def
-        .body
-        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-        .map(|w| w.to_ascii_lowercase())
-        .collect();
+    use datafusion::sql::sqlparser::{
+        ast::visit_relations, dialect::GenericDialect, parser::Parser,
+    };
+    let relations = def
+        .render(&HashMap::new())
+        .ok()
+        .and_then(|sql| Parser::parse_sql(&GenericDialect {}, &sql).ok())
+        .map(|statements| {
+            let mut found = HashSet::new();
+            let _ = visit_relations(&statements, |r| {
+                if let Some(last) = r.0.last() {
+                    found.insert(last.to_string().trim_matches('"').to_ascii_lowercase());
+                }
+                std::ops::ControlFlow::<()>::Continue(())
+            });
+            found
+        });
+    let words: HashSet<String> = relations.unwrap_or_else(|| {
+        def.body
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .map(|w| w.to_ascii_lowercase())
+            .collect()
+    });
     names
         .iter()
         .filter(|n| words.contains(&n.to_ascii_lowercase()))
@@ -639,5 +660,25 @@ mod tests {
         assert_eq!(cycle_of(&cpis, 0), None);
         assert_eq!(cycle_of(&cpis, 2).unwrap(), ["c", "d", "c"]);
         assert_eq!(cycle_of(&cpis, 4).unwrap(), ["e", "e"]);
+    }
+
+    #[test]
+    fn a_column_named_like_a_cpi_is_not_a_reference() {
+        let cpis = vec![
+            entry(
+                "solved",
+                "SELECT t, CASE WHEN solved THEN 1 ELSE 0 END AS numerator FROM tickets",
+            ),
+            entry(
+                "b",
+                "SELECT t, solved FROM tickets WHERE x IN (SELECT x FROM c)",
+            ),
+            entry("c", "SELECT t FROM tickets"),
+        ];
+        assert_eq!(cycle_of(&cpis, 0), None);
+        assert_eq!(
+            references(cpis[1].definition.as_ref().unwrap(), &names(&cpis)),
+            ["c"]
+        );
     }
 }
