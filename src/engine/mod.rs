@@ -182,14 +182,7 @@ impl Engine {
         req: &crate::slice::SliceRequest,
     ) -> Result<HashMap<String, crate::slice::RollupSource>> {
         req.validate(&self.definitions())?;
-        Ok(crate::rollup::choose(self, req)
-            .await?
-            .into_iter()
-            .filter_map(|(cpi, c)| match c {
-                crate::rollup::Choice::Rollup(r) => Some((cpi, r)),
-                crate::rollup::Choice::Raw(_) => None,
-            })
-            .collect())
+        Ok(rollups_of(&crate::rollup::choose(self, req).await?))
     }
 
     /// How each CPI of `req` would be sliced: `(cpi, source, detail, sql)`,
@@ -201,19 +194,12 @@ impl Engine {
     ) -> Result<Vec<(String, String, String, String)>> {
         req.validate(&self.definitions())?;
         let choices = crate::rollup::choose(self, req).await?;
-        let sources = choices
-            .iter()
-            .filter_map(|(cpi, c)| match c {
-                crate::rollup::Choice::Rollup(r) => Some((cpi.clone(), r.clone())),
-                crate::rollup::Choice::Raw(_) => None,
-            })
-            .collect();
         let statements = crate::slice::statements(
             &self.ctx,
             &self.definitions(),
             &self.calendar(),
             req,
-            &sources,
+            &rollups_of(&choices),
         )
         .await?;
         Ok(statements
@@ -443,6 +429,19 @@ impl Engine {
     pub async fn sql(&self, sql: &str) -> Result<DataFrame> {
         Ok(self.ctx.sql(sql).await?)
     }
+}
+
+/// The rollups among per-CPI choices of source.
+fn rollups_of(
+    choices: &std::collections::BTreeMap<String, crate::rollup::Choice>,
+) -> HashMap<String, crate::slice::RollupSource> {
+    choices
+        .iter()
+        .filter_map(|(cpi, c)| match c {
+            crate::rollup::Choice::Rollup(r) => Some((cpi.clone(), r.clone())),
+            crate::rollup::Choice::Raw(_) => None,
+        })
+        .collect()
 }
 
 fn one_line(s: &str) -> String {

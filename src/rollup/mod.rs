@@ -36,7 +36,6 @@ use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
-use datafusion::object_store::ObjectStoreExt;
 use datafusion::prelude::SessionContext;
 use futures::TryStreamExt;
 use serde::{Deserialize, Serialize};
@@ -194,15 +193,9 @@ fn chosen(engine: &Engine, cpis: &[String]) -> Result<Vec<CpiDefinition>> {
     if cpis.is_empty() {
         return Ok(engine.definitions());
     }
+    let defs = engine.definitions();
     cpis.iter()
-        .map(|c| {
-            engine.cpi(c).cloned().ok_or_else(|| {
-                let mut known: Vec<String> =
-                    engine.definitions().into_iter().map(|d| d.name).collect();
-                known.sort();
-                CpiqError::Usage(format!("unknown CPI \"{c}\" (known: {})", known.join(", ")))
-            })
-        })
+        .map(|c| crate::slice::lookup(&defs, c).cloned())
         .collect()
 }
 
@@ -225,38 +218,19 @@ async fn current_sources(engine: &Engine, def: &CpiDefinition) -> Result<Vec<Sou
     Ok(out)
 }
 
-/// The files a listing table reads now, straight from the object store (the
-/// session's listing cache may be older).
+/// The files a listing table reads now, listed as its scans list them (the
+/// engine keeps no listing cache, so this is what the next query reads).
 async fn list_files(engine: &Engine, table: &ListingTable) -> Result<Vec<FileStamp>> {
     let state = engine.ctx().state();
-    let ext = table.options().file_extension.clone();
-    let ignore_sub = state
-        .config_options()
-        .execution
-        .listing_table_ignore_subdirectory;
+    let ext = &table.options().file_extension;
     let mut files = Vec::new();
     for url in table.table_paths() {
         let store = state.runtime_env().object_store(url)?;
-        let metas: Vec<datafusion::object_store::ObjectMeta> = if url.is_collection() {
-            store
-                .list(Some(url.prefix()))
-                .try_filter(|m| {
-                    futures::future::ready(
-                        m.location.as_ref().ends_with(ext.as_str())
-                            && url.contains(&m.location, ignore_sub),
-                    )
-                })
-                .try_collect()
-                .await
-                .map_err(|e| CpiqError::DataFusion(e.into()))?
-        } else {
-            vec![
-                store
-                    .head(url.prefix())
-                    .await
-                    .map_err(|e| CpiqError::DataFusion(e.into()))?,
-            ]
-        };
+        let metas: Vec<_> = url
+            .list_all_files(&state, store.as_ref(), ext)
+            .await?
+            .try_collect()
+            .await?;
         files.extend(metas.into_iter().map(|m| {
             FileStamp {
                 path: m.location.to_string(),
@@ -453,30 +427,21 @@ pub async fn build(engine: &Engine, cpis: &[String], grain: Grain) -> Result<Rec
 /// added as a new part; a changed or removed file, a new definition,
 /// parameter values or calendar rebuild the rollup; a fresh one is left.
 pub async fn refresh(engine: &Engine, cpis: &[String]) -> Result<RecordBatch> {
-    let defs = if cpis.is_empty() {
-        let mut with_rollup = Vec::new();
-        for d in engine.definitions() {
-            if read_manifest(&dir_of(engine, &d.name))
-                .ok()
-                .flatten()
-                .is_some()
-            {
-                with_rollup.push(d);
-            }
-        }
-        with_rollup
-    } else {
-        chosen(engine, cpis)?
-    };
     let mut rows = Vec::new();
-    for def in defs {
+    for def in chosen(engine, cpis)? {
         let t = Instant::now();
         let dir = dir_of(engine, &def.name);
-        let Some(m) = read_manifest(&dir)? else {
-            return Err(CpiqError::Usage(format!(
-                "CPI {} has no rollup to refresh (cpiq rollup build {})",
-                def.name, def.name
-            )));
+        // Without names: every CPI with a readable rollup.
+        let m = match read_manifest(&dir) {
+            Ok(Some(m)) => m,
+            Ok(None) | Err(_) if cpis.is_empty() => continue,
+            Ok(None) => {
+                return Err(CpiqError::Usage(format!(
+                    "CPI {} has no rollup to refresh (cpiq rollup build {})",
+                    def.name, def.name
+                )));
+            }
+            Err(e) => return Err(e),
         };
         let grain = m.grain()?;
         let mut rebuild = identity_problem(engine, &def, &m)?;

@@ -110,7 +110,8 @@ pub fn split_list(s: &str) -> Vec<String> {
         .collect()
 }
 
-fn lookup<'a>(defs: &'a [CpiDefinition], name: &str) -> Result<&'a CpiDefinition> {
+/// The definition of CPI `name`, or a usage error listing the known CPIs.
+pub(crate) fn lookup<'a>(defs: &'a [CpiDefinition], name: &str) -> Result<&'a CpiDefinition> {
     defs.iter().find(|d| d.name == name).ok_or_else(|| {
         let mut known: Vec<&str> = defs.iter().map(|d| d.name.as_str()).collect();
         known.sort();
@@ -184,15 +185,8 @@ impl SliceRequest {
 /// The predicate must be one SQL expression reading only columns every
 /// chosen CPI declares (its dimensions and time column), without subqueries.
 fn check_predicate(pred: &str, defs: &[&CpiDefinition]) -> Result<()> {
-    let dialect = GenericDialect {};
     let bad = |m: String| CpiqError::Usage(format!("--where: {m}"));
-    let mut parser = Parser::new(&dialect)
-        .try_with_sql(pred)
-        .map_err(|e| bad(e.to_string()))?;
-    let expr = parser.parse_expr().map_err(|e| bad(e.to_string()))?;
-    if parser.peek_token().token != Token::EOF {
-        return Err(bad(format!("\"{pred}\" is not a single expression")));
-    }
+    let expr = parse_predicate(pred)?;
     let allowed: Vec<String> = {
         let first = defs[0];
         let mut cols: Vec<String> = first.dimensions.clone();
@@ -239,16 +233,23 @@ fn check_predicate(pred: &str, defs: &[&CpiDefinition]) -> Result<()> {
     }
 }
 
+/// A `--where` predicate parsed as one SQL expression.
+fn parse_predicate(pred: &str) -> Result<Expr> {
+    let bad = |m: String| CpiqError::Usage(format!("--where: {m}"));
+    let mut parser = Parser::new(&GenericDialect {})
+        .try_with_sql(pred)
+        .map_err(|e| bad(e.to_string()))?;
+    let expr = parser.parse_expr().map_err(|e| bad(e.to_string()))?;
+    if parser.peek_token().token != Token::EOF {
+        return Err(bad(format!("\"{pred}\" is not a single expression")));
+    }
+    Ok(expr)
+}
+
 /// The column names a `--where` predicate reads (as written), or an error
 /// when it does not parse as one expression.
 pub fn predicate_columns(pred: &str) -> Result<Vec<String>> {
-    let dialect = GenericDialect {};
-    let bad = |m: String| CpiqError::Usage(format!("--where: {m}"));
-    let expr = Parser::new(&dialect)
-        .try_with_sql(pred)
-        .map_err(|e| bad(e.to_string()))?
-        .parse_expr()
-        .map_err(|e| bad(e.to_string()))?;
+    let expr = parse_predicate(pred)?;
     let mut cols = Vec::new();
     let _ = visit_expressions(&expr, |e: &Expr| {
         match e {
@@ -422,7 +423,7 @@ impl Scan {
     /// instead of every event makes month slices ~14% faster.
     fn by_day(&self, by: &[String], where_: &str) -> Scan {
         let dims: String = by.iter().map(|d| format!(", {d}")).collect();
-        let mut day = Scan::rollup(&RollupSource {
+        Scan::rollup(&RollupSource {
             table: format!(
                 "(SELECT date_trunc('day', {ts}) AS {ROLLUP_PERIOD}{dims}, {aggregates} \
                  FROM {relation}{where_} GROUP BY {ROLLUP_PERIOD}{dims}) AS d",
@@ -431,9 +432,7 @@ impl Scan {
                 relation = self.relation,
             ),
             about: String::new(),
-        });
-        day.per_event = false;
-        day
+        })
     }
 
     fn rollup(source: &RollupSource) -> Scan {
@@ -738,35 +737,33 @@ pub async fn run(
 /// otherwise (another CPI's columns, arithmetic) are tested per event.
 pub async fn binary_by_definition(ctx: &SessionContext, def: &CpiDefinition) -> bool {
     use datafusion::logical_expr::{Expr, LogicalPlan};
-    fn zero_or_one(e: &Expr, allow_null: bool) -> bool {
+    /// The expression without aliases and casts.
+    fn peel(e: &Expr) -> &Expr {
         match e {
-            Expr::Alias(a) => zero_or_one(&a.expr, allow_null),
-            Expr::Cast(c) => zero_or_one(&c.expr, allow_null),
-            Expr::Literal(v, _) if v.is_null() => allow_null,
-            Expr::Literal(v, _) => matches!(
-                v.cast_to(&DataType::Float64),
-                Ok(datafusion::common::ScalarValue::Float64(Some(x))) if x == 0.0 || x == 1.0
-            ),
-            Expr::Case(c) => {
-                c.when_then_expr
-                    .iter()
-                    .all(|(_, t)| zero_or_one(t, allow_null))
-                    && c.else_expr
-                        .as_ref()
-                        .map_or(allow_null, |e| zero_or_one(e, allow_null))
-            }
-            _ => false,
+            Expr::Alias(a) => peel(&a.expr),
+            Expr::Cast(c) => peel(&c.expr),
+            e => e,
         }
     }
-    fn one(e: &Expr) -> bool {
-        match e {
-            Expr::Alias(a) => one(&a.expr),
-            Expr::Cast(c) => one(&c.expr),
-            Expr::Literal(v, _) => matches!(
-                v.cast_to(&DataType::Float64),
-                Ok(datafusion::common::ScalarValue::Float64(Some(x))) if x == 1.0
-            ),
-            _ => false,
+    /// A literal's number; `Some(None)` for a NULL literal.
+    fn literal(e: &Expr) -> Option<Option<f64>> {
+        match peel(e) {
+            Expr::Literal(v, _) if v.is_null() => Some(None),
+            Expr::Literal(v, _) => match v.cast_to(&DataType::Float64) {
+                Ok(datafusion::common::ScalarValue::Float64(Some(x))) => Some(Some(x)),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+    // A NULL numerator is skipped by the sums and by the per-event test alike.
+    fn zero_one_or_null(e: &Expr) -> bool {
+        match peel(e) {
+            Expr::Case(c) => {
+                c.when_then_expr.iter().all(|(_, t)| zero_one_or_null(t))
+                    && c.else_expr.as_ref().is_none_or(|e| zero_one_or_null(e))
+            }
+            e => matches!(literal(e), Some(None | Some(0.0 | 1.0))),
         }
     }
     let Ok(provider) = ctx.table_provider(def.name.as_str()).await else {
@@ -785,8 +782,10 @@ pub async fn binary_by_definition(ctx: &SessionContext, def: &CpiDefinition) -> 
             .position(|f| f.name() == name)
             .and_then(|i| p.expr.get(i))
     };
-    // A NULL numerator is skipped by the sums and by the per-event test alike.
-    matches!((named("numerator"), named("denominator")), (Some(n), Some(d)) if zero_or_one(n, true) && one(d))
+    matches!(
+        (named("numerator"), named("denominator")),
+        (Some(n), Some(d)) if zero_one_or_null(n) && literal(d) == Some(Some(1.0))
+    )
 }
 
 /// The type of a CPI's time column, as its view returns it.
