@@ -289,6 +289,21 @@ def timed(f, spec):
     return times, result
 
 
+def cpiq_bench(mode, ws, out):
+    """cpiq's side: `cargo bench --bench engine -- MODE` over the suite in `out`."""
+    subprocess.run(["cargo", "bench", "--quiet", "--bench", "engine", "--", mode, str(ws),
+                    str(out / "suite.tsv"), str(out)], cwd=REPO, check=True)
+
+
+def read_times(path):
+    """{query id: [ms, …]} from a timings file cpiq's bench wrote."""
+    times = {}
+    with open(path) as f:
+        for r in csv.DictReader(f):
+            times.setdefault(r["id"], []).append(float(r["ms"]))
+    return times
+
+
 def run_rollups(ws, out, queries, table, duckdb_results, raw, failures):
     """Build rollups, time the slices they answer, check them against DuckDB's answers."""
     print("cpiq rollup build …", flush=True)
@@ -302,12 +317,8 @@ def run_rollups(ws, out, queries, table, duckdb_results, raw, failures):
     rows = list(csv.DictReader(built.stdout.splitlines()))
     cells = sum(int(r["rows"]) for r in rows)
     print("cpiq rollups …", flush=True)
-    subprocess.run(["cargo", "bench", "--quiet", "--bench", "engine", "--", "rollups", str(ws),
-                    str(out / "suite.tsv"), str(out)], cwd=REPO, check=True)
-    times = {}
-    with open(out / "cpiq_rollup_times.csv") as f:
-        for r in csv.DictReader(f):
-            times.setdefault(r["id"], []).append(float(r["ms"]))
+    cpiq_bench("rollups", ws, out)
+    times = read_times(out / "cpiq_rollup_times.csv")
     specs = {qid: spec for qid, _, _, spec in queries}
     duck = {qid: m["duckdb"] for qid, m in table}
     lines = [f"rollups: {len(rows)} CPIs, {cells:,} cells, built in {build_s:.1f} s (one process, "
@@ -363,7 +374,6 @@ def main():
         os.execv(str(venv / "bin/python"), [str(venv / "bin/python"), __file__, *sys.argv[1:]])
 
     os.environ["POLARS_MAX_THREADS"] = str(THREADS)
-    target = Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target"))
     if not (ws / "cpiq.toml").exists():
         print(f"generating {events:,} events into {ws} …", flush=True)
         subprocess.run(["cargo", "run", "--release", "--quiet", "--", "generate", "--out", str(ws),
@@ -387,12 +397,8 @@ def main():
                 (out / f.name).symlink_to(f.resolve())
     else:
         print("cpiq …", flush=True)
-        subprocess.run(["cargo", "bench", "--quiet", "--bench", "engine", "--", "compare", str(ws),
-                        str(out / "suite.tsv"), str(out)], cwd=REPO, check=True)
-    cpiq_times = {}
-    with open(out / "cpiq_times.csv") as f:
-        for r in csv.DictReader(f):
-            cpiq_times.setdefault(r["id"], []).append(float(r["ms"]))
+        cpiq_bench("compare", ws, out)
+    cpiq_times = read_times(out / "cpiq_times.csv")
 
     import duckdb, polars  # noqa: E401 (installed above)
     engines = {"duckdb": duckdb_engine(ws, cpis), "polars": polars_engine(ws, cpis)}

@@ -13,24 +13,7 @@ fn num(s: &str) -> f64 {
 /// A long history (20 years) so that even the weakest planted relation
 /// (rho 0.3) is detectable month by month.
 fn long_history(seed: u64) -> tempfile::TempDir {
-    let d = tempfile::tempdir().unwrap();
-    let out = d.path().to_str().unwrap();
-    cpiq_in(
-        d.path(),
-        &[
-            "generate",
-            "--out",
-            out,
-            "--customers",
-            "6000",
-            "--months",
-            "240",
-            "--seed",
-            &seed.to_string(),
-        ],
-    )
-    .ok();
-    d
+    crate::support::generate(6000, 240, seed)
 }
 
 fn planted(ws: &Path) -> Vec<(String, String, String, u32, f64)> {

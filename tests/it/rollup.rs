@@ -8,25 +8,8 @@ use std::path::Path;
 use crate::support::{TempWorkspace, cpiq_in, records};
 
 /// A generated workspace of its own (tests here change its files).
-fn workspace(months: &str) -> tempfile::TempDir {
-    let d = tempfile::tempdir().unwrap();
-    let out = d.path().to_string_lossy().into_owned();
-    cpiq_in(
-        d.path(),
-        &[
-            "generate",
-            "--out",
-            &out,
-            "--customers",
-            "1500",
-            "--months",
-            months,
-            "--seed",
-            "11",
-        ],
-    )
-    .ok();
-    d
+fn workspace(months: u32) -> tempfile::TempDir {
+    crate::support::generate(1500, months, 11)
 }
 
 const ALL: &str = "complete_delivery,damage_free_delivery,first_contact_resolution,on_time_delivery,quote_answered_within,resolved_within_sla,return_completed_within,time_to_first_response";
@@ -145,7 +128,7 @@ fn same(rollup: &str, raw: &str) {
 
 #[test]
 fn rollup_answers_equal_raw_answers_for_every_cpi_and_shape() {
-    let ws = workspace("12");
+    let ws = workspace(12);
     let dir = ws.path();
     let before = sources(dir, ALL, SHAPES[0], &[]);
     assert!(
@@ -206,7 +189,7 @@ fn rollup_answers_equal_raw_answers_for_every_cpi_and_shape() {
 
 #[test]
 fn coarser_rollups_answer_only_the_periods_they_divide() {
-    let ws = workspace("12");
+    let ws = workspace(12);
     let dir = ws.path();
     let built = cpiq_in(
         dir,
@@ -288,7 +271,7 @@ fn refresh(dir: &Path) -> Vec<(String, String, String)> {
 
 #[test]
 fn stale_rollups_are_never_used_and_refresh_folds_in_new_files() {
-    let ws = workspace("12");
+    let ws = workspace(12);
     let dir = ws.path();
     let otd = "on_time_delivery";
     let shape: &[&str] = &["--by", "channel,region", "--per", "month"];
@@ -297,7 +280,7 @@ fn stale_rollups_are_never_used_and_refresh_folds_in_new_files() {
 
     // A new month arrives: the orders CPIs' rollups are stale, the support
     // cases' one is not.
-    let later = workspace("13");
+    let later = workspace(13);
     let orders = dir.join("data-samples/orders");
     std::fs::copy(
         later.path().join("data-samples/orders/2025-01.parquet"),
@@ -555,7 +538,7 @@ fn rollup_commands_refuse_to_write_in_read_only_sessions_and_name_unknown_cpis()
 
 #[test]
 fn a_long_session_sees_new_files_and_its_rollups_follow() {
-    let ws = workspace("6");
+    let ws = workspace(6);
     let script = "\\rollup build on_time_delivery\n\
         \\slice on_time_delivery per all\n\
         COPY (SELECT * FROM orders WHERE promised_at < TIMESTAMP '2024-02-01') TO 'data-samples/orders/2099-01.parquet';\n\

@@ -170,29 +170,32 @@ impl TempWorkspace {
     }
 }
 
+/// `cpiq generate` into a new temporary directory.
+pub fn generate(customers: u64, months: u32, seed: u64) -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().to_string_lossy().into_owned();
+    let (customers, months, seed) = (customers.to_string(), months.to_string(), seed.to_string());
+    cpiq_in(
+        d.path(),
+        &[
+            "generate",
+            "--out",
+            &out,
+            "--customers",
+            &customers,
+            "--months",
+            &months,
+            "--seed",
+            &seed,
+        ],
+    )
+    .ok();
+    d
+}
+
 /// Generate a small workspace once per test run and share it.
 pub fn generated() -> &'static Path {
     use std::sync::OnceLock;
     static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let d = tempfile::tempdir().unwrap();
-        let out = d.path().to_string_lossy().into_owned();
-        cpiq_in(
-            d.path(),
-            &[
-                "generate",
-                "--out",
-                &out,
-                "--customers",
-                "3000",
-                "--months",
-                "24",
-                "--seed",
-                "7",
-            ],
-        )
-        .ok();
-        d
-    })
-    .path()
+    DIR.get_or_init(|| generate(3000, 24, 7)).path()
 }
