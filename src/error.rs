@@ -100,6 +100,9 @@ pub enum CpiqError {
     /// value, unknown CPI, unknown format). Exit code 2.
     #[error("{0}")]
     Usage(String),
+    /// A chart could not be drawn or encoded.
+    #[error("chart: {0}")]
+    Chart(String),
     /// `cpiq check` found problems (each already reported).
     #[error("{} found", problems(*.0))]
     Check(usize),

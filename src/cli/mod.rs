@@ -97,6 +97,26 @@ pub enum Cmd {
         #[arg(long)]
         fail_on_missed_target: bool,
     },
+    /// Run job scripts like `run` and write one self-contained HTML report:
+    /// the CPI scorecard (latest value, target, status, change, sparkline),
+    /// the correlation verdicts, and each statement's table and chart.
+    Report {
+        /// Script files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// The HTML file to write (atomically, also when a statement fails).
+        #[arg(long, value_name = "OUT.html")]
+        html: PathBuf,
+        /// Resolve relative export paths (\export, \chart, COPY … TO) here.
+        #[arg(long, value_name = "DIR")]
+        output_dir: Option<PathBuf>,
+        /// The scorecard's grain: week, month, quarter or year.
+        #[arg(long, default_value = "month", value_name = "GRAIN")]
+        per: String,
+        /// Exit with code 3 when any printed or exported CPI row has status `missed`.
+        #[arg(long)]
+        fail_on_missed_target: bool,
+    },
     /// Show an exported Parquet file: cpiq's provenance metadata, schema and row count.
     Inspect {
         /// The Parquet file.
@@ -256,7 +276,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
             EngineOptions {
                 params: settings.params.clone(),
                 // A job's parameters fill its own ${name} placeholders too.
-                lenient_params: matches!(args.command, Some(Cmd::Run { .. })),
+                lenient_params: matches!(args.command, Some(Cmd::Run { .. } | Cmd::Report { .. })),
             },
         )
         .await?;
@@ -265,16 +285,20 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 eprintln!("warning: {p}");
             }
         }
-        let stdout: Box<dyn std::io::Write + Send> =
-            Box::new(std::io::BufWriter::new(crate::output::Stdout::new()));
+        // A report's statements go to the HTML file, not the terminal.
+        let stdout: Box<dyn std::io::Write + Send> = match args.command {
+            Some(Cmd::Report { .. }) => Box::new(std::io::sink()),
+            _ => Box::new(std::io::BufWriter::new(crate::output::Stdout::new())),
+        };
         let mut session = Session::new(engine, settings.format, stdout);
         let read_only = args.read_only || session.engine().workspace().settings.read_only;
         session.set_read_only(read_only);
-        if read_only && (settings.output.is_some() || matches!(&args.command, Some(Cmd::Run { report: Some(_), .. } | Cmd::Run { output_dir: Some(_), .. }))) {
+        if read_only && (settings.output.is_some() || matches!(&args.command, Some(Cmd::Run { report: Some(_), .. } | Cmd::Run { output_dir: Some(_), .. } | Cmd::Report { .. }))) {
             return Err(CpiqError::Usage(
-                "read-only session: --output, --output-dir and --report write files and are refused".into(),
+                "read-only session: --output, --output-dir, --report and report --html write files and are refused".into(),
             ));
         }
+        session.set_color(crate::shell::use_color(args.no_color));
         session.set_partition_by(
             args.partition_by
                 .as_deref()
@@ -315,6 +339,32 @@ pub fn run(args: Args) -> Result<ExitCode> {
             report.as_deref(),
             *fail_on_missed_target,
             &settings.params,
+            None,
+        ));
+        return finish(runtime, result);
+    }
+    if let Some(Cmd::Report {
+        files,
+        html,
+        output_dir,
+        per,
+        fail_on_missed_target,
+    }) = &args.command
+    {
+        let per: crate::slice::Grain = per.parse()?;
+        if matches!(per, crate::slice::Grain::All | crate::slice::Grain::Day) {
+            return Err(CpiqError::Usage(
+                "--per: the scorecard is per week, month, quarter or year".into(),
+            ));
+        }
+        let result = runtime.block_on(run_jobs(
+            &mut session,
+            files,
+            output_dir.as_deref(),
+            None,
+            *fail_on_missed_target,
+            &settings.params,
+            Some((html.as_path(), per)),
         ));
         return finish(runtime, result);
     }
@@ -325,7 +375,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
                     .run_script(query, std::path::Path::new("<sql>"))
                     .await?;
             }
-            Some(Cmd::Run { .. }) => unreachable!("handled above"),
+            Some(Cmd::Run { .. } | Cmd::Report { .. }) => unreachable!("handled above"),
             Some(Cmd::Inspect { .. }) => unreachable!("handled above"),
             Some(Cmd::Slice(args)) => {
                 session
@@ -395,6 +445,7 @@ async fn run_jobs(
     report: Option<&std::path::Path>,
     fail_on_missed: bool,
     params: &[(String, String)],
+    html: Option<(&std::path::Path, crate::slice::Grain)>,
 ) -> Result<ExitCode> {
     // Substitute every script before running any of them.
     let mut scripts = Vec::new();
@@ -415,6 +466,9 @@ async fn run_jobs(
     session.set_output_dir(output_dir.map(std::path::Path::to_path_buf));
     session.set_job_params(params.to_vec());
     session.start_report();
+    if html.is_some() {
+        session.start_capture();
+    }
     // `\\export FILE` writes the previous statement's result.
     session.keep_last_result(true);
     let mut outcome: Result<()> = Ok(());
@@ -437,14 +491,24 @@ async fn run_jobs(
         Ok(()) if fail_on_missed && session.missed_target() => 3,
         Ok(()) => 0,
     };
-    if let Some(report_path) = report {
-        let status = match (&outcome, code) {
-            (Err(CpiqError::Cancelled), _) => "interrupted",
-            (Err(CpiqError::Terminated), _) => "terminated",
-            (Err(_), _) => "failed",
-            (Ok(()), 3) => "missed_target",
-            _ => "ok",
+    let status = match (&outcome, code) {
+        (Err(CpiqError::Cancelled), _) => "interrupted",
+        (Err(CpiqError::Terminated), _) => "terminated",
+        (Err(_), _) => "failed",
+        (Ok(()), 3) => "missed_target",
+        _ => "ok",
+    };
+    if let Some((path, per)) = html
+        && !matches!(outcome, Err(CpiqError::Cancelled | CpiqError::Terminated))
+    {
+        let path = match output_dir {
+            Some(dir) if path.is_relative() => dir.join(path),
+            _ => path.to_path_buf(),
         };
+        let written = write_html_report(session, files, status, params, &path, per).await?;
+        eprintln!("wrote report {} ({written} bytes)", path.display());
+    }
+    if let Some(report_path) = report {
         let r = crate::exec::job::Report {
             script: files.first().cloned().unwrap_or_default(),
             status: status.into(),
@@ -462,4 +526,40 @@ async fn run_jobs(
         eprintln!("a CPI missed its target (--fail-on-missed-target)");
     }
     Ok(ExitCode::from(code))
+}
+
+/// The HTML report of the statements `session` captured, with the
+/// scorecard of every CPI that planned, written atomically to `path`.
+async fn write_html_report(
+    session: &Session,
+    files: &[PathBuf],
+    status: &str,
+    params: &[(String, String)],
+    path: &std::path::Path,
+    per: crate::slice::Grain,
+) -> Result<u64> {
+    let engine = session.engine();
+    let defs: Vec<crate::cpi::CpiDefinition> = engine
+        .cpis()
+        .iter()
+        .filter(|c| c.is_ok())
+        .filter_map(|c| c.definition.clone())
+        .collect();
+    let scores = crate::report::scorecard(engine, &defs, per).await;
+    let run = crate::report::html::RunInfo {
+        script: files
+            .iter()
+            .map(|f| f.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+        status: status.to_string(),
+        params: params.to_vec(),
+        workspace: engine.workspace().config_path.display().to_string(),
+        created: crate::exec::job::created_at(),
+        per: per.name(),
+    };
+    let text = crate::report::html::render(&run, &scores, &session.captured(), &defs)?;
+    let mut f = crate::output::AtomicFile::create(path)?;
+    std::io::Write::write_all(&mut f, text.as_bytes())?;
+    f.commit()
 }

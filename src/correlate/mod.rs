@@ -177,6 +177,8 @@ struct Row {
     sp: Option<f64>,
     ci: Option<(f64, f64)>,
     expected: Option<&'static str>,
+    unit: crate::cpi::Unit,
+    pairs: Vec<(f64, f64)>,
 }
 
 /// What a correlation run produced: the table, and notes for stderr and
@@ -188,6 +190,9 @@ pub struct Correlation {
     pub notes: Vec<String>,
     /// One verdict line per CPI × KPI (× dimension value).
     pub verdicts: Vec<String>,
+    /// The pairs at the best lag per CPI × KPI (× dimension value), the
+    /// strongest relation first: what `\chart` draws.
+    pub scatters: Vec<crate::chart::Scatter>,
 }
 
 /// Run a correlation.
@@ -464,6 +469,8 @@ pub async fn run(
                         sp,
                         ci,
                         expected,
+                        unit: def.unit,
+                        pairs: x.iter().copied().zip(y.iter().copied()).collect(),
                     });
                 }
             }
@@ -543,6 +550,34 @@ pub async fn run(
         });
     }
 
+    let mut scatters: Vec<crate::chart::Scatter> = best_rows
+        .iter()
+        .map(|&i| {
+            let r = &rows[i];
+            crate::chart::Scatter {
+                cpi: r.cpi.clone(),
+                unit: r.unit,
+                kpi: r.kpi.clone(),
+                dimension: r.dim.clone(),
+                lag: r.lag,
+                per: req.per.name(),
+                symbol: if req.method == Method::Spearman {
+                    "rho"
+                } else {
+                    "r"
+                },
+                coefficient: primary(r),
+                points: r.pairs.clone(),
+            }
+        })
+        .collect();
+    scatters.sort_by(|a, b| {
+        let strength = |s: &crate::chart::Scatter| s.coefficient.map_or(0.0, f64::abs);
+        strength(b)
+            .total_cmp(&strength(a))
+            .then_with(|| (&a.cpi, &a.kpi, &a.dimension).cmp(&(&b.cpi, &b.kpi, &b.dimension)))
+    });
+
     // The table.
     let mut fields = vec![
         Field::new("cpi", DataType::Utf8, false),
@@ -620,6 +655,7 @@ pub async fn run(
         batch,
         notes,
         verdicts,
+        scatters,
     })
 }
 

@@ -45,6 +45,10 @@ pub struct SliceArgs {
     /// Read the raw events even where a fresh rollup covers the slice.
     #[arg(long)]
     pub raw: bool,
+    /// Draw the slice: on the terminal instead of the table, or, with FILE,
+    /// as FILE.svg or FILE.png (the table is printed too).
+    #[arg(long, value_name = "FILE", num_args = 0..=1)]
+    pub chart: Option<Option<std::path::PathBuf>>,
 }
 
 impl SliceArgs {
@@ -147,6 +151,10 @@ pub struct CorrelateArgs {
     /// Correlate period-over-period changes instead of levels.
     #[arg(long)]
     pub difference: bool,
+    /// Draw each CPI × KPI at its best lag as a scatter with the fitted
+    /// line: on the terminal instead of the table, or as FILE.svg / FILE.png.
+    #[arg(long, value_name = "FILE", num_args = 0..=1)]
+    pub chart: Option<Option<std::path::PathBuf>>,
 }
 
 impl CorrelateArgs {
@@ -190,6 +198,7 @@ pub fn parse_correlate(rest: &str) -> Result<CorrelateArgs> {
             "to",
             "per-entity",
             "difference",
+            "chart",
         ],
     ) {
         match args.last_mut() {
@@ -355,8 +364,8 @@ fn raw_words(s: &str) -> Result<Vec<String>> {
 /// A `where` predicate runs to the next keyword and keeps its quotes; list
 /// values may have spaces after their commas.
 pub fn parse_slice(rest: &str) -> Result<SliceArgs> {
-    const KEYWORDS: [&str; 9] = [
-        "by", "per", "where", "from", "to", "compare", "fill", "explain", "raw",
+    const KEYWORDS: [&str; 10] = [
+        "by", "per", "where", "from", "to", "compare", "fill", "explain", "raw", "chart",
     ];
     let is_kw = |w: &str| KEYWORDS.contains(&w.trim_start_matches("--"));
     let raw = raw_words(rest)?;

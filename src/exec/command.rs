@@ -62,6 +62,9 @@ pub enum Command {
     Include(PathBuf),
     /// `\sql`: show the SQL the last slice ran.
     Sql,
+    /// `\chart [FILE]`: draw the last slice or correlation, on the screen or
+    /// to an SVG/PNG file.
+    Chart(Option<PathBuf>),
     /// `\reload`: re-read the workspace and report what changed.
     Reload,
 }
@@ -130,6 +133,12 @@ pub const COMMANDS: &[CommandSpec] = &[
         &["explain-change"],
         "CPI by DIM from-period P1 to-period P2 [per GRAIN]",
         "split a CPI's change between two periods into rate and mix effects",
+    ),
+    spec(
+        "chart",
+        &[],
+        "[FILE.svg|FILE.png]",
+        "draw the last slice (CPI per period against target) or correlation (scatter at the best lag)",
     ),
     spec(
         "rollup",
@@ -397,6 +406,13 @@ impl FromStr for Command {
                 }
                 Ok(Command::Export(path, query.filter(|q| !q.is_empty())))
             }
+            "chart" => Ok(Command::Chart(if rest.is_empty() {
+                None
+            } else {
+                Some(PathBuf::from(
+                    one_arg()?.trim_matches(|c| c == '\'' || c == '"'),
+                ))
+            })),
             "o" => Ok(Command::Output(
                 (!rest.is_empty()).then(|| PathBuf::from(rest)),
             )),

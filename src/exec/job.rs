@@ -84,14 +84,9 @@ pub fn input_files(plan: &Arc<dyn ExecutionPlan>) -> Vec<String> {
     out
 }
 
-/// The provenance written as Parquet key-value metadata.
-pub fn provenance(
-    command: &str,
-    params: &[(String, String)],
-    workspace: &Path,
-    inputs: &[String],
-) -> Vec<(String, String)> {
-    let created = match std::env::var("SOURCE_DATE_EPOCH")
+/// Now as RFC 3339, or `SOURCE_DATE_EPOCH` when set (reproducible outputs).
+pub fn created_at() -> String {
+    match std::env::var("SOURCE_DATE_EPOCH")
         .ok()
         .and_then(|s| s.parse::<i64>().ok())
     {
@@ -99,7 +94,17 @@ pub fn provenance(
             .map(|t| t.to_rfc3339())
             .unwrap_or_default(),
         None => chrono::Utc::now().to_rfc3339(),
-    };
+    }
+}
+
+/// The provenance written as Parquet key-value metadata.
+pub fn provenance(
+    command: &str,
+    params: &[(String, String)],
+    workspace: &Path,
+    inputs: &[String],
+) -> Vec<(String, String)> {
+    let created = created_at();
     let json = |v: &dyn erased::Json| v.to_json();
     vec![
         ("cpiq.version".into(), env!("CARGO_PKG_VERSION").into()),

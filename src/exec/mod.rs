@@ -24,10 +24,17 @@ use datafusion::physical_plan::memory::MemoryStream;
 
 pub use command::{COMMANDS, Command, CommandSpec, command_help, help_text};
 
+use crate::chart::Chart;
 use crate::engine::Engine;
 use crate::engine::script::{self, Item};
 use crate::error::{CpiqError, Result};
 use crate::output::{self, Expanded, Format, TableOptions};
+use crate::report::{Captured, CapturedResult, ResultKind};
+
+/// Refuse a chart file name before running anything.
+fn image_path_ok(p: &Path) -> Result<()> {
+    crate::chart::image::ImageFormat::for_path(p).map(|_| ())
+}
 
 fn item_text(item: &Item) -> &str {
     match item {
@@ -184,6 +191,17 @@ pub struct Session {
     command: String,
     partition_by: Vec<String>,
     read_only: bool,
+    /// ANSI colours in charts drawn to `out`.
+    color: bool,
+    /// What produced `last`, and a correlation's scatters and verdicts.
+    last_kind: ResultKind,
+    last_scatters: Vec<crate::chart::Scatter>,
+    last_verdicts: Vec<String>,
+    /// Counts results, so a statement's own result can be told from an
+    /// earlier one.
+    last_gen: u64,
+    /// Each statement's result, for the HTML report (when capturing).
+    captures: Option<Vec<Captured>>,
 }
 
 impl Session {
@@ -211,6 +229,12 @@ impl Session {
             command: String::new(),
             partition_by: Vec::new(),
             read_only: false,
+            color: false,
+            last_kind: ResultKind::Query,
+            last_scatters: Vec::new(),
+            last_verdicts: Vec::new(),
+            last_gen: 0,
+            captures: None,
         }
     }
 
@@ -233,6 +257,43 @@ impl Session {
             )));
         }
         Ok(())
+    }
+
+    /// Draw charts with ANSI colours and Unicode (else plain ASCII).
+    pub fn set_color(&mut self, on: bool) {
+        self.color = on;
+    }
+
+    /// Keep every statement's result for [`Session::captured`] (the HTML
+    /// report); implies [`Session::start_report`].
+    pub fn start_capture(&mut self) {
+        self.start_report();
+        self.captures = Some(Vec::new());
+    }
+
+    /// The statements run since [`Session::start_capture`], with their results.
+    pub fn captured(&self) -> Vec<Captured> {
+        self.captures.clone().unwrap_or_default()
+    }
+
+    /// Remember a result: for `\export`, `\chart` and the report.
+    fn remember(
+        &mut self,
+        kind: ResultKind,
+        schema: SchemaRef,
+        batches: Vec<RecordBatch>,
+        scatters: Vec<crate::chart::Scatter>,
+        verdicts: Vec<String>,
+    ) {
+        self.last_gen += 1;
+        // Query results can be large: kept only when asked. Slices,
+        // correlations and listings are small, and `\\chart` draws them.
+        if self.keep_last || self.captures.is_some() || kind != ResultKind::Query {
+            self.last = Some((schema, batches));
+        }
+        self.last_kind = kind;
+        self.last_scatters = scatters;
+        self.last_verdicts = verdicts;
     }
 
     /// Write exports as hive-style folders partitioned by these columns.
@@ -354,6 +415,8 @@ impl Session {
             self.statement_outputs.clear();
             self.statement_rows = 0;
             let started = Instant::now();
+            let gen_before = self.last_gen;
+            let reported_before = self.report.as_ref().map_or(0, Vec::len);
             let result = self.run_item(item).await;
             if let Some(report) = &mut self.report {
                 report.push(job::ReportEntry {
@@ -382,6 +445,24 @@ impl Session {
                             error: None,
                         });
                     }
+                }
+            }
+            if let (Some(captures), Some(report)) = (&mut self.captures, &self.report) {
+                for (k, entry) in report[reported_before..].iter().enumerate() {
+                    let produced = k == 0 && self.last_gen != gen_before;
+                    captures.push(Captured {
+                        entry: entry.clone(),
+                        result: match (&self.last, produced) {
+                            (Some((schema, batches)), true) => Some(CapturedResult {
+                                kind: self.last_kind,
+                                schema: schema.clone(),
+                                batches: batches.clone(),
+                                scatters: self.last_scatters.clone(),
+                                verdicts: self.last_verdicts.clone(),
+                            }),
+                            _ => None,
+                        },
+                    });
                 }
             }
             match result {
@@ -478,7 +559,13 @@ impl Session {
                 cpis: Vec::new(),
             };
             let batches = progress::collect_with_progress(&plan, stream, show).await?;
-            self.last = Some((schema.clone(), batches.clone()));
+            self.remember(
+                ResultKind::Query,
+                schema.clone(),
+                batches.clone(),
+                Vec::new(),
+                Vec::new(),
+            );
             let elapsed = started.elapsed();
             self.emit_memory(schema, batches, Some(elapsed)).await?;
         } else {
@@ -688,10 +775,94 @@ impl Session {
 
     async fn emit_batch(&mut self, batch: RecordBatch) -> Result<()> {
         let schema = batch.schema();
-        if self.keep_last {
-            self.last = Some((schema.clone(), vec![batch.clone()]));
-        }
+        self.remember(
+            ResultKind::Listing,
+            schema.clone(),
+            vec![batch.clone()],
+            Vec::new(),
+            Vec::new(),
+        );
         self.emit_memory(schema, vec![batch], None).await
+    }
+
+    /// The charts of the last result: a correlation's scatters (strongest
+    /// first), else one trend per CPI of a slice-shaped result.
+    fn last_charts(&self) -> Result<Vec<Chart>> {
+        if self.last_kind == ResultKind::Correlation {
+            return Ok(self
+                .last_scatters
+                .iter()
+                .take(crate::chart::MAX_SCATTERS)
+                .cloned()
+                .map(Chart::Scatter)
+                .collect());
+        }
+        let (_, batches) = self.last.as_ref().ok_or_else(|| {
+            CpiqError::Usage(
+                "nothing to chart yet: run a slice (\\slice … per month) or a correlation first"
+                    .into(),
+            )
+        })?;
+        crate::chart::charts_of_slice(batches, &self.engine.definitions())
+    }
+
+    /// Draw `charts` on `out` (fitted to the terminal, or to $COLUMNS when
+    /// not on one), or write them to `path` as SVG or PNG, atomically.
+    fn draw(&mut self, charts: &[Chart], path: Option<&Path>, more: usize) -> Result<()> {
+        use crate::chart::{image, text};
+        match path {
+            None => {
+                let (width, height) = terminal_size::terminal_size()
+                    .map(|(w, h)| (w.0 as usize, h.0 as usize))
+                    .filter(|(w, h)| *w >= 20 && *h >= 5)
+                    .unwrap_or_else(|| {
+                        let env = |k: &str, d: usize| {
+                            std::env::var(k)
+                                .ok()
+                                .and_then(|v| v.parse().ok())
+                                .unwrap_or(d)
+                        };
+                        (env("COLUMNS", 100), env("LINES", 30))
+                    });
+                let opts = text::TextOptions::for_terminal(width, height, self.color);
+                for (i, c) in charts.iter().enumerate() {
+                    if i > 0 {
+                        writeln!(self.out)?;
+                    }
+                    write!(self.out, "{}", text::render(c, &opts))?;
+                }
+                if more > 0 {
+                    writeln!(
+                        self.out,
+                        "({more} weaker relation{} not drawn)",
+                        if more == 1 { "" } else { "s" }
+                    )?;
+                }
+                self.out.flush()?;
+            }
+            Some(p) => {
+                self.refuse_if_read_only("writing a chart")?;
+                let p = self.resolve_out(p);
+                let bytes = image::encode(charts, image::ImageFormat::for_path(&p)?)?;
+                let mut f = output::AtomicFile::create(&p)?;
+                f.write_all(&bytes)?;
+                let size = f.commit()?;
+                self.statement_outputs.push(job::OutputFile {
+                    path: p.clone(),
+                    rows: 0,
+                    bytes: size,
+                });
+                writeln!(
+                    self.out,
+                    "Wrote {} chart{} to {} ({size} bytes).",
+                    charts.len(),
+                    if charts.len() == 1 { "" } else { "s" },
+                    p.display()
+                )?;
+                self.out.flush()?;
+            }
+        }
+        Ok(())
     }
 
     /// Run one backslash command.
@@ -746,7 +917,36 @@ impl Session {
             }
             Command::Reload => self.reload().await?,
             Command::Cpis => {
-                let batch = self.cpis_batch()?;
+                // On the screen, each CPI's last 12 months as a sparkline
+                // (one slice per CPI; rollups make it instant on big data).
+                let on_screen = self.format == Format::Table && self.output.is_none();
+                let sparks = if on_screen {
+                    let defs: Vec<_> = self
+                        .engine
+                        .cpis()
+                        .iter()
+                        .filter(|c| c.is_ok())
+                        .filter_map(|c| c.definition.clone())
+                        .collect();
+                    let scores =
+                        crate::report::scorecard(&self.engine, &defs, crate::slice::Grain::Month)
+                            .await;
+                    Some(
+                        scores
+                            .into_iter()
+                            .map(|(name, s)| {
+                                let line = match s {
+                                    Ok(s) => crate::chart::spark::blocks(&s.history),
+                                    Err(e) => format!("(error: {e})"),
+                                };
+                                (name, line)
+                            })
+                            .collect(),
+                    )
+                } else {
+                    None
+                };
+                let batch = self.cpis_batch(sparks)?;
                 self.emit_batch(batch).await?;
             }
             Command::Describe(None) => {
@@ -818,6 +1018,9 @@ impl Session {
             }
             Command::Slice(args) | Command::Compare(args) => {
                 let req = args.to_request()?;
+                if let Some(Some(p)) = &args.chart {
+                    image_path_ok(p)?;
+                }
                 let started = Instant::now();
                 let (batch, sql) = self.engine.slice(&req).await?;
                 self.last_elapsed = Some(started.elapsed());
@@ -829,10 +1032,35 @@ impl Session {
                     files: Vec::new(),
                     cpis: req.cpis.clone(),
                 };
-                if self.keep_last {
-                    self.last = Some((batch.schema(), vec![batch.clone()]));
+                self.remember(
+                    ResultKind::Slice,
+                    batch.schema(),
+                    vec![batch.clone()],
+                    Vec::new(),
+                    Vec::new(),
+                );
+                match &args.chart {
+                    None => self.emit_slice(batch).await?,
+                    Some(path) => {
+                        let charts = crate::chart::charts_of_slice(
+                            std::slice::from_ref(&batch),
+                            &self.engine.definitions(),
+                        )?;
+                        if path.is_some() {
+                            self.emit_slice(batch).await?;
+                        }
+                        self.draw(&charts, path.as_deref(), 0)?;
+                    }
                 }
-                self.emit_slice(batch).await?;
+            }
+            Command::Chart(path) => {
+                let charts = self.last_charts()?;
+                let more = if self.last_kind == ResultKind::Correlation {
+                    self.last_scatters.len().saturating_sub(charts.len())
+                } else {
+                    0
+                };
+                self.draw(&charts, path.as_deref(), more)?;
             }
             Command::Correlate(args) => {
                 let req = args.to_request()?;
@@ -840,9 +1068,25 @@ impl Session {
                 for n in &result.notes {
                     eprintln!("{n}");
                 }
+                if let Some(Some(p)) = &args.chart {
+                    image_path_ok(p)?;
+                }
                 let on_screen = self.output.is_none() && self.format == Format::Table;
-                if self.keep_last {
-                    self.last = Some((result.batch.schema(), vec![result.batch.clone()]));
+                self.remember(
+                    ResultKind::Correlation,
+                    result.batch.schema(),
+                    vec![result.batch.clone()],
+                    result.scatters.clone(),
+                    result.verdicts.clone(),
+                );
+                if let Some(None) = &args.chart {
+                    for v in &result.verdicts {
+                        writeln!(self.out, "{v}")?;
+                    }
+                    writeln!(self.out)?;
+                    let charts = self.last_charts()?;
+                    let more = result.scatters.len().saturating_sub(charts.len());
+                    return self.draw(&charts, None, more).map(|()| Flow::Continue);
                 }
                 let shown = if on_screen {
                     crate::correlate::display_batch(&result.batch)?
@@ -855,6 +1099,10 @@ impl Session {
                         writeln!(self.out, "{v}")?;
                     }
                     self.out.flush()?;
+                }
+                if let Some(Some(p)) = &args.chart {
+                    let charts = self.last_charts()?;
+                    self.draw(&charts, Some(p), 0)?;
                 }
             }
             Command::Explain(args) => {
@@ -1101,7 +1349,10 @@ impl Session {
         }
     }
 
-    fn cpis_batch(&self) -> Result<RecordBatch> {
+    fn cpis_batch(
+        &self,
+        sparks: Option<std::collections::HashMap<String, String>>,
+    ) -> Result<RecordBatch> {
         let defs: Vec<_> = self
             .engine
             .cpis()
@@ -1141,6 +1392,19 @@ impl Session {
             strings(&|d| d.dimensions.join(", ")),
             strings(&|d| d.time.clone()),
         ];
+        let (schema, columns) = match sparks {
+            None => (schema, columns),
+            Some(sparks) => {
+                let mut fields: Vec<Field> =
+                    schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+                fields.push(Field::new("last_12_months", DataType::Utf8, false));
+                let mut columns = columns;
+                columns.push(strings(&|d| {
+                    sparks.get(&d.name).cloned().unwrap_or_default()
+                }));
+                (Arc::new(Schema::new(fields)), columns)
+            }
+        };
         Ok(RecordBatch::try_new(schema, columns)?)
     }
 

@@ -72,12 +72,14 @@ pub fn completion_catalog(runtime: &Runtime, session: &Session) -> Catalog {
     catalog
 }
 
-/// Colour is used on a terminal unless `--no-color` or `NO_COLOR` say not.
+/// Colour is used on a terminal unless `--no-color` or `NO_COLOR` say not;
+/// `CLICOLOR_FORCE=1` asks for it on pipes too.
 pub fn use_color(no_color_flag: bool) -> bool {
     use std::io::IsTerminal;
+    let set = |k: &str| std::env::var_os(k).is_some_and(|v| !v.is_empty() && v != "0");
     !no_color_flag
         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-        && std::io::stdout().is_terminal()
+        && (set("CLICOLOR_FORCE") || std::io::stdout().is_terminal())
 }
 
 /// Run the shell until `\q` or Ctrl-D.
