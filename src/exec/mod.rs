@@ -852,14 +852,13 @@ impl Session {
                     rows: 0,
                     bytes: size,
                 });
-                writeln!(
-                    self.out,
+                // On stderr, as for --output: stdout stays the result's.
+                eprintln!(
                     "Wrote {} chart{} to {} ({size} bytes).",
                     charts.len(),
                     if charts.len() == 1 { "" } else { "s" },
                     p.display()
-                )?;
-                self.out.flush()?;
+                );
             }
         }
         Ok(())

@@ -57,7 +57,7 @@ body { font-family: "DejaVu Sans", "Segoe UI", Helvetica, Arial, sans-serif; mar
 h1 { font-size: 1.6em; margin-bottom: .2em; }
 h2 { font-size: 1.25em; margin-top: 2em; border-bottom: 1px solid #ddd; padding-bottom: .2em; }
 table { border-collapse: collapse; margin: .6em 0; font-size: .9em; }
-th, td { border: 1px solid #ddd; padding: .25em .6em; text-align: left; vertical-align: middle; }
+th, td { white-space: nowrap; border: 1px solid #ddd; padding: .25em .6em; text-align: left; vertical-align: middle; }
 th { background: #f4f4f4; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .met { color: #1a7f37; font-weight: bold; }
@@ -122,10 +122,11 @@ pub fn render(
                 let status = s.status.clone().unwrap_or_default();
                 let _ = writeln!(
                     h,
-                    "<tr><td title=\"{}\">{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"{}\">{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
+                    "<tr data-cpi=\"{}\"><td>{}</td><td>{}</td><td class=\"num\" data-v=\"{}\">{}</td><td class=\"num\">{}</td><td class=\"{}\">{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
                     escape(&s.cpi),
                     escape(&s.label),
                     s.period.map(|p| p.to_string()).unwrap_or_default(),
+                    s.value.map(|v| v.to_string()).unwrap_or_default(),
                     fmt(s.value),
                     fmt(s.target),
                     escape(&status),

@@ -6,6 +6,7 @@
 
 mod support; // running the binary, temporary workspaces, fixtures
 
+mod charts; // \\chart, --chart, SVG/PNG, sparklines, the HTML report in headless Chromium (issue 10)
 mod cli; // one-shot commands on the bundled and generated workspaces (issue 2)
 mod correlate; // cpiq correlate: planted effects, numerical checks, Olist (issue 5)
 mod cpi_values; // every shipped CPI against hand-worked values (issue 2)

@@ -10,7 +10,7 @@ use rexpect::session::PtySession;
 
 use crate::support::{bin, cpiq_in, cpiq_stdin, generated, scalar};
 
-fn shell(dir: &Path, history: &Path) -> PtySession {
+pub(crate) fn shell(dir: &Path, history: &Path) -> PtySession {
     shell_with(dir, history, &[])
 }
 
@@ -35,7 +35,7 @@ fn shell_with(dir: &Path, history: &Path, env: &[(&str, &str)]) -> PtySession {
 /// type-ahead when it takes the terminal back, so a person waits too. The
 /// prompt is first redrawn while the line is typed; the second one follows
 /// the output.
-fn run(p: &mut PtySession, line: &str) -> String {
+pub(crate) fn run(p: &mut PtySession, line: &str) -> String {
     p.send_line(line).unwrap();
     let echo = line
         .chars()

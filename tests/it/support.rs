@@ -199,3 +199,25 @@ pub fn generated() -> &'static Path {
     static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
     DIR.get_or_init(|| generate(3000, 24, 7)).path()
 }
+
+/// Compare `actual` with the snapshot `tests/it/snapshots/NAME`;
+/// `CPIQ_BLESS=1` writes it instead (then review the diff).
+#[track_caller]
+pub fn assert_snapshot(name: &str, actual: &str) {
+    let path = repo().join("tests/it/snapshots").join(name);
+    if std::env::var_os("CPIQ_BLESS").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|_| {
+        panic!(
+            "no snapshot {}: run with CPIQ_BLESS=1 to write it",
+            path.display()
+        )
+    });
+    assert!(
+        actual == expected,
+        "snapshot {name} differs (CPIQ_BLESS=1 rewrites it):\n--- expected\n{expected}\n--- actual\n{actual}"
+    );
+}
