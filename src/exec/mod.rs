@@ -1019,6 +1019,13 @@ impl Session {
                 let req = args.to_request()?;
                 if let Some(Some(p)) = &args.chart {
                     image_path_ok(p)?;
+                    self.refuse_if_read_only("writing a chart")?;
+                }
+                if args.chart.is_some() && req.per == crate::slice::Grain::All {
+                    return Err(CpiqError::Usage(
+                        "--chart draws CPIs over periods: slice per day, week, month, quarter or year"
+                            .into(),
+                    ));
                 }
                 let started = Instant::now();
                 let (batch, sql) = self.engine.slice(&req).await?;
@@ -1069,6 +1076,7 @@ impl Session {
                 }
                 if let Some(Some(p)) = &args.chart {
                     image_path_ok(p)?;
+                    self.refuse_if_read_only("writing a chart")?;
                 }
                 let on_screen = self.output.is_none() && self.format == Format::Table;
                 self.remember(

@@ -205,6 +205,34 @@ fn the_png_is_a_drawn_image_with_the_red_target_line() {
         "{white} of {pixels} white"
     );
     assert!(red > 500, "target line and misses: {red} red pixels");
+    // A read-only session writes no chart; a slice without periods has
+    // nothing to draw; both are said before anything runs.
+    let ro = dir.path().join("ro.svg");
+    let r = cpiq_in(
+        &repo(),
+        &[
+            "--read-only",
+            "slice",
+            "on_time_delivery",
+            "--chart",
+            ro.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(
+        r.stderr.contains("read-only") && !ro.exists(),
+        "{}",
+        r.stderr
+    );
+    let r = cpiq_in(
+        &repo(),
+        &["slice", "on_time_delivery", "--per", "all", "--chart"],
+    );
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(
+        r.stdout.is_empty() && r.stderr.contains("over periods"),
+        "{r:?}"
+    );
     // A bad extension is refused before anything runs.
     let r = cpiq_in(&repo(), &["slice", "on_time_delivery", "--chart", "x.gif"]);
     assert_eq!(r.code, 2, "{r:?}");
