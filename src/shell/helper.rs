@@ -6,7 +6,7 @@
 //! before it is accepted, so a syntax error is shown without running
 //! anything. Completion looks at where the cursor is: a command name, a CPI,
 //! a dimension after `by`, a grain after `per`, a KPI column after `with`, a
-//! file after `\i` or `\export`, a parameter after `\set`, or in SQL the
+//! file after `\i`, `\export` or `\chart`, a parameter after `\set`, or in SQL the
 //! tables and the columns of the tables the statement names. All of it is
 //! plain functions, unit-tested without a terminal.
 
@@ -442,7 +442,7 @@ impl Completer for CpiqHelper {
     ) -> rustyline::Result<(usize, Vec<Pair>)> {
         let before = &line[..pos];
         let first = before.split_whitespace().next().unwrap_or("");
-        if matches!(first, "\\i" | "\\include" | "\\export" | "\\o" | "\\output")
+        if matches!(first, "\\i" | "\\include" | "\\export" | "\\o" | "\\output" | "\\chart")
             && before.trim_start().contains(char::is_whitespace)
         {
             return self.files.complete(line, pos, ctx);
