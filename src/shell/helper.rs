@@ -442,8 +442,10 @@ impl Completer for CpiqHelper {
     ) -> rustyline::Result<(usize, Vec<Pair>)> {
         let before = &line[..pos];
         let first = before.split_whitespace().next().unwrap_or("");
-        if matches!(first, "\\i" | "\\include" | "\\export" | "\\o" | "\\output" | "\\chart")
-            && before.trim_start().contains(char::is_whitespace)
+        if matches!(
+            first,
+            "\\i" | "\\include" | "\\export" | "\\o" | "\\output" | "\\chart"
+        ) && before.trim_start().contains(char::is_whitespace)
         {
             return self.files.complete(line, pos, ctx);
         }

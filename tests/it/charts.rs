@@ -563,3 +563,37 @@ fn the_html_report_is_self_contained_matches_the_job_and_renders_in_chromium() {
         "the page is nearly blank: {inked} pixels"
     );
 }
+
+#[test]
+fn a_failing_job_still_gets_its_report_with_the_error_and_what_did_not_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let job = dir.path().join("job.sql");
+    std::fs::write(
+        &job,
+        "\\slice on_time_delivery per quarter\nSELECT * FROM no_such_table;\nSELECT 1;\n",
+    )
+    .unwrap();
+    let page = dir.path().join("r.html");
+    let run = cpiq_in(
+        &repo(),
+        &[
+            "report",
+            job.to_str().unwrap(),
+            "--html",
+            page.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.contains("job.sql:2"), "{}", run.stderr);
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.contains("Status: <span class=\"status-failed\">failed</span>"));
+    assert!(html.contains("no_such_table") && html.contains("not_run"));
+    // The statement that ran has its table and chart.
+    assert!(html.contains("id=\"statement-1\"") && html.contains("<svg class=\"chart\""));
+    // No temporary file is left beside it.
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+}
