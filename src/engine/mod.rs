@@ -10,6 +10,7 @@
 pub mod columns;
 mod register;
 mod resources;
+pub mod storage;
 
 pub use resources::{Resources, human_size};
 pub mod script;
@@ -92,7 +93,9 @@ impl Engine {
 
         let mut tables = Vec::new();
         for spec in workspace.all_tables() {
-            let problem = register::register_table(&ctx, spec).await.err();
+            let problem = register::register_table(&ctx, spec, &workspace.storage)
+                .await
+                .err();
             tables.push(TableEntry {
                 name: spec.name.clone(),
                 problem,

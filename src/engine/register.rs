@@ -29,9 +29,28 @@ fn data_err(table: &TableSpec, message: String) -> CpiqError {
 }
 
 /// Register `spec` in `ctx` as a listing table under its name.
-pub(super) async fn register_table(ctx: &SessionContext, spec: &TableSpec) -> Result<()> {
+pub(super) async fn register_table(
+    ctx: &SessionContext,
+    spec: &TableSpec,
+    storage: &crate::workspace::Storage,
+) -> Result<()> {
     let mut location = spec.path.to_string_lossy().into_owned();
-    if spec.path.is_dir() && !location.ends_with('/') {
+    // An object-store path names one object when it ends in the table's
+    // extension (or holds a glob), else a prefix ("folder").
+    let single_file = match &spec.url {
+        Some(url) => {
+            super::storage::register(&ctx.runtime_env(), url, storage)
+                .map_err(|e| data_err(spec, e.to_string()))?;
+            location = url.clone();
+            url.to_ascii_lowercase().ends_with(spec.kind.extension())
+        }
+        None => spec.path.is_file(),
+    };
+    let is_folder = match &spec.url {
+        Some(url) => !single_file && !url.contains(['*', '?', '[']),
+        None => spec.path.is_dir(),
+    };
+    if is_folder && !location.ends_with('/') {
         location.push('/');
     }
     let url = ListingTableUrl::parse(&location).map_err(|e| data_err(spec, e.to_string()))?;
@@ -43,7 +62,7 @@ pub(super) async fn register_table(ctx: &SessionContext, spec: &TableSpec) -> Re
                 .with_newlines_in_values(true),
         ),
     };
-    let extension = if spec.path.is_file() {
+    let extension = if single_file {
         // A single file is read whatever its extension.
         String::new()
     } else {
@@ -83,6 +102,11 @@ pub(super) async fn register_table(ctx: &SessionContext, spec: &TableSpec) -> Re
         ));
     }
 
+    // Files are named by path, or by URL on object storage.
+    let base: Option<String> = spec.url.as_ref().and_then(|u| {
+        let u = url::Url::parse(u).ok()?;
+        Some(format!("{}://{}/", u.scheme(), u.host_str()?))
+    });
     // Read every file's schema (its footer, or a sample of CSV rows); small
     // CSV files are first checked row by row, so a malformed row is named.
     let kind = spec.kind;
@@ -92,9 +116,14 @@ pub(super) async fn register_table(ctx: &SessionContext, spec: &TableSpec) -> Re
                 let format = format.clone();
                 let state = &state;
                 let store = &store;
+                let base = &base;
                 async move {
-                    let name = format!("/{}", meta.location);
-                    let schema = if kind == FileKind::Csv && meta.size <= CSV_CHECK_LIMIT {
+                    let name = match &base {
+                        Some(b) => format!("{b}{}", meta.location),
+                        None => format!("/{}", meta.location),
+                    };
+                    let local = spec.url.is_none();
+                    let schema = if local && kind == FileKind::Csv && meta.size <= CSV_CHECK_LIMIT {
                         // DataFusion infers from chunks of the byte stream and
                         // trips over quoted newlines across a chunk boundary
                         // (the Olist reviews); small files are read whole. If

@@ -31,8 +31,29 @@ use crate::error::{CpiqError, Result};
 use crate::output::{self, Expanded, Format, TableOptions};
 use crate::report::{Captured, CapturedResult, ResultKind};
 
+/// A fresh private folder for an export on its way to object storage.
+fn tempfile_dir() -> Result<PathBuf> {
+    let base = std::env::temp_dir();
+    for n in 0..1000u32 {
+        let dir = base.join(format!("cpiq-upload-{}-{n}", std::process::id()));
+        match std::fs::create_dir(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(CpiqError::io(&dir, e)),
+        }
+    }
+    Err(CpiqError::Usage(
+        "no free temporary folder for an upload".into(),
+    ))
+}
+
 /// Refuse a chart file name before running anything.
 fn image_path_ok(p: &Path) -> Result<()> {
+    if let Some(url) = p.to_str().and_then(crate::workspace::object_store_url) {
+        return Err(CpiqError::Usage(format!(
+            "{url}: charts are written to local files"
+        )));
+    }
     crate::chart::image::ImageFormat::for_path(p).map(|_| ())
 }
 
@@ -311,6 +332,11 @@ impl Session {
     ) -> Result<output::Written> {
         use datafusion::common::config::TableParquetOptions;
         use datafusion::dataframe::DataFrameWriteOptions;
+        if let Some(url) = target.to_str().and_then(crate::workspace::object_store_url) {
+            return Err(CpiqError::Usage(format!(
+                "{url}: a partitioned export is published as one local folder; to object storage use COPY (…) TO '{url}' PARTITIONED BY (…), which publishes each file whole"
+            )));
+        }
         let staged = output::Staged::new(target, true)?;
         let mut opts = TableParquetOptions::default();
         opts.global.compression = Some("zstd(3)".into());
@@ -362,6 +388,12 @@ impl Session {
     }
 
     fn resolve_out(&self, p: &Path) -> PathBuf {
+        if p.to_str()
+            .and_then(crate::workspace::object_store_url)
+            .is_some()
+        {
+            return p.to_path_buf();
+        }
         match &self.output_dir {
             Some(dir) if p.is_relative() => dir.join(p),
             _ => p.to_path_buf(),
@@ -681,7 +713,35 @@ impl Session {
             &self.engine.workspace().config_path,
             inputs,
         );
-        let written = output::export_with(stream, path, &meta).await?;
+        let written = match path.to_str().and_then(crate::workspace::object_store_url) {
+            // Object storage: written whole to a local temporary, then
+            // uploaded; the object appears only when the upload completes.
+            Some(url) => {
+                let name = path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| "export".into());
+                let dir = tempfile_dir()?;
+                let local = dir.join(&name);
+                let result = async {
+                    let w = output::export_with(stream, &local, &meta).await?;
+                    let bytes = crate::engine::storage::upload(
+                        &local,
+                        url,
+                        &self.engine.workspace().storage,
+                    )
+                    .await?;
+                    Ok::<_, CpiqError>(output::Written {
+                        rows: w.rows,
+                        bytes,
+                    })
+                }
+                .await;
+                let _ = std::fs::remove_dir_all(&dir);
+                result?
+            }
+            None => output::export_with(stream, path, &meta).await?,
+        };
         self.statement_outputs.push(job::OutputFile {
             path: path.to_path_buf(),
             rows: written.rows,
@@ -724,6 +784,15 @@ impl Session {
             return Ok(None);
         };
         if copy.target.contains("://") {
+            // COPY to object storage: DataFusion uploads each file in parts
+            // and the store publishes it only when complete.
+            if crate::workspace::object_store_url(&copy.target).is_some() {
+                crate::engine::storage::register(
+                    &self.engine.ctx().runtime_env(),
+                    &copy.target,
+                    &self.engine.workspace().storage,
+                )?;
+            }
             return Ok(None);
         }
         let target = self.resolve_out(Path::new(&copy.target));
@@ -843,6 +912,11 @@ impl Session {
             Some(p) => {
                 self.refuse_if_read_only("writing a chart")?;
                 let p = self.resolve_out(p);
+                if let Some(url) = p.to_str().and_then(crate::workspace::object_store_url) {
+                    return Err(CpiqError::Usage(format!(
+                        "{url}: charts are written to local files"
+                    )));
+                }
                 let bytes = image::encode(charts, image::ImageFormat::for_path(&p)?)?;
                 let mut f = output::AtomicFile::create(&p)?;
                 f.write_all(&bytes)?;

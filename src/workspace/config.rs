@@ -23,6 +23,8 @@ struct RawConfig {
     kpis: BTreeMap<String, Spanned<RawKpi>>,
     #[serde(default)]
     settings: RawSettings,
+    #[serde(default)]
+    storage: Storage,
 }
 
 #[derive(Debug, Deserialize)]
@@ -75,6 +77,34 @@ struct RawSettings {
     spill_dir: Option<Spanned<String>>,
 }
 
+/// `[storage]`: how object storage (s3://, gs://, az:// table paths and
+/// exports) is reached. Credentials come from the environment
+/// (`AWS_ACCESS_KEY_ID`, `GOOGLE_SERVICE_ACCOUNT`, `AZURE_STORAGE_…`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Storage {
+    /// The endpoint of an S3-compatible server (MinIO, a local test server).
+    #[serde(default)]
+    pub endpoint: Option<String>,
+    /// The region (S3).
+    #[serde(default)]
+    pub region: Option<String>,
+    /// Allow plain HTTP to the endpoint (local test servers only).
+    #[serde(default)]
+    pub allow_http: Option<bool>,
+}
+
+/// URL schemes of object stores cpiq reads and writes.
+pub const OBJECT_STORE_SCHEMES: [&str; 7] = ["s3", "s3a", "gs", "az", "adl", "abfs", "abfss"];
+
+/// The object-store URL `path` names (`s3://bucket/prefix/`), if it names one.
+pub fn object_store_url(path: &str) -> Option<&str> {
+    let (scheme, _) = path.split_once("://")?;
+    OBJECT_STORE_SCHEMES
+        .contains(&scheme.to_ascii_lowercase().as_str())
+        .then_some(path)
+}
+
 /// A loaded, validated workspace.
 #[derive(Debug, Clone)]
 pub struct Workspace {
@@ -93,6 +123,8 @@ pub struct Workspace {
     pub kpis: Vec<KpiSpec>,
     /// Session settings.
     pub settings: Settings,
+    /// Object storage settings.
+    pub storage: Storage,
 }
 
 /// How a table's files are read.
@@ -129,6 +161,8 @@ pub struct TableSpec {
     pub line: usize,
     /// Skip unreadable files (reporting them) instead of failing the table.
     pub skip_bad_files: bool,
+    /// The object-store URL when the path is one (`s3://bucket/orders/`).
+    pub url: Option<String>,
 }
 
 /// How a KPI column rolls up to a coarser period or segment.
@@ -339,7 +373,22 @@ impl Workspace {
                 ));
             }
             let written = path.get_ref().clone();
-            let resolved = resolve(&written);
+            if let Some((scheme, _)) = written.split_once("://")
+                && object_store_url(&written).is_none()
+            {
+                return Err(err(
+                    at,
+                    format!(
+                        "{section}.{name}.path: cpiq does not read \"{scheme}://\" (object stores: s3://, gs://, az://, abfss://)"
+                    ),
+                ));
+            }
+            let url = object_store_url(&written).map(str::to_string);
+            let resolved = if url.is_some() {
+                PathBuf::from(&written)
+            } else {
+                resolve(&written)
+            };
             let kind = match format.as_ref().map(|f| f.get_ref().as_str()) {
                 Some("parquet") => FileKind::Parquet,
                 Some("csv") => FileKind::Csv,
@@ -354,7 +403,7 @@ impl Workspace {
                 None if written.to_ascii_lowercase().ends_with(".csv") => FileKind::Csv,
                 None => FileKind::Parquet,
             };
-            if !has_glob(&written) && !resolved.exists() {
+            if url.is_none() && !has_glob(&written) && !resolved.exists() {
                 return Err(err(
                     at,
                     format!(
@@ -370,6 +419,7 @@ impl Workspace {
                 kind,
                 line: line_of(text, at),
                 skip_bad_files: false,
+                url,
             })
         };
 
@@ -521,6 +571,7 @@ impl Workspace {
             tables,
             kpis,
             settings,
+            storage: raw.storage,
         })
     }
 

@@ -10,8 +10,8 @@
 mod config;
 
 pub use config::{
-    Aggregation, FileKind, KpiSpec, MemoryLimit, Settings, TableSpec, Workspace, is_identifier,
-    parse_size,
+    Aggregation, FileKind, KpiSpec, MemoryLimit, OBJECT_STORE_SCHEMES, Settings, Storage,
+    TableSpec, Workspace, is_identifier, object_store_url, parse_size,
 };
 
 use std::path::{Path, PathBuf};

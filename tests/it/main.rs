@@ -19,4 +19,5 @@ mod realdata; // on-time delivery on the real Olist orders (issue 2)
 mod robustness; // messy data, memory limits, odd input (issue 8)
 mod rollup; // rollups: equal to raw answers, staleness, refresh (issue 7)
 mod shell; // the shell under a pseudo-terminal and with piped input (issues 2, 4)
-mod slice; // cpiq slice, \\slice, cpi_slice(), explain-change (issue 3)
+mod slice;
+mod storage; // tables and exports on an S3-compatible server (moto on loopback) (issue 9) // cpiq slice, \\slice, cpi_slice(), explain-change (issue 3)
