@@ -10,11 +10,12 @@
 use std::path::Path;
 use std::sync::Once;
 
+use image::ImageEncoder;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor;
 
-use super::{Chart, Scatter, Trend, format_tick, nice_ticks, y_extent};
+use super::{Chart, Scatter, Trend, format_tick, nice_ticks, value_range};
 use crate::error::{CpiqError, Result};
 
 /// Pixels of one chart panel.
@@ -109,8 +110,6 @@ pub fn png(charts: &[Chart]) -> Result<Vec<u8>> {
     Ok(out)
 }
 
-use image::ImageEncoder;
-
 /// The charts encoded for `path`'s extension.
 pub fn encode(charts: &[Chart], format: ImageFormat) -> Result<Vec<u8>> {
     match format {
@@ -134,7 +133,7 @@ fn draw_all<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, charts: &[Chart])
 fn trend<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, t: &Trend) -> Result<()> {
     let labels = t.period_labels();
     let n = t.periods.len();
-    let (lo, hi) = y_extent(&t.extent());
+    let (lo, hi) = value_range(&t.extent());
     let (lo, hi, step) = nice_ticks(lo, hi, 6);
     let steps = ((hi - lo) / step).round() as usize;
     let caption = format!("{} — {}", t.title(), t.subtitle());
@@ -285,8 +284,8 @@ fn trend<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, t: &Trend) -> Result
 fn scatter<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, s: &Scatter) -> Result<()> {
     let xs: Vec<f64> = s.points.iter().map(|p| p.0).collect();
     let ys: Vec<f64> = s.points.iter().map(|p| p.1).collect();
-    let (xlo, xhi) = y_extent(&xs);
-    let (ylo, yhi) = y_extent(&ys);
+    let (xlo, xhi) = value_range(&xs);
+    let (ylo, yhi) = value_range(&ys);
     let (xlo, xhi, xstep) = nice_ticks(xlo, xhi, 8);
     let (ylo, yhi, ystep) = nice_ticks(ylo, yhi, 6);
     let unit = s.unit;

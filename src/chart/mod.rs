@@ -384,8 +384,8 @@ pub fn nice_ticks(lo: f64, hi: f64, want: usize) -> (f64, f64, f64) {
     (lo, hi, step)
 }
 
-/// The data range of a chart's y axis (trend) with a little headroom.
-pub(crate) fn y_extent(values: &[f64]) -> (f64, f64) {
+/// The smallest and largest of `values` ((0, 1) when there are none).
+pub(crate) fn value_range(values: &[f64]) -> (f64, f64) {
     let lo = values.iter().copied().fold(f64::INFINITY, f64::min);
     let hi = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     if !lo.is_finite() {

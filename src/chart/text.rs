@@ -6,7 +6,7 @@
 //! apart by ANSI colours and Unicode markers; without, by ASCII markers
 //! alone, so a chart in a log file or a dumb terminal still reads.
 
-use super::{Chart, Scatter, Trend, format_tick, nice_ticks, y_extent};
+use super::{Chart, Scatter, Trend, format_tick, nice_ticks, value_range};
 
 /// Size and style of a text chart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -319,7 +319,7 @@ fn trend(t: &Trend, o: &TextOptions) -> String {
     out.push('\n');
 
     let rows = o.height.max(4);
-    let (lo, hi) = y_extent(&t.extent());
+    let (lo, hi) = value_range(&t.extent());
     let (lo, hi, step) = nice_ticks(lo, hi, (rows / 3).max(2));
     let mut ylabels = Vec::new();
     let mut k = 0;
@@ -499,7 +499,7 @@ fn scatter(s: &Scatter, o: &TextOptions) -> String {
     let rows = o.height.max(4);
     let ys: Vec<f64> = s.points.iter().map(|p| p.1).collect();
     let xs: Vec<f64> = s.points.iter().map(|p| p.0).collect();
-    let (ylo, yhi) = y_extent(&ys);
+    let (ylo, yhi) = value_range(&ys);
     let (ylo, yhi, ystep) = nice_ticks(ylo, yhi, (rows / 3).max(2));
     let mut ylabels = Vec::new();
     let mut k = 0;
@@ -521,7 +521,7 @@ fn scatter(s: &Scatter, o: &TextOptions) -> String {
         lo: ylo,
         hi: yhi,
     };
-    let (xlo, xhi) = y_extent(&xs);
+    let (xlo, xhi) = value_range(&xs);
     let (xlo, xhi, xstep) = nice_ticks(xlo, xhi, (plot_cols / 12).max(2));
     let col_of = |x: f64| {
         let f = (x - xlo) / (xhi - xlo);
