@@ -157,6 +157,31 @@ fn chars(s: &str) -> usize {
     s.chars().count()
 }
 
+/// `s` as the terminal shows it: without the ANSI colour sequences
+/// (`ESC [ … m`) a coloured chart carries.
+///
+/// ```
+/// assert_eq!(cpiq::chart::text::strip_ansi("\x1b[34m●\x1b[0m web"), "● web");
+/// ```
+pub fn strip_ansi(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut esc = false;
+    for ch in s.chars() {
+        match (esc, ch) {
+            (false, '\x1b') => esc = true,
+            (true, 'm') => esc = false,
+            (false, c) => out.push(c),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The columns `s` takes on a terminal.
+fn visible(s: &str) -> usize {
+    chars(&strip_ansi(s))
+}
+
 fn cut(s: &str, width: usize) -> String {
     if chars(s) <= width {
         return s.to_string();
@@ -443,13 +468,6 @@ fn trend(t: &Trend, o: &TextOptions) -> String {
         })
         .collect();
     // Escape codes take no columns: wrap on the visible text.
-    let visible = |s: &str| -> usize {
-        if o.colour {
-            chars(s) - 9 // "\x1b[NNm" + "\x1b[0m" around the marker
-        } else {
-            chars(s)
-        }
-    };
     let mut line = String::new();
     let mut used = 0;
     for item in legend {
@@ -569,13 +587,12 @@ fn scatter(s: &Scatter, o: &TextOptions) -> String {
     paint(&mut marker, g.markers[0], Some(COLOURS[0]), o.colour);
     let mut line = String::new();
     paint(&mut line, g.line, Some(RED), o.colour);
-    out.push_str(&cut(
-        &format!(
-            "{marker} x: {} at t, y: {} {} {}{s_} later   {line} least-squares fit",
-            s.cpi, s.kpi, s.lag, s.per
-        ),
-        o.width + if o.colour { 18 } else { 0 },
-    ));
+    let legend = format!(
+        "{marker} x: {} at t, y: {} {} {}{s_} later   {line} least-squares fit",
+        s.cpi, s.kpi, s.lag, s.per
+    );
+    // Cut to the width on the screen: escape codes take no columns.
+    out.push_str(&cut(&legend, o.width + chars(&legend) - visible(&legend)));
     out.push('\n');
     out
 }
@@ -661,20 +678,7 @@ phone
         assert!(drawn.contains("\x1b[34m●\x1b[0m"), "{drawn}");
         assert!(drawn.contains("\x1b[31mtarget 95.0%\x1b[0m"));
         assert!(drawn.contains('└') && drawn.contains('╌'));
-        let plain = |s: &str| {
-            let mut out = String::new();
-            let mut esc = false;
-            for ch in s.chars() {
-                match (esc, ch) {
-                    (false, '\x1b') => esc = true,
-                    (true, 'm') => esc = false,
-                    (false, c) => out.push(c),
-                    _ => {}
-                }
-            }
-            out
-        };
-        for line in plain(&drawn).lines() {
+        for line in strip_ansi(&drawn).lines() {
             assert!(line.chars().count() <= 72, "{line:?}");
         }
         let ascii = render(

@@ -539,12 +539,7 @@ async fn write_html_report(
     per: crate::slice::Grain,
 ) -> Result<u64> {
     let engine = session.engine();
-    let defs: Vec<crate::cpi::CpiDefinition> = engine
-        .cpis()
-        .iter()
-        .filter(|c| c.is_ok())
-        .filter_map(|c| c.definition.clone())
-        .collect();
+    let defs = engine.definitions();
     let scores = crate::report::scorecard(engine, &defs, per).await;
     let run = crate::report::html::RunInfo {
         script: files

@@ -47,14 +47,11 @@ fn tempfile_dir() -> Result<PathBuf> {
     ))
 }
 
-/// Refuse a chart file name before running anything.
-fn image_path_ok(p: &Path) -> Result<()> {
-    if let Some(url) = p.to_str().and_then(crate::workspace::object_store_url) {
-        return Err(CpiqError::Usage(format!(
-            "{url}: charts are written to local files"
-        )));
-    }
-    crate::chart::image::ImageFormat::for_path(p).map(|_| ())
+/// The terminal's columns and rows, when on one of a usable size.
+fn terminal_dims() -> Option<(usize, usize)> {
+    terminal_size::terminal_size()
+        .map(|(w, h)| (w.0 as usize, h.0 as usize))
+        .filter(|(w, h)| *w >= 20 && *h >= 5)
 }
 
 fn item_text(item: &Item) -> &str {
@@ -624,10 +621,7 @@ impl Session {
             && self.format == Format::Table
             && let Some(screen) = self.screen.clone()
         {
-            let (width, height) = terminal_size::terminal_size()
-                .map(|(w, h)| (w.0 as usize, h.0 as usize))
-                .filter(|(w, h)| *w >= 20 && *h >= 5)
-                .unwrap_or((100, 40));
+            let (width, height) = terminal_dims().unwrap_or((100, 40));
             let opts = TableOptions {
                 width: Some(width),
                 max_rows: screen.max_rows,
@@ -854,17 +848,19 @@ impl Session {
         self.emit_memory(schema, vec![batch], None).await
     }
 
-    /// The charts of the last result: a correlation's scatters (strongest
-    /// first), else one trend per CPI of a slice-shaped result.
-    fn last_charts(&self) -> Result<Vec<Chart>> {
+    /// The charts of the last result, and how many were left out: a
+    /// correlation's scatters (strongest first, at most
+    /// [`crate::chart::MAX_SCATTERS`]), else one trend per CPI of a
+    /// slice-shaped result.
+    fn last_charts(&self) -> Result<(Vec<Chart>, usize)> {
         if self.last_kind == ResultKind::Correlation {
-            return Ok(self
-                .last_scatters
+            let shown = self.last_scatters.len().min(crate::chart::MAX_SCATTERS);
+            let charts = self.last_scatters[..shown]
                 .iter()
-                .take(crate::chart::MAX_SCATTERS)
                 .cloned()
                 .map(Chart::Scatter)
-                .collect());
+                .collect();
+            return Ok((charts, self.last_scatters.len() - shown));
         }
         let (_, batches) = self.last.as_ref().ok_or_else(|| {
             CpiqError::Usage(
@@ -872,7 +868,22 @@ impl Session {
                     .into(),
             )
         })?;
-        crate::chart::charts_of_slice(batches, &self.engine.definitions())
+        Ok((
+            crate::chart::charts_of_slice(batches, &self.engine.definitions())?,
+            0,
+        ))
+    }
+
+    /// The format of chart file `p`, refused (before anything runs) in a
+    /// read-only session, on object storage, or for another extension.
+    fn chart_file_format(&self, p: &Path) -> Result<crate::chart::image::ImageFormat> {
+        self.refuse_if_read_only("writing a chart")?;
+        if let Some(url) = p.to_str().and_then(crate::workspace::object_store_url) {
+            return Err(CpiqError::Usage(format!(
+                "{url}: charts are written to local files"
+            )));
+        }
+        crate::chart::image::ImageFormat::for_path(p)
     }
 
     /// Draw `charts` on `out` (fitted to the terminal, or to $COLUMNS when
@@ -881,18 +892,15 @@ impl Session {
         use crate::chart::{image, text};
         match path {
             None => {
-                let (width, height) = terminal_size::terminal_size()
-                    .map(|(w, h)| (w.0 as usize, h.0 as usize))
-                    .filter(|(w, h)| *w >= 20 && *h >= 5)
-                    .unwrap_or_else(|| {
-                        let env = |k: &str, d: usize| {
-                            std::env::var(k)
-                                .ok()
-                                .and_then(|v| v.parse().ok())
-                                .unwrap_or(d)
-                        };
-                        (env("COLUMNS", 100), env("LINES", 30))
-                    });
+                let (width, height) = terminal_dims().unwrap_or_else(|| {
+                    let env = |k: &str, d: usize| {
+                        std::env::var(k)
+                            .ok()
+                            .and_then(|v| v.parse().ok())
+                            .unwrap_or(d)
+                    };
+                    (env("COLUMNS", 100), env("LINES", 30))
+                });
                 let opts = text::TextOptions::for_terminal(width, height, self.color);
                 for (i, c) in charts.iter().enumerate() {
                     if i > 0 {
@@ -910,14 +918,8 @@ impl Session {
                 self.out.flush()?;
             }
             Some(p) => {
-                self.refuse_if_read_only("writing a chart")?;
                 let p = self.resolve_out(p);
-                if let Some(url) = p.to_str().and_then(crate::workspace::object_store_url) {
-                    return Err(CpiqError::Usage(format!(
-                        "{url}: charts are written to local files"
-                    )));
-                }
-                let bytes = image::encode(charts, image::ImageFormat::for_path(&p)?)?;
+                let bytes = image::encode(charts, self.chart_file_format(&p)?)?;
                 let mut f = output::AtomicFile::create(&p)?;
                 f.write_all(&bytes)?;
                 let size = f.commit()?;
@@ -994,13 +996,7 @@ impl Session {
                 // (one slice per CPI; rollups make it instant on big data).
                 let on_screen = self.format == Format::Table && self.output.is_none();
                 let sparks = if on_screen {
-                    let defs: Vec<_> = self
-                        .engine
-                        .cpis()
-                        .iter()
-                        .filter(|c| c.is_ok())
-                        .filter_map(|c| c.definition.clone())
-                        .collect();
+                    let defs = self.engine.definitions();
                     let scores =
                         crate::report::scorecard(&self.engine, &defs, crate::slice::Grain::Month)
                             .await;
@@ -1092,8 +1088,7 @@ impl Session {
             Command::Slice(args) | Command::Compare(args) => {
                 let req = args.to_request()?;
                 if let Some(Some(p)) = &args.chart {
-                    image_path_ok(p)?;
-                    self.refuse_if_read_only("writing a chart")?;
+                    self.chart_file_format(p)?;
                 }
                 if args.chart.is_some() && req.per == crate::slice::Grain::All {
                     return Err(CpiqError::Usage(
@@ -1134,12 +1129,7 @@ impl Session {
                 }
             }
             Command::Chart(path) => {
-                let charts = self.last_charts()?;
-                let more = if self.last_kind == ResultKind::Correlation {
-                    self.last_scatters.len().saturating_sub(charts.len())
-                } else {
-                    0
-                };
+                let (charts, more) = self.last_charts()?;
                 self.draw(&charts, path.as_deref(), more)?;
             }
             Command::Correlate(args) => {
@@ -1149,8 +1139,7 @@ impl Session {
                     eprintln!("{n}");
                 }
                 if let Some(Some(p)) = &args.chart {
-                    image_path_ok(p)?;
-                    self.refuse_if_read_only("writing a chart")?;
+                    self.chart_file_format(p)?;
                 }
                 let on_screen = self.output.is_none() && self.format == Format::Table;
                 self.remember(
@@ -1165,8 +1154,7 @@ impl Session {
                         writeln!(self.out, "{v}")?;
                     }
                     writeln!(self.out)?;
-                    let charts = self.last_charts()?;
-                    let more = result.scatters.len().saturating_sub(charts.len());
+                    let (charts, more) = self.last_charts()?;
                     return self.draw(&charts, None, more).map(|()| Flow::Continue);
                 }
                 let shown = if on_screen {
@@ -1182,7 +1170,7 @@ impl Session {
                     self.out.flush()?;
                 }
                 if let Some(Some(p)) = &args.chart {
-                    let charts = self.last_charts()?;
+                    let (charts, _) = self.last_charts()?;
                     self.draw(&charts, Some(p), 0)?;
                 }
             }

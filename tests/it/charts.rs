@@ -10,6 +10,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use cpiq::chart::text::strip_ansi;
+
 use crate::support::{Run, assert_snapshot, bin, cpiq_in, records, repo};
 
 /// Run `cpiq ARGS` on the bundled sample with extra environment.
@@ -24,20 +26,6 @@ fn cpiq_env(args: &[&str], env: &[(&str, &str)]) -> Run {
         .output()
         .expect("run cpiq")
         .into()
-}
-
-fn strip_ansi(s: &str) -> String {
-    let mut out = String::new();
-    let mut esc = false;
-    for ch in s.chars() {
-        match (esc, ch) {
-            (false, '\x1b') => esc = true,
-            (true, 'm') => esc = false,
-            (false, c) => out.push(c),
-            _ => {}
-        }
-    }
-    out
 }
 
 /// Per channel: (periods with a value, periods missed), from the slice's rows.
