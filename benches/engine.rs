@@ -17,6 +17,9 @@
 //! once to warm up and 20 times timed, failing if a covered slice did not
 //! read its rollup; results go to `OUT_DIR/ID.rollup.csv`, timings to
 //! `OUT_DIR/cpiq_rollup_times.csv`.
+//!
+//! With `CPIQ_BENCH_CLUSTER=df://HOST:PORT` both run on that Ballista
+//! cluster instead of in-process.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark may stop on a broken setup
 
@@ -118,6 +121,10 @@ fn compare(workspace: &str, suite: &str, out_dir: &str, rollups: bool) {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let mut ws = Workspace::discover(Some(std::path::Path::new(workspace))).expect("workspace");
     ws.settings.target_partitions = Some(2);
+    // The same suite on a Ballista cluster (docs/cluster.md's figures).
+    if let Ok(url) = std::env::var("CPIQ_BENCH_CLUSTER") {
+        ws.settings.cluster = Some(url.parse().expect("CPIQ_BENCH_CLUSTER: df://HOST:PORT"));
+    }
     let engine = rt
         .block_on(Engine::open(ws, EngineOptions::default()))
         .expect("open");

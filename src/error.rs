@@ -100,6 +100,14 @@ pub enum CpiqError {
     /// value, unknown CPI, unknown format). Exit code 2.
     #[error("{0}")]
     Usage(String),
+    /// The Ballista cluster cannot be reached or used.
+    #[error("cluster {url}: {message}")]
+    Cluster {
+        /// The cluster's address (`df://HOST:PORT`).
+        url: String,
+        /// What went wrong.
+        message: String,
+    },
     /// A chart could not be drawn or encoded.
     #[error("chart: {0}")]
     Chart(String),

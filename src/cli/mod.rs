@@ -60,6 +60,12 @@ pub struct Args {
     #[arg(long, global = true, value_name = "SIZE", value_parser = parse_memory_limit)]
     pub memory_limit: Option<MemoryLimit>,
 
+    /// Run queries on the Ballista cluster whose scheduler is at
+    /// df://HOST:PORT (overrides `[settings] cluster`). Needs a build with
+    /// the `distributed` feature.
+    #[arg(long, global = true, value_name = "df://HOST:PORT")]
+    pub cluster: Option<crate::cluster::ClusterUrl>,
+
     /// No colours in the shell (also when NO_COLOR is set).
     #[arg(long, global = true)]
     pub no_color: bool,
@@ -144,6 +150,10 @@ pub enum Cmd {
     /// definition or parameters changed. status: size and freshness. drop:
     /// remove them.
     Rollup(crate::exec::args::RollupArgs),
+    /// Start a Ballista scheduler or executor from this binary, so a
+    /// cluster needs nothing else installed (`distributed` feature).
+    #[command(subcommand)]
+    Cluster(ClusterCmd),
     /// Write a deterministic sample workspace: Parquet event tables, KPI
     /// tables, cpiq.toml and the CPI library, with planted CPI→KPI relations.
     Generate {
@@ -163,6 +173,63 @@ pub enum Cmd {
         #[arg(long, default_value = "2024-01-01")]
         start: String,
     },
+}
+
+/// `cpiq cluster …`: the processes of a Ballista cluster.
+#[derive(Debug, Subcommand)]
+pub enum ClusterCmd {
+    /// Start a scheduler: clients (`--cluster df://HOST:PORT`) submit
+    /// queries to it; it splits them into stages and hands the tasks to the
+    /// executors. Runs until SIGINT or SIGTERM.
+    Scheduler {
+        /// Address to listen on; 0.0.0.0:50050 to accept other machines.
+        #[arg(long, default_value = "127.0.0.1:50050", value_name = "HOST:PORT")]
+        bind: String,
+        /// Host name clients and executors use to reach this scheduler
+        /// (default: the bind host; this machine's name for 0.0.0.0).
+        #[arg(long, value_name = "HOST")]
+        external_host: Option<String>,
+        /// Seconds without a heartbeat after which an executor counts as
+        /// lost and its tasks are run again elsewhere.
+        #[arg(long, default_value_t = 30, value_name = "SECS")]
+        executor_timeout: u64,
+    },
+    /// Start an executor: it registers with the scheduler, runs the tasks it
+    /// is given, and serves their results over Arrow Flight on --bind (the
+    /// task service listens on the next port). Runs until SIGINT or SIGTERM.
+    Executor {
+        /// The scheduler: df://HOST:PORT (or HOST:PORT).
+        #[arg(long, value_name = "df://HOST:PORT", value_parser = parse_scheduler)]
+        scheduler: crate::cluster::ClusterUrl,
+        /// Address of the Arrow Flight service; the task service uses PORT + 1.
+        #[arg(long, default_value = "127.0.0.1:50051", value_name = "HOST:PORT")]
+        bind: String,
+        /// Port of the task service (default: the --bind port + 1).
+        #[arg(long, value_name = "PORT")]
+        grpc_port: Option<u16>,
+        /// Host name the scheduler, other executors and clients use to reach
+        /// this executor (default: the bind host; this machine's name for 0.0.0.0).
+        #[arg(long, value_name = "HOST")]
+        external_host: Option<String>,
+        /// Tasks run at once (default: the number of cores).
+        #[arg(long, value_name = "N")]
+        slots: Option<usize>,
+        /// Folder for shuffle files and spills (default: a fresh folder in
+        /// the system's temporary directory, removed at exit).
+        #[arg(long, value_name = "DIR")]
+        work_dir: Option<PathBuf>,
+        /// Seconds between heartbeats to the scheduler.
+        #[arg(long, default_value_t = 5, value_name = "SECS")]
+        heartbeat: u64,
+    },
+}
+
+fn parse_scheduler(s: &str) -> std::result::Result<crate::cluster::ClusterUrl, String> {
+    if s.contains("://") {
+        s.parse()
+    } else {
+        format!("df://{s}").parse()
+    }
 }
 
 /// Checked settings shared by every subcommand.
@@ -219,6 +286,72 @@ fn parse_memory_limit(s: &str) -> std::result::Result<MemoryLimit, String> {
         .ok_or_else(|| format!("{s:?} is not a size (for example 2GiB or 512MB, or none)"))
 }
 
+/// `cpiq cluster scheduler|executor`: run the process until it is stopped.
+fn run_cluster(role: &ClusterCmd, memory_limit: MemoryLimit) -> Result<ExitCode> {
+    #[cfg(feature = "distributed")]
+    {
+        use crate::cluster::{ExecutorOptions, SchedulerOptions};
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            // Ballista plans deep trees on the scheduler, as its own binary
+            // allows for.
+            .thread_stack_size(32 << 20)
+            .build()
+            .map_err(CpiqError::from)?;
+        runtime.block_on(async {
+            match role {
+                ClusterCmd::Scheduler {
+                    bind,
+                    external_host,
+                    executor_timeout,
+                } => {
+                    crate::cluster::run_scheduler(SchedulerOptions {
+                        bind: bind.clone(),
+                        external_host: external_host.clone(),
+                        executor_timeout: *executor_timeout,
+                    })
+                    .await
+                }
+                ClusterCmd::Executor {
+                    scheduler,
+                    bind,
+                    grpc_port,
+                    external_host,
+                    slots,
+                    work_dir,
+                    heartbeat,
+                } => {
+                    crate::cluster::run_executor(ExecutorOptions {
+                        scheduler: scheduler.clone(),
+                        bind: bind.clone(),
+                        grpc_port: *grpc_port,
+                        external_host: external_host.clone(),
+                        slots: *slots,
+                        work_dir: work_dir.clone(),
+                        memory_limit,
+                        heartbeat: *heartbeat,
+                    })
+                    .await
+                }
+            }
+        })?;
+        Ok(ExitCode::SUCCESS)
+    }
+    #[cfg(not(feature = "distributed"))]
+    {
+        let _ = memory_limit;
+        let url = match role {
+            ClusterCmd::Scheduler { bind, .. } => format!("df://{bind}"),
+            ClusterCmd::Executor { scheduler, .. } => scheduler.to_string(),
+        };
+        let url = url.parse().unwrap_or(crate::cluster::ClusterUrl {
+            host: "localhost".into(),
+            port: crate::cluster::DEFAULT_SCHEDULER_PORT,
+        });
+        Err(crate::cluster::not_built(&url))
+    }
+}
+
 /// Run cpiq with parsed arguments; returns the exit code on success.
 pub fn run(args: Args) -> Result<ExitCode> {
     let settings = args.resolve()?;
@@ -257,6 +390,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
 
+    if let Some(Cmd::Cluster(role)) = &args.command {
+        return run_cluster(role, args.memory_limit.unwrap_or(MemoryLimit::Default));
+    }
     if let Some(Cmd::Inspect { file }) = &args.command {
         let mut out = std::io::BufWriter::new(crate::output::Stdout::new());
         crate::output::inspect(file, &mut out)?;
@@ -270,6 +406,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
         let mut workspace = Workspace::discover(args.workspace.as_deref())?;
         if let Some(limit) = args.memory_limit {
             workspace.settings.memory_limit = limit;
+        }
+        if let Some(url) = &args.cluster {
+            workspace.settings.cluster = Some(url.clone());
         }
         let engine = Engine::open(
             workspace,
@@ -376,7 +515,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
                     .await?;
             }
             Some(Cmd::Run { .. } | Cmd::Report { .. }) => unreachable!("handled above"),
-            Some(Cmd::Inspect { .. }) => unreachable!("handled above"),
+            Some(Cmd::Inspect { .. } | Cmd::Cluster(_)) => unreachable!("handled above"),
             Some(Cmd::Slice(args)) => {
                 session
                     .run_command(Command::Slice(Box::new(args.clone())))

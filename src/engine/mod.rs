@@ -87,9 +87,13 @@ impl Engine {
             config = config.with_target_partitions(n);
         }
         let resources = Resources::choose(&workspace.settings);
+        let mut ctx = SessionContext::new_with_config_rt(config, resources.runtime()?);
+        if let Some(url) = &workspace.settings.cluster {
+            let state = crate::cluster::attach(ctx.state(), url).await?;
+            ctx = SessionContext::new_with_state(state);
+        }
         // `SELECT * FROM 'file.parquet'` works as in datafusion-cli and DuckDB.
-        let ctx =
-            SessionContext::new_with_config_rt(config, resources.runtime()?).enable_url_table();
+        let ctx = ctx.enable_url_table();
 
         let mut tables = Vec::new();
         for spec in workspace.all_tables() {

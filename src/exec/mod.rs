@@ -1410,6 +1410,12 @@ impl Session {
             self.engine.cpis().len()
         )?;
         writeln!(self.out, "{}", self.engine.resources().describe())?;
+        if let Some(url) = &self.engine.workspace().settings.cluster {
+            writeln!(
+                self.out,
+                "queries run on the Ballista cluster at {url} (its executors' memory limits apply there)"
+            )?;
+        }
         self.out.flush()?;
         if problems.is_empty() {
             Ok(())

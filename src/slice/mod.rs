@@ -15,7 +15,7 @@ mod udtf;
 
 pub use calendar::{Calendar, Grain, parse_date, parse_period};
 pub use explain::{ExplainRequest, explain_change};
-pub use udtf::CpiSliceFunction;
+pub use udtf::{CpiSliceFunction, is_client_side};
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;

@@ -109,6 +109,13 @@ impl TableFunctionImpl for CpiSliceFunction {
     }
 }
 
+/// True for the tables `cpi_slice(…)` returns: their rows are computed in
+/// this process when the query scans them, so a plan reading one cannot be
+/// shipped to a cluster as it stands.
+pub fn is_client_side(provider: &dyn TableProvider) -> bool {
+    provider.is::<SliceTable>()
+}
+
 #[derive(Debug)]
 struct SliceTable {
     req: SliceRequest,

@@ -75,6 +75,8 @@ struct RawSettings {
     read_only: Option<bool>,
     #[serde(default)]
     spill_dir: Option<Spanned<String>>,
+    #[serde(default)]
+    cluster: Option<Spanned<String>>,
 }
 
 /// `[storage]`: how object storage (s3://, gs://, az:// table paths and
@@ -251,6 +253,8 @@ pub struct Settings {
     pub timezone: Option<String>,
     /// Refuse statements and commands that write (shared analyst machines).
     pub read_only: bool,
+    /// Run queries on this Ballista cluster instead of in-process.
+    pub cluster: Option<crate::cluster::ClusterUrl>,
 }
 
 impl Default for Settings {
@@ -262,6 +266,7 @@ impl Default for Settings {
             fiscal_year_start: 1,
             timezone: None,
             read_only: false,
+            cluster: None,
         }
     }
 }
@@ -527,6 +532,13 @@ impl Workspace {
                 ));
             }
             settings.spill_dir = Some(root.join(d.get_ref()));
+        }
+        if let Some(c) = &raw.settings.cluster {
+            settings.cluster = Some(
+                c.get_ref()
+                    .parse()
+                    .map_err(|e: String| err(c.span().start, format!("settings.cluster: {e}")))?,
+            );
         }
         if let Some(t) = &raw.settings.target_partitions {
             let n = *t.get_ref();

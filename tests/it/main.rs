@@ -8,6 +8,8 @@ mod support; // running the binary, temporary workspaces, fixtures
 
 mod charts; // \\chart, --chart, SVG/PNG, sparklines, the HTML report in headless Chromium (issue 10)
 mod cli; // one-shot commands on the bundled and generated workspaces (issue 2)
+#[cfg(feature = "distributed")]
+mod cluster; // a loopback Ballista cluster of `cpiq cluster` processes: equal answers, a killed executor (issue 9)
 mod correlate; // cpiq correlate: planted effects, numerical checks, Olist (issue 5)
 mod cpi_values; // every shipped CPI against hand-worked values (issue 2)
 mod definitions; // bad cpiq.toml and CPI files: file:line errors, the rest loads (issue 2)
@@ -19,5 +21,5 @@ mod realdata; // on-time delivery on the real Olist orders (issue 2)
 mod robustness; // messy data, memory limits, odd input (issue 8)
 mod rollup; // rollups: equal to raw answers, staleness, refresh (issue 7)
 mod shell; // the shell under a pseudo-terminal and with piped input (issues 2, 4)
-mod slice;
-mod storage; // tables and exports on an S3-compatible server (moto on loopback) (issue 9) // cpiq slice, \\slice, cpi_slice(), explain-change (issue 3)
+mod slice; // cpiq slice, \\slice, cpi_slice(), explain-change (issue 3)
+mod storage; // tables and exports on an S3-compatible server (moto on loopback) (issue 9)

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use crate::support::{TempWorkspace, cpiq_in, records};
+use crate::support::{TempWorkspace, cpiq_in, records, same_slices};
 
 /// A generated workspace of its own (tests here change its files).
 fn workspace(months: u32) -> tempfile::TempDir {
@@ -98,34 +98,6 @@ fn sources(
         .collect()
 }
 
-/// Two slice results are the same: every field equal, except that sums of
-/// fractional measures may differ in their last bits (the raw aggregation
-/// adds in whatever order its partitions finish, so it differs from run to
-/// run by as much; counts and every binary CPI are exact).
-#[track_caller]
-fn same(rollup: &str, raw: &str) {
-    let (a, b) = (records(rollup), records(raw));
-    assert_eq!(a.len(), b.len(), "row counts differ:\n{rollup}\n---\n{raw}");
-    for (x, y) in a.iter().zip(&b) {
-        for (k, v) in x {
-            let w = &y[k];
-            if v == w {
-                continue;
-            }
-            let fractional = x["cpi"] == "time_to_first_response"
-                && matches!(
-                    k.as_str(),
-                    "value" | "numerator" | "previous_value" | "change" | "change_pct"
-                );
-            let (p, q): (f64, f64) = (v.parse().unwrap(), w.parse().unwrap());
-            assert!(
-                fractional && (p - q).abs() <= 1e-12 * q.abs().max(1.0),
-                "{k}: rollup {v} vs raw {w} in {x:?}"
-            );
-        }
-    }
-}
-
 #[test]
 fn rollup_answers_equal_raw_answers_for_every_cpi_and_shape() {
     let ws = workspace(12);
@@ -160,7 +132,7 @@ fn rollup_answers_equal_raw_answers_for_every_cpi_and_shape() {
                 "{detail}"
             );
         }
-        same(
+        same_slices(
             &slice(dir, ALL, shape, &[]),
             &slice(dir, ALL, shape, &["--raw"]),
         );
@@ -225,7 +197,7 @@ fn coarser_rollups_answer_only_the_periods_they_divide() {
     ] {
         let s = sources(dir, fcr, shape, &[]);
         assert_eq!(s[0].1, expect, "{shape:?}: {}", s[0].2);
-        same(
+        same_slices(
             &slice(dir, fcr, shape, &[]),
             &slice(dir, fcr, shape, &["--raw"]),
         );

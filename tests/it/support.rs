@@ -221,3 +221,31 @@ pub fn assert_snapshot(name: &str, actual: &str) {
         "snapshot {name} differs (CPIQ_BLESS=1 rewrites it):\n--- expected\n{expected}\n--- actual\n{actual}"
     );
 }
+
+/// Two slice results (CSV) are the same: every field equal, except that
+/// sums of fractional measures may differ in their last bits (an
+/// aggregation adds in whatever order its partitions finish, so it differs
+/// from run to run by as much; counts and every binary CPI are exact).
+#[track_caller]
+pub fn same_slices(left: &str, right: &str) {
+    let (a, b) = (records(left), records(right));
+    assert_eq!(a.len(), b.len(), "row counts differ:\n{left}\n---\n{right}");
+    for (x, y) in a.iter().zip(&b) {
+        for (k, v) in x {
+            let w = &y[k];
+            if v == w {
+                continue;
+            }
+            let fractional = x["cpi"] == "time_to_first_response"
+                && matches!(
+                    k.as_str(),
+                    "value" | "numerator" | "previous_value" | "change" | "change_pct"
+                );
+            let (p, q): (f64, f64) = (v.parse().unwrap(), w.parse().unwrap());
+            assert!(
+                fractional && (p - q).abs() <= 1e-12 * q.abs().max(1.0),
+                "{k}: {v} vs {w} in {x:?}"
+            );
+        }
+    }
+}
