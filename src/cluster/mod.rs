@@ -112,12 +112,11 @@ pub async fn attach(state: SessionState, url: &ClusterUrl) -> Result<SessionStat
 /// The error for cluster use in a build without the `distributed` feature.
 #[cfg(not(feature = "distributed"))]
 pub fn not_built(url: &ClusterUrl) -> CpiqError {
-    CpiqError::Cluster {
-        url: url.to_string(),
-        message: "this cpiq was built without the `distributed` feature \
-                  (build it with `cargo build --release --features distributed`)"
-            .into(),
-    }
+    cluster_error(
+        url,
+        "this cpiq was built without the `distributed` feature \
+         (build it with `cargo build --release --features distributed`)",
+    )
 }
 
 /// True when this build can run on and start Ballista clusters.
