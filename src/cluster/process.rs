@@ -10,7 +10,7 @@
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ballista_core::utils::default_session_builder;
@@ -287,7 +287,7 @@ fn runtime(temp: Option<PathBuf>) -> datafusion::common::Result<Arc<RuntimeEnv>>
 #[derive(Debug, Default)]
 struct EnvStores {
     inner: DefaultObjectStoreRegistry,
-    made: RwLock<()>,
+    made: Mutex<()>,
 }
 
 impl ObjectStoreRegistry for EnvStores {
@@ -309,7 +309,7 @@ impl ObjectStoreRegistry for EnvStores {
         // One builder at a time, so two tasks do not build the same bucket.
         let _guard = self
             .made
-            .write()
+            .lock()
             .map_err(|_| DataFusionError::Internal("object store registry poisoned".into()))?;
         if let Ok(s) = self.inner.get_store(url) {
             return Ok(s);

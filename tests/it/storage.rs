@@ -15,9 +15,9 @@ use std::time::{Duration, Instant};
 use crate::support::{Run, bin, cpiq_in, repo};
 
 /// moto's server on a free loopback port, stopped when dropped.
-struct Moto {
+pub(crate) struct Moto {
     child: Child,
-    endpoint: String,
+    pub(crate) endpoint: String,
     python: PathBuf,
 }
 
@@ -28,7 +28,7 @@ impl Drop for Moto {
     }
 }
 
-fn moto() -> Option<Moto> {
+pub(crate) fn moto() -> Option<Moto> {
     let Some(dir) = std::env::var_os("CPIQ_MOTO").map(PathBuf::from) else {
         assert!(
             std::env::var_os("CPIQ_REQUIRE_MOTO").is_none(),
@@ -108,9 +108,9 @@ fn cpiq_s3(dir: &Path, args: &[&str]) -> Run {
         .into()
 }
 
-#[test]
-fn a_workspace_on_s3_slices_and_correlates_as_on_disk_and_exports_whole() {
-    let Some(s3) = moto() else { return };
+/// The bundled sample's Parquet files uploaded to `s3` under `cpiq/lake/`,
+/// and a workspace whose cpiq.toml reads them from there.
+pub(crate) fn sample_on_s3(s3: &Moto) -> tempfile::TempDir {
     // The bundled sample's Parquet files, uploaded under a prefix.
     let uploaded = s3.boto(&format!(
         "s3.create_bucket(Bucket='cpiq')\nn = 0\nroot = '{}'\nfor d, _, fs in os.walk(root):\n    for f in fs:\n        if f.endswith('.parquet'):\n            p = os.path.join(d, f)\n            s3.upload_file(p, 'cpiq', 'lake/' + os.path.relpath(p, root))\n            n += 1\nprint(n)",
@@ -138,6 +138,13 @@ fn a_workspace_on_s3_slices_and_correlates_as_on_disk_and_exports_whole() {
         ),
     )
     .unwrap();
+    ws
+}
+
+#[test]
+fn a_workspace_on_s3_slices_and_correlates_as_on_disk_and_exports_whole() {
+    let Some(s3) = moto() else { return };
+    let ws = sample_on_s3(&s3);
     let check = cpiq_s3(ws.path(), &["check"]).ok();
     assert!(
         check.contains("7 of 7 tables registered, 8 of 8 CPIs planned"),
