@@ -1,8 +1,8 @@
 #![doc = include_str!("../README.md")]
 
 pub mod chart; // charts of slices and correlations: terminal, SVG/PNG, sparklines
-pub mod cli;
-pub mod cluster; // scale-out on Ballista: df:// addresses, cluster sessions, `cpiq cluster` // the one-shot command line: flags and glue
+pub mod cli; // the one-shot command line: flags and glue
+pub mod cluster; // scale-out on Ballista: df:// addresses, cluster sessions, `cpiq cluster`
 pub mod correlate; // CPI-to-KPI correlation: lags, significance, per segment and per customer
 pub mod cpi; // CPI definitions, parameters, the catalog of a CPI directory
 pub mod engine; // the DataFusion session holding a workspace's tables and CPI views

@@ -340,15 +340,10 @@ fn run_cluster(role: &ClusterCmd, memory_limit: MemoryLimit) -> Result<ExitCode>
     #[cfg(not(feature = "distributed"))]
     {
         let _ = memory_limit;
-        let url = match role {
+        Err(crate::cluster::not_built(match role {
             ClusterCmd::Scheduler { bind, .. } => format!("df://{bind}"),
             ClusterCmd::Executor { scheduler, .. } => scheduler.to_string(),
-        };
-        let url = url.parse().unwrap_or(crate::cluster::ClusterUrl {
-            host: "localhost".into(),
-            port: crate::cluster::DEFAULT_SCHEDULER_PORT,
-        });
-        Err(crate::cluster::not_built(&url))
+        }))
     }
 }
 

@@ -111,7 +111,7 @@ pub async fn attach(state: SessionState, url: &ClusterUrl) -> Result<SessionStat
 
 /// The error for cluster use in a build without the `distributed` feature.
 #[cfg(not(feature = "distributed"))]
-pub fn not_built(url: &ClusterUrl) -> CpiqError {
+pub fn not_built(url: impl fmt::Display) -> CpiqError {
     cluster_error(
         url,
         "this cpiq was built without the `distributed` feature \
@@ -119,13 +119,8 @@ pub fn not_built(url: &ClusterUrl) -> CpiqError {
     )
 }
 
-/// True when this build can run on and start Ballista clusters.
-pub const fn available() -> bool {
-    cfg!(feature = "distributed")
-}
-
-/// A failure talking to the cluster at `url`.
-pub(crate) fn cluster_error(url: &ClusterUrl, message: impl Into<String>) -> CpiqError {
+/// A failure talking to (or starting) the cluster at `url`.
+pub(crate) fn cluster_error(url: impl fmt::Display, message: impl Into<String>) -> CpiqError {
     CpiqError::Cluster {
         url: url.to_string(),
         message: message.into(),

@@ -19,9 +19,8 @@ use ballista_scheduler::cluster::BallistaCluster;
 use ballista_scheduler::config::{SchedulerConfig, TaskDistributionPolicy};
 use ballista_scheduler::scheduler_process::start_server;
 use datafusion::common::DataFusionError;
-use datafusion::execution::cache::cache_manager::CacheManagerConfig;
 use datafusion::execution::object_store::{DefaultObjectStoreRegistry, ObjectStoreRegistry};
-use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
+use datafusion::execution::runtime_env::RuntimeEnv;
 use datafusion::execution::session_state::SessionStateBuilder;
 use object_store::ObjectStore;
 use url::Url;
@@ -93,8 +92,8 @@ pub struct ExecutorOptions {
     pub heartbeat: u64,
 }
 
-/// Split `HOST:PORT` (`[v6]:PORT` too) and check it resolves.
-fn host_port(what: &str, s: &str) -> Result<(String, u16)> {
+/// Split `HOST:PORT` (`[v6]:PORT` too) and resolve it.
+fn host_port(what: &str, s: &str) -> Result<(String, u16, SocketAddr)> {
     let bad = || CpiqError::Usage(format!("{what} {s:?}: expected HOST:PORT"));
     let (host, port) = s.rsplit_once(':').ok_or_else(bad)?;
     let port: u16 = port.parse().map_err(|_| bad())?;
@@ -102,10 +101,12 @@ fn host_port(what: &str, s: &str) -> Result<(String, u16)> {
     if host.is_empty() {
         return Err(bad());
     }
-    (host, port)
+    let addr = (host, port)
         .to_socket_addrs()
-        .map_err(|e| CpiqError::Usage(format!("{what} {s:?}: {e}")))?;
-    Ok((host.to_string(), port))
+        .map_err(|e| CpiqError::Usage(format!("{what} {s:?}: {e}")))?
+        .next()
+        .ok_or_else(|| CpiqError::Usage(format!("{what} {s:?}: no address")))?;
+    Ok((host.to_string(), port, addr))
 }
 
 fn ballista(e: impl std::fmt::Display) -> CpiqError {
@@ -131,12 +132,7 @@ fn advertised(bind_host: &str, external: Option<&str>) -> String {
 /// Run a scheduler until SIGINT or SIGTERM.
 pub async fn run_scheduler(opts: SchedulerOptions) -> Result<()> {
     init_log();
-    let (host, port) = host_port("--bind", &opts.bind)?;
-    let addr: SocketAddr = (host.as_str(), port)
-        .to_socket_addrs()
-        .map_err(ballista)?
-        .next()
-        .ok_or_else(|| CpiqError::Usage(format!("--bind {:?}: no address", opts.bind)))?;
+    let (host, port, addr) = host_port("--bind", &opts.bind)?;
     let timeout = opts.executor_timeout.max(2);
     let mut config = SchedulerConfig::default()
         .with_hostname(advertised(&host, opts.external_host.as_deref()))
@@ -173,9 +169,10 @@ pub async fn run_scheduler(opts: SchedulerOptions) -> Result<()> {
         ballista_core::BALLISTA_VERSION,
         datafusion::DATAFUSION_VERSION,
     );
+    // SIGINT or SIGTERM stops it cleanly (a second one exits at once).
     tokio::select! {
         r = start_server(cluster, addr, config) => r.map_err(ballista),
-        s = stop_signal() => s,
+        _ = crate::exec::interrupt::interrupted() => Ok(()),
     }
 }
 
@@ -183,7 +180,7 @@ pub async fn run_scheduler(opts: SchedulerOptions) -> Result<()> {
 /// the scheduler it is leaving).
 pub async fn run_executor(opts: ExecutorOptions) -> Result<()> {
     init_log();
-    let (host, port) = host_port("--bind", &opts.bind)?;
+    let (host, port, _) = host_port("--bind", &opts.bind)?;
     let grpc_port = match opts.grpc_port {
         Some(p) => p,
         None => port.checked_add(1).ok_or_else(|| {
@@ -247,35 +244,15 @@ pub async fn run_executor(opts: ExecutorOptions) -> Result<()> {
     if owned {
         let _ = std::fs::remove_dir_all(&work_dir);
     }
-    result.map_err(|e| CpiqError::Cluster {
-        url: scheduler.to_string(),
-        message: e.to_string(),
-    })
+    result.map_err(|e| super::cluster_error(&scheduler, e.to_string()))
 }
 
-/// Resolves on SIGINT or SIGTERM.
-async fn stop_signal() -> Result<()> {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut term = signal(SignalKind::terminate()).map_err(CpiqError::from)?;
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => Ok(()),
-            _ = term.recv() => Ok(()),
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        tokio::signal::ctrl_c().await.map_err(CpiqError::from)
-    }
-}
-
-/// A runtime as cpiq's sessions have: no list-files cache, object stores
-/// from the environment on first use, spills under `temp` when given.
+/// A runtime as cpiq's sessions have (folders listed by every query), with
+/// object stores from the environment on first use and spills under `temp`
+/// when given.
 fn runtime(temp: Option<PathBuf>) -> datafusion::common::Result<Arc<RuntimeEnv>> {
-    let mut b = RuntimeEnvBuilder::new()
-        .with_cache_manager(CacheManagerConfig::default().with_list_files_cache_limit(0))
-        .with_object_store_registry(Arc::new(EnvStores::default()));
+    let mut b =
+        crate::engine::runtime_builder().with_object_store_registry(Arc::new(EnvStores::default()));
     if let Some(t) = temp {
         b = b.with_temp_file_path(t);
     }

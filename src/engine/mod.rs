@@ -12,7 +12,7 @@ mod register;
 mod resources;
 pub mod storage;
 
-pub use resources::{Resources, human_size};
+pub use resources::{Resources, human_size, runtime_builder};
 pub mod script;
 
 use std::collections::{HashMap, HashSet};

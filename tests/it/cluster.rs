@@ -13,16 +13,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use crate::support::{Run, bin, cpiq_in, cpiq_stdin, records, repo, same_slices};
-
-/// A free loopback port (a race with other processes is possible but rare).
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use crate::support::{Run, bin, cpiq_in, cpiq_stdin, free_port, records, repo, same_slices};
 
 /// A free port whose successor is free too (an executor uses both).
 fn free_port_pair() -> u16 {

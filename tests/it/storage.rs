@@ -7,12 +7,12 @@
 //! and points `CPIQ_MOTO` at its `bin` folder (with `CPIQ_REQUIRE_MOTO=1`,
 //! so CI cannot skip this). Elsewhere the test is skipped with a note.
 
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{Run, bin, cpiq_in, repo};
+use crate::support::{Run, bin, cpiq_in, free_port, repo};
 
 /// moto's server on a free loopback port, stopped when dropped.
 pub(crate) struct Moto {
@@ -39,11 +39,7 @@ pub(crate) fn moto() -> Option<Moto> {
         );
         return None;
     };
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let child = Command::new(dir.join("moto_server"))
         .args(["-H", "127.0.0.1", "-p", &port.to_string()])
         .stdout(Stdio::null())

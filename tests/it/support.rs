@@ -249,3 +249,12 @@ pub fn same_slices(left: &str, right: &str) {
         }
     }
 }
+
+/// A free loopback port (a race with other processes is possible but rare).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
