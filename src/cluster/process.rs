@@ -13,12 +13,14 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use ballista_core::registry::BallistaFunctionRegistry;
 use ballista_core::utils::default_session_builder;
 use ballista_executor::executor_process::{ExecutorProcessConfig, start_executor_process};
 use ballista_scheduler::cluster::BallistaCluster;
 use ballista_scheduler::config::{SchedulerConfig, TaskDistributionPolicy};
 use ballista_scheduler::scheduler_process::start_server;
 use datafusion::common::DataFusionError;
+use datafusion::execution::FunctionRegistry;
 use datafusion::execution::object_store::{DefaultObjectStoreRegistry, ObjectStoreRegistry};
 use datafusion::execution::runtime_env::RuntimeEnv;
 use datafusion::execution::session_state::SessionStateBuilder;
@@ -143,9 +145,12 @@ pub async fn run_scheduler(opts: SchedulerOptions) -> Result<()> {
         .with_override_session_builder(Arc::new(|config| {
             let state = default_session_builder(config)?;
             let runtime = runtime(None)?;
-            Ok(SessionStateBuilder::new_from_existing(state)
+            let mut state = SessionStateBuilder::new_from_existing(state)
                 .with_runtime_env(runtime)
-                .build())
+                .build();
+            // Plans name cpiq's own functions.
+            state.register_udf(Arc::new(crate::slice::period::udf()))?;
+            Ok(state)
         }));
     config.bind_host = host.clone();
     config.executor_timeout_seconds = timeout;
@@ -216,6 +221,7 @@ pub async fn run_executor(opts: ExecutorOptions) -> Result<()> {
         executor_heartbeat_interval_seconds: opts.heartbeat.max(1),
         print_thread_info: false,
         override_runtime_producer: Some(Arc::new(move |_| runtime(Some(wd.clone())))),
+        override_function_registry: Some(Arc::new(functions())),
         ..ExecutorProcessConfig::default()
     };
     match opts.memory_limit {
@@ -245,6 +251,17 @@ pub async fn run_executor(opts: ExecutorOptions) -> Result<()> {
         let _ = std::fs::remove_dir_all(&work_dir);
     }
     result.map_err(|e| super::cluster_error(&scheduler, e.to_string()))
+}
+
+/// DataFusion's functions and cpiq's own, which the plans executors
+/// receive may name.
+fn functions() -> BallistaFunctionRegistry {
+    let mut registry = BallistaFunctionRegistry::default();
+    let udf = Arc::new(crate::slice::period::udf());
+    registry
+        .scalar_functions
+        .insert(udf.name().to_string(), udf);
+    registry
 }
 
 /// A runtime as cpiq's sessions have (folders listed by every query), with

@@ -531,10 +531,8 @@ async fn fold_in(
             .with_schema(datafusion::catalog::TableProvider::schema(listing)),
     )?;
     let plan = lineage::with_table(engine.ctx(), &def.name, table, Arc::new(only_new)).await?;
-    let scratch = SessionContext::new_with_config_rt(
-        engine.ctx().copied_config(),
-        engine.ctx().runtime_env(),
-    );
+    let scratch =
+        crate::engine::local_context(engine.ctx().copied_config(), engine.ctx().runtime_env());
     if scratch.catalog("cpiq").is_none() {
         let catalog = Arc::new(datafusion::catalog::MemoryCatalogProvider::new());
         catalog.register_schema("public", Arc::new(MemorySchemaProvider::new()))?;

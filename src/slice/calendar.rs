@@ -100,18 +100,19 @@ impl Calendar {
             .map(|p| format!("CAST({p} AS DATE)"))
     }
 
-    /// SQL for the start of the period containing timestamp `ts`, as a
-    /// timestamp: cheaper to group by than a DATE, which costs a cast per
-    /// row (cast the groups afterwards).
+    /// SQL for the start of the period containing timestamp `ts` (without
+    /// time zone), as a timestamp: cheaper to group by than a DATE, which
+    /// costs a cast per row (cast the groups afterwards). The function is
+    /// cpiq's own ([`super::period`]): integer arithmetic over whole arrays,
+    /// fiscal years included.
     pub fn period_start_sql(&self, grain: Grain, ts: &str) -> Option<String> {
-        let shift = self.fiscal_year_start - 1;
+        let f = super::period::NAME;
         Some(match grain {
             Grain::All => return None,
-            Grain::Day | Grain::Week | Grain::Month => format!("date_trunc('{grain}', {ts})"),
-            Grain::Quarter | Grain::Year if shift == 0 => format!("date_trunc('{grain}', {ts})"),
-            Grain::Quarter | Grain::Year => format!(
-                "date_trunc('{grain}', {ts} - INTERVAL '{shift} months') + INTERVAL '{shift} months'"
-            ),
+            Grain::Quarter | Grain::Year if self.fiscal_year_start != 1 => {
+                format!("{f}('{grain}', {ts}, {})", self.fiscal_year_start)
+            }
+            _ => format!("{f}('{grain}', {ts})"),
         })
     }
 
@@ -319,14 +320,18 @@ mod tests {
     }
 
     #[test]
-    fn sql_truncation_matches_rust_truncation_for_fiscal_quarters() {
+    fn period_sql_names_the_fiscal_start_for_quarters_and_years_only() {
         let fy = Calendar {
             fiscal_year_start: 2,
             timezone: None,
         };
         assert_eq!(
             fy.period_sql(Grain::Quarter, "t").unwrap(),
-            "CAST(date_trunc('quarter', t - INTERVAL '1 months') + INTERVAL '1 months' AS DATE)"
+            "CAST(cpiq_period_start('quarter', t, 2) AS DATE)"
+        );
+        assert_eq!(
+            fy.period_sql(Grain::Month, "t").unwrap(),
+            "CAST(cpiq_period_start('month', t) AS DATE)"
         );
         assert_eq!(fy.period_sql(Grain::All, "t"), None);
     }

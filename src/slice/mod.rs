@@ -11,6 +11,7 @@
 
 mod calendar;
 mod explain;
+pub mod period;
 mod udtf;
 
 pub use calendar::{Calendar, Grain, parse_date, parse_period};
@@ -417,17 +418,16 @@ impl Scan {
 
     /// This per-event scan aggregated by day and the `by` dimensions first,
     /// with the conditions `where_` applied: the cells of a day rollup,
-    /// computed on the fly. `date_trunc('day')` of a naive timestamp is
-    /// integer arithmetic over whole arrays, while weeks, months, quarters
-    /// and years are computed value by value; truncating the few day cells
-    /// instead of every event makes month slices ~14% faster.
-    fn by_day(&self, by: &[String], where_: &str) -> Scan {
+    /// computed on the fly, which the slice's periods are then cut from.
+    fn by_day(&self, by: &[String], where_: &str, cal: &Calendar) -> Scan {
         let dims: String = by.iter().map(|d| format!(", {d}")).collect();
+        let day = cal
+            .period_start_sql(Grain::Day, &self.ts)
+            .unwrap_or_else(|| self.ts.clone());
         Scan::rollup(&RollupSource {
             table: format!(
-                "(SELECT date_trunc('day', {ts}) AS {ROLLUP_PERIOD}{dims}, {aggregates} \
+                "(SELECT {day} AS {ROLLUP_PERIOD}{dims}, {aggregates} \
                  FROM {relation}{where_} GROUP BY {ROLLUP_PERIOD}{dims}) AS d",
-                ts = self.ts,
                 aggregates = self.aggregates.join(", "),
                 relation = self.relation,
             ),
@@ -521,7 +521,7 @@ fn cell_sql(
     let by_entity = req.by.iter().any(|d| def.entity.as_ref() == Some(d));
     let day_cells;
     let scan = if scan.per_event && !by_entity && !matches!(req.per, Grain::Day | Grain::All) {
-        day_cells = scan.by_day(&req.by, &where_);
+        day_cells = scan.by_day(&req.by, &where_, cal);
         where_.clear();
         &day_cells
     } else {
@@ -615,6 +615,13 @@ impl CellColumns {
             .transpose()
     }
 
+    fn period_days(&self, i: usize) -> Option<i32> {
+        self.period
+            .as_ref()
+            .filter(|p| !p.is_null(i))
+            .map(|p| p.value(i))
+    }
+
     fn dim(&self, d: usize, i: usize) -> Option<&str> {
         let a = &self.dims[d];
         (!a.is_null(i)).then(|| a.value(i))
@@ -678,8 +685,10 @@ async fn stream_cells(
         let b = &b?;
         reservation.try_grow(column_bytes(b, &req.by, &def.name))?;
         let c = CellColumns::read(b, req)?;
+        // Periods stay Arrow day numbers here: no calendar work per cell.
+        let first = first.map(days_of);
         for i in 0..b.num_rows() {
-            let period = c.period(i)?;
+            let period = c.period_days(i);
             if matches!((period, first), (Some(p), Some(f)) if p < f) {
                 continue;
             }
@@ -885,7 +894,10 @@ pub async fn run_with_sql(
     // Rows are ordered by cpi, then period, then dimension values.
     chosen.sort_by(|a, b| a.name.cmp(&b.name));
     let schema = result_schema(req);
-    let mut cols = Columns::default();
+    let mut cols = Columns {
+        compare: req.compare.is_some(),
+        ..Columns::default()
+    };
     let reservation = MemoryConsumer::new("slice cells").register(&ctx.runtime_env().memory_pool);
     for def in chosen {
         let (sql, first) = statement(ctx, def, req, cal, rollups.get(&def.name)).await?;
@@ -956,7 +968,7 @@ pub async fn run_with_sql(
             });
             cols.push(
                 def,
-                key.0,
+                key.0.map(days_of),
                 key.1.iter().map(Option::as_deref),
                 cell,
                 previous,
@@ -972,6 +984,8 @@ pub async fn run_with_sql(
 /// The output columns, built row by row.
 #[derive(Default)]
 struct Columns {
+    /// Whether the comparison columns are built.
+    compare: bool,
     cpi: StringBuilder,
     period: Date32Builder,
     dims: Vec<StringBuilder>,
@@ -994,7 +1008,7 @@ impl Columns {
     fn push<'a>(
         &mut self,
         def: &CpiDefinition,
-        period: Option<NaiveDate>,
+        period: Option<i32>,
         dims: impl Iterator<Item = Option<&'a str>>,
         cell: &Cell,
         previous: Option<f64>,
@@ -1019,7 +1033,7 @@ impl Columns {
             None
         };
         self.cpi.append_value(&def.name);
-        self.period.append_option(period.map(days_of));
+        self.period.append_option(period);
         for (i, d) in dims.enumerate() {
             if self.dims.len() <= i {
                 self.dims.push(StringBuilder::new());
@@ -1034,6 +1048,9 @@ impl Columns {
         self.status.append_option(status);
         self.ci_low.append_option(ci.map(|c| c.0));
         self.ci_high.append_option(ci.map(|c| c.1));
+        if !self.compare {
+            return;
+        }
         let change = match (value, previous) {
             (Some(v), Some(p)) => Some(v - p),
             _ => None,

@@ -205,6 +205,47 @@ fn a_slice_beyond_the_memory_limit_fails_with_a_clear_message() {
 }
 
 #[test]
+fn full_sorts_buffer_compacted_batches_and_top_k_sorts_do_not() {
+    // A full sort buffers its input: cpiq copies batches that are slices of
+    // a larger array (an aggregation's output) so the sort reserves the
+    // memory it holds (src/engine/compact.rs). A top-k sort keeps k rows.
+    let cells = "SELECT customer_id, cpiq_period_start('quarter', opened_at) AS q, COUNT(*) AS e \
+                 FROM first_contact_resolution GROUP BY 1, 2 ORDER BY 1, 2";
+    let plan = |sql: &str| {
+        crate::support::cpiq_in(
+            generated(),
+            &["-f", "csv", "sql", &format!("EXPLAIN {sql}")],
+        )
+        .ok()
+    };
+    let full = plan(cells);
+    let sort = full.find("SortExec:").expect("a sort");
+    let compact = full
+        .find("CompactExec")
+        .expect("compaction under the full sort");
+    assert!(sort < compact, "{full}");
+    let top = plan(&format!("{cells} LIMIT 5"));
+    assert!(
+        top.contains("fetch=5") && !top.contains("CompactExec"),
+        "{top}"
+    );
+    // The sorted cells are the aggregation's cells, in order.
+    let rows = |sql: &str| {
+        let out = crate::support::cpiq_in(generated(), &["-f", "csv", "sql", sql]).ok();
+        crate::support::csv_rows(&out)
+            .into_iter()
+            .skip(1) // the header
+            .map(|r| (r[0].parse::<i64>().unwrap(), r[1].clone(), r[2].clone()))
+            .collect::<Vec<_>>()
+    };
+    let sorted = rows(cells);
+    let mut unsorted = rows(&cells.replace(" ORDER BY 1, 2", ""));
+    assert!(sorted.len() > 10_000, "{}", sorted.len());
+    unsorted.sort();
+    assert_eq!(sorted, unsorted);
+}
+
+#[test]
 fn an_aggregation_beyond_the_memory_limit_spills_and_gives_the_same_answer() {
     let query = "SET datafusion.execution.target_partitions = 2;\n\
                  SELECT COUNT(*) AS cells, SUM(n) AS n, SUM(d) AS d FROM (\
