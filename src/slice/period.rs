@@ -4,10 +4,13 @@
 //!
 //! Slices group every event by this value. DataFusion's `date_trunc`
 //! computes weeks, months, quarters and years value by value through
-//! calendar types (~17 ns a value here); this computes them with integer
-//! civil-calendar arithmetic over the whole array (~2 ns), and knows
-//! fiscal quarters and years, which `date_trunc` needs two interval
-//! shifts for. Weeks start on Monday (ISO), as `date_trunc('week', …)`.
+//! calendar types (98 ms for 6.0M timestamps by quarter, ~16 ns a value,
+//! on this project's 2-core machine); this keeps the period of the previous
+//! value and does the civil-calendar arithmetic only when a value leaves
+//! it (14 ms, ~2.3 ns a value, on events in rough time order), and knows
+//! fiscal quarters and years, which `date_trunc` needs two interval shifts
+//! for. Days are plain arithmetic (~3.7 ns a value; `date_trunc('day')`
+//! ~3.1 ns). Weeks start on Monday (ISO), as `date_trunc('week', …)`.
 //!
 //! ```sql
 //! SELECT cpiq_period_start('quarter', ordered_at, 4) AS fiscal_quarter, COUNT(*)
@@ -17,11 +20,11 @@
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, PrimitiveArray};
+use datafusion::arrow::compute::min;
 use datafusion::arrow::datatypes::{
     ArrowTimestampType, DataType, TimeUnit, TimestampMicrosecondType, TimestampMillisecondType,
     TimestampNanosecondType, TimestampSecondType,
 };
-use datafusion::arrow::error::ArrowError;
 use datafusion::common::{DataFusionError, Result, ScalarValue, exec_err, plan_err};
 use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, TypeSignature,
@@ -141,23 +144,58 @@ impl Rule {
         }
     }
 
+    /// Events come roughly in time order, so each value is first checked
+    /// against the period of the value before it: one comparison instead
+    /// of the calendar arithmetic for nearly every value.
     fn truncate<T: ArrowTimestampType>(self, a: &ArrayRef, per_second: i64) -> Result<ArrayRef> {
         let per_day = per_second * 86_400;
-        let out: PrimitiveArray<T> = a.as_primitive::<T>().try_unary(|v| {
-            let day = self.start_day(v.div_euclid(per_day));
-            day.checked_mul(per_day).ok_or_else(|| {
-                ArrowError::ComputeError(format!("{NAME}: period start out of range"))
-            })
-        })?;
+        let a = a.as_primitive::<T>();
+        if matches!(self.grain, Grain::Day | Grain::All) {
+            // Arithmetic the compiler vectorizes; only the first day of
+            // the unit's range starts before it.
+            if min(a).is_some_and(|m| m < i64::MIN + per_day) {
+                return exec_err!("{NAME}: a day starts out of range");
+            }
+            let out: PrimitiveArray<T> = a.unary(|v| v - v.rem_euclid(per_day));
+            return Ok(Arc::new(out));
+        }
+        // The period [lo, hi) of the last value computed, and its start.
+        let (mut lo, mut hi) = (i64::MAX, i64::MIN);
+        let mut out = Vec::with_capacity(a.len());
+        for (i, &v) in a.values().iter().enumerate() {
+            if v < lo || v >= hi {
+                let (first, next) = self.period_days(v.div_euclid(per_day));
+                match first.checked_mul(per_day) {
+                    Some(start) => (lo, hi) = (start, next.saturating_mul(per_day)),
+                    // Only a valid value's period must be representable.
+                    None if a.is_valid(i) => {
+                        return exec_err!("{NAME}: the period of {v} starts out of range");
+                    }
+                    None => (lo, hi) = (i64::MAX, i64::MIN),
+                }
+            }
+            out.push(if lo <= hi { lo } else { 0 });
+        }
+        let out = PrimitiveArray::<T>::new(out.into(), a.nulls().cloned());
         Ok(Arc::new(out))
     }
 
     /// The first day (days since 1970-01-01) of the period holding `day`.
+    #[cfg(test)]
     fn start_day(self, day: i64) -> i64 {
+        self.period_days(day).0
+    }
+
+    /// The first day (days since 1970-01-01) of the period holding `day`,
+    /// and the first day of the next period.
+    fn period_days(self, day: i64) -> (i64, i64) {
         let months = match self.grain {
-            Grain::Day | Grain::All => return day,
+            Grain::Day | Grain::All => return (day, day + 1),
             // 1970-01-01 was a Thursday: Mondays are days ≡ 4 (mod 7).
-            Grain::Week => return day - (day + 3).rem_euclid(7),
+            Grain::Week => {
+                let monday = day - (day + 3).rem_euclid(7);
+                return (monday, monday + 7);
+            }
             Grain::Month => 1,
             Grain::Quarter => 3,
             Grain::Year => 12,
@@ -166,7 +204,11 @@ impl Rule {
         let shift = if months == 1 { 0 } else { self.fiscal - 1 };
         let m0 = y * 12 + (m - 1) - shift;
         let start = m0 - m0.rem_euclid(months) + shift;
-        days_from_civil(start.div_euclid(12), start.rem_euclid(12) + 1)
+        let next = start + months;
+        (
+            days_from_civil(start.div_euclid(12), start.rem_euclid(12) + 1),
+            days_from_civil(next.div_euclid(12), next.rem_euclid(12) + 1),
+        )
     }
 }
 
@@ -229,10 +271,46 @@ mod tests {
                 let mut d = first;
                 while d.year() <= 2501 {
                     let day = (d - epoch()).num_days();
-                    let want = (cal.truncate(grain, d) - epoch()).num_days();
-                    assert_eq!(rule.start_day(day), want, "{grain} of {d}, fiscal {fiscal}");
+                    let start = cal.truncate(grain, d);
+                    let next = cal.shift(grain, start, 1);
+                    let want = ((start - epoch()).num_days(), (next - epoch()).num_days());
+                    assert_eq!(
+                        rule.period_days(day),
+                        want,
+                        "{grain} of {d}, fiscal {fiscal}"
+                    );
                     d = d.succ_opt().unwrap();
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn values_in_any_order_get_their_own_period() {
+        // Back and forth across period boundaries, so the remembered
+        // period of the previous value is wrong as often as right.
+        let hour = 3_600_000_000i64;
+        let values: Vec<i64> = (0..5_000i64)
+            .map(|i| (i * 7_919 % 5_000 - 2_500) * 37 * hour + (i % 3) * hour)
+            .collect();
+        let a: ArrayRef = Arc::new(TimestampMicrosecondArray::from(values.clone()));
+        for grain in [
+            Grain::Day,
+            Grain::Week,
+            Grain::Month,
+            Grain::Quarter,
+            Grain::Year,
+        ] {
+            let rule = Rule { grain, fiscal: 4 };
+            let out = rule.apply(&a).unwrap();
+            let out = out.as_primitive::<TimestampMicrosecondType>();
+            for (i, v) in values.iter().enumerate() {
+                let day = v.div_euclid(24 * hour);
+                assert_eq!(
+                    out.value(i),
+                    rule.start_day(day) * 24 * hour,
+                    "{grain} of {v}"
+                );
             }
         }
     }
