@@ -18,8 +18,11 @@ use super::{REGIONS, SEGMENTS};
 use crate::error::{CpiqError, Result};
 use crate::output::AtomicFile;
 
-/// Rows per row group: small enough for time filters to skip row groups.
-const ROW_GROUP: usize = 131_072;
+/// Rows per row group (parquet-rs's default). Files are monthly, so time
+/// filters skip whole files; fewer, larger row groups decode faster
+/// (measured at 10M events: 131,072 rows -> 1,048,576 made cpiq's suite
+/// ~6% faster, DuckDB's unchanged; docs/performance.md).
+const ROW_GROUP: usize = 1_048_576;
 /// Rows buffered before they are written.
 const BATCH: usize = 65_536;
 

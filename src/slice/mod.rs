@@ -28,6 +28,7 @@ use datafusion::arrow::array::{
     Array, ArrayBuilder, ArrayRef, BooleanArray, Date32Array, Date32Builder, Float64Array,
     Float64Builder, Int64Array, Int64Builder, RecordBatch, StringArray, StringBuilder,
 };
+use datafusion::arrow::compute::{concat_batches, filter_record_batch};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::execution::memory_pool::{MemoryConsumer, MemoryReservation};
 use datafusion::prelude::SessionContext;
@@ -615,13 +616,6 @@ impl CellColumns {
             .transpose()
     }
 
-    fn period_days(&self, i: usize) -> Option<i32> {
-        self.period
-            .as_ref()
-            .filter(|p| !p.is_null(i))
-            .map(|p| p.value(i))
-    }
-
     fn dim(&self, d: usize, i: usize) -> Option<&str> {
         let a = &self.dims[d];
         (!a.is_null(i)).then(|| a.value(i))
@@ -668,40 +662,89 @@ async fn cells(
     Ok((out, bytes))
 }
 
-/// Stream the cells of one CPI, in key order, straight into the output
-/// columns: a slice without comparison or filling needs no map, so only
-/// its result must fit in memory (the sort spills).
+/// Stream the cells of one CPI, in key order, straight into output
+/// batches: a slice without comparison or filling needs no map, so only
+/// its result must fit in memory (the sort spills). Each batch of cells
+/// becomes a batch of the result column by column: the dimension values
+/// and counts are the query's own arrays, only value, status and interval
+/// are computed per cell.
 async fn stream_cells(
     ctx: &SessionContext,
     sql: &str,
     req: &SliceRequest,
     def: &CpiDefinition,
     first: Option<NaiveDate>,
-    cols: &mut Columns,
+    out: &mut Vec<RecordBatch>,
     reservation: &MemoryReservation,
 ) -> Result<()> {
+    let schema = result_schema(req);
     let mut stream = ctx.sql(sql).await?.execute_stream().await?;
     while let Some(b) = stream.next().await {
-        let b = &b?;
-        reservation.try_grow(column_bytes(b, &req.by, &def.name))?;
-        let c = CellColumns::read(b, req)?;
-        // Periods stay Arrow day numbers here: no calendar work per cell.
-        let first = first.map(days_of);
-        for i in 0..b.num_rows() {
-            let period = c.period_days(i);
-            if matches!((period, first), (Some(p), Some(f)) if p < f) {
-                continue;
-            }
-            cols.push(
-                def,
-                period,
-                (0..req.by.len()).map(|d| c.dim(d, i)),
-                &c.cell(i),
-                None,
-            );
+        let mut b = b?;
+        if let Some(f) = first
+            && req.per != Grain::All
+        {
+            // Periods before `first` were read only to compare with.
+            let f = days_of(f);
+            let keep: BooleanArray = dates(&b, "period")?
+                .iter()
+                .map(|p| Some(p.is_none_or(|p| p >= f)))
+                .collect();
+            b = filter_record_batch(&b, &keep)?;
         }
+        if b.num_rows() == 0 {
+            continue;
+        }
+        reservation.try_grow(column_bytes(&b, &req.by, &def.name))?;
+        out.push(result_batch(
+            &schema,
+            def,
+            &CellColumns::read(&b, req)?,
+            b.num_rows(),
+        )?);
     }
     Ok(())
+}
+
+/// The result rows of `n` cells of `def`, without comparison columns.
+fn result_batch(
+    schema: &SchemaRef,
+    def: &CpiDefinition,
+    c: &CellColumns,
+    n: usize,
+) -> Result<RecordBatch> {
+    let mut value = Float64Builder::with_capacity(n);
+    let mut numerator = Vec::with_capacity(n);
+    let mut denominator = Vec::with_capacity(n);
+    let mut status = StringBuilder::with_capacity(n, 6 * n);
+    let mut ci_low = Float64Builder::with_capacity(n);
+    let mut ci_high = Float64Builder::with_capacity(n);
+    for i in 0..n {
+        let cell = c.cell(i);
+        let d = Derived::of(def, &cell);
+        value.append_option(d.value);
+        numerator.push(cell.numerator);
+        denominator.push(cell.denominator);
+        status.append_option(d.status);
+        ci_low.append_option(d.ci.map(|c| c.0));
+        ci_high.append_option(d.ci.map(|c| c.1));
+    }
+    let mut arrays: Vec<ArrayRef> = vec![Arc::new(StringArray::from_iter_values(
+        std::iter::repeat_n(&def.name, n),
+    ))];
+    if let Some(p) = &c.period {
+        arrays.push(Arc::new(p.clone()));
+    }
+    arrays.extend(c.dims.iter().map(|d| Arc::new(d.clone()) as ArrayRef));
+    arrays.push(Arc::new(value.finish()));
+    arrays.push(Arc::new(Float64Array::from(numerator)));
+    arrays.push(Arc::new(Float64Array::from(denominator)));
+    arrays.push(Arc::new(c.events.clone()));
+    arrays.push(Arc::new(Float64Array::from(vec![def.target; n])));
+    arrays.push(Arc::new(status.finish()));
+    arrays.push(Arc::new(ci_low.finish()));
+    arrays.push(Arc::new(ci_high.finish()));
+    Ok(RecordBatch::try_new(Arc::clone(schema), arrays)?)
 }
 
 /// The aggregate query in key order: period, then dimension values, NULLs
@@ -898,11 +941,12 @@ pub async fn run_with_sql(
         compare: req.compare.is_some(),
         ..Columns::default()
     };
+    let mut streamed = Vec::new();
     let reservation = MemoryConsumer::new("slice cells").register(&ctx.runtime_env().memory_pool);
     for def in chosen {
         let (sql, first) = statement(ctx, def, req, cal, rollups.get(&def.name)).await?;
         if req.compare.is_none() && !req.fill {
-            stream_cells(ctx, &sql, req, def, first, &mut cols, &reservation).await?;
+            stream_cells(ctx, &sql, req, def, first, &mut streamed, &reservation).await?;
             statements.push(sql);
             continue;
         }
@@ -978,7 +1022,44 @@ pub async fn run_with_sql(
         drop(cells);
         reservation.shrink(map_bytes);
     }
-    Ok((cols.into_batch(schema, req)?, statements))
+    let batch = if streamed.is_empty() {
+        cols.into_batch(schema, req)?
+    } else {
+        concat_batches(&schema, &streamed)?
+    };
+    Ok((batch, statements))
+}
+
+/// What a cell's sums give: its value, target status and Wilson interval.
+struct Derived {
+    value: Option<f64>,
+    status: Option<&'static str>,
+    ci: Option<(f64, f64)>,
+}
+
+impl Derived {
+    fn of(def: &CpiDefinition, cell: &Cell) -> Derived {
+        let value = cell_value(def, cell);
+        let insufficient = def.min_denominator.is_some_and(|m| cell.denominator < m);
+        let status = if insufficient {
+            Some("insufficient")
+        } else {
+            match (def.target, value) {
+                (Some(t), Some(v)) => Some(if def.direction.meets(v, t) {
+                    "met"
+                } else {
+                    "missed"
+                }),
+                _ => None,
+            }
+        };
+        let ci = if cell.binary && value.is_some() {
+            wilson(cell.numerator, cell.denominator)
+        } else {
+            None
+        };
+        Derived { value, status, ci }
+    }
 }
 
 /// The output columns, built row by row.
@@ -1013,25 +1094,7 @@ impl Columns {
         cell: &Cell,
         previous: Option<f64>,
     ) {
-        let value = cell_value(def, cell);
-        let insufficient = def.min_denominator.is_some_and(|m| cell.denominator < m);
-        let status = if insufficient {
-            Some("insufficient")
-        } else {
-            match (def.target, value) {
-                (Some(t), Some(v)) => Some(if def.direction.meets(v, t) {
-                    "met"
-                } else {
-                    "missed"
-                }),
-                _ => None,
-            }
-        };
-        let ci = if cell.binary && value.is_some() {
-            wilson(cell.numerator, cell.denominator)
-        } else {
-            None
-        };
+        let Derived { value, status, ci } = Derived::of(def, cell);
         self.cpi.append_value(&def.name);
         self.period.append_option(period);
         for (i, d) in dims.enumerate() {
