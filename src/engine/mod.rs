@@ -109,7 +109,13 @@ impl Engine {
     /// CPI views. Problems with single tables or CPIs are recorded, not
     /// returned; an error here means the session itself could not start.
     pub async fn open(workspace: Workspace, options: EngineOptions) -> Result<Engine> {
-        let mut config = SessionConfig::from_env()?
+        let mut config = SessionConfig::from_env()
+            .map_err(|e| {
+                CpiqError::Usage(format!(
+                    "DataFusion settings from the environment (DATAFUSION_* variables): {}",
+                    one_line(&e.to_string())
+                ))
+            })?
             .with_information_schema(true)
             .with_default_catalog_and_schema("cpiq", "public");
         if let Some(n) = workspace.settings.target_partitions {

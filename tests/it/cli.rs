@@ -292,3 +292,28 @@ fn session_parameters_change_the_cpi_value() {
     let (tight, loose) = (v("sla_hours=4"), v("sla_hours=72"));
     assert!(tight < loose, "{tight} !< {loose}");
 }
+
+#[test]
+fn datafusion_settings_come_from_the_environment_and_bad_ones_are_named() {
+    let run = |value: &str| {
+        std::process::Command::new(crate::support::bin())
+            .current_dir(crate::support::repo())
+            .env("DATAFUSION_EXECUTION_BATCH_SIZE", value)
+            .args(["-f", "csv", "sql", "SHOW datafusion.execution.batch_size"])
+            .output()
+            .unwrap()
+    };
+    let ok = run("1024");
+    assert!(ok.status.success(), "{ok:?}");
+    assert!(
+        String::from_utf8_lossy(&ok.stdout).contains("datafusion.execution.batch_size,1024"),
+        "{ok:?}"
+    );
+    let bad = run("many");
+    assert_eq!(bad.status.code(), Some(2), "{bad:?}");
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        err.contains("DATAFUSION_* variables") && err.contains("'many'"),
+        "{err}"
+    );
+}
