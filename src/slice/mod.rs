@@ -565,9 +565,9 @@ fn map_bytes(b: &RecordBatch, by: &[String]) -> usize {
     b.num_rows() * (160 + 60 * by.len()) + text_bytes(b, by)
 }
 
-/// What the rows of one batch cost in the output columns: the CPI name, the
-/// period, the dimension values and eleven numbers; twice that, as growing
-/// builders may hold up to double their length.
+/// What the rows of one batch cost in the result: the CPI name, the period,
+/// the dimension values and eleven numbers; twice that, as the result's
+/// batches and their concatenation are held together at the end.
 fn column_bytes(b: &RecordBatch, by: &[String], cpi: &str) -> usize {
     2 * (b.num_rows() * (cpi.len() + 130 + 4 * by.len()) + text_bytes(b, by))
 }

@@ -243,6 +243,15 @@ mod tests {
     use chrono::{Datelike, NaiveDate};
     use datafusion::arrow::array::TimestampMicrosecondArray;
 
+    /// The grains a period function cuts (all but `All`).
+    const CUT: [Grain; 5] = [
+        Grain::Day,
+        Grain::Week,
+        Grain::Month,
+        Grain::Quarter,
+        Grain::Year,
+    ];
+
     fn epoch() -> NaiveDate {
         NaiveDate::from_ymd_opt(1970, 1, 1).unwrap()
     }
@@ -256,19 +265,12 @@ mod tests {
                 fiscal_year_start: fiscal,
                 ..Calendar::default()
             };
-            for grain in [
-                Grain::Day,
-                Grain::Week,
-                Grain::Month,
-                Grain::Quarter,
-                Grain::Year,
-            ] {
+            for grain in CUT {
                 let rule = Rule {
                     grain,
                     fiscal: i64::from(fiscal),
                 };
-                let first = NaiveDate::from_ymd_opt(1599, 1, 1).unwrap();
-                let mut d = first;
+                let mut d = NaiveDate::from_ymd_opt(1599, 1, 1).unwrap();
                 while d.year() <= 2501 {
                     let day = (d - epoch()).num_days();
                     let start = cal.truncate(grain, d);
@@ -294,13 +296,7 @@ mod tests {
             .map(|i| (i * 7_919 % 5_000 - 2_500) * 37 * hour + (i % 3) * hour)
             .collect();
         let a: ArrayRef = Arc::new(TimestampMicrosecondArray::from(values.clone()));
-        for grain in [
-            Grain::Day,
-            Grain::Week,
-            Grain::Month,
-            Grain::Quarter,
-            Grain::Year,
-        ] {
+        for grain in CUT {
             let rule = Rule { grain, fiscal: 4 };
             let out = rule.apply(&a).unwrap();
             let out = out.as_primitive::<TimestampMicrosecondType>();
