@@ -26,7 +26,7 @@
 use std::time::{Duration, Instant};
 
 use cpiq::engine::{Engine, EngineOptions};
-use cpiq::generate::{GenerateOptions, generate};
+use cpiq::front::generate::{GenerateOptions, generate};
 use cpiq::workspace::Workspace;
 
 fn median(mut v: Vec<Duration>) -> Duration {
@@ -75,7 +75,10 @@ fn main() {
     for _ in 0..5 {
         let t = Instant::now();
         let e = rt
-            .block_on(Engine::open(ws.clone(), EngineOptions::default()))
+            .block_on(cpiq::analysis::plan::open(
+                ws.clone(),
+                EngineOptions::default(),
+            ))
             .expect("open");
         assert!(e.problems().is_empty());
         opens.push(t.elapsed());
@@ -83,7 +86,7 @@ fn main() {
     println!("open workspace (8 CPIs): median {:?}", median(opens));
 
     let engine = rt
-        .block_on(Engine::open(ws, EngineOptions::default()))
+        .block_on(cpiq::analysis::plan::open(ws, EngineOptions::default()))
         .expect("open");
     let sql = "SELECT date_trunc('month', promised_at) AS period, channel, \
                CAST(SUM(numerator) AS DOUBLE) / SUM(denominator) AS value \
@@ -126,7 +129,7 @@ fn compare(workspace: &str, suite: &str, out_dir: &str, rollups: bool) {
         ws.settings.cluster = Some(url.parse().expect("CPIQ_BENCH_CLUSTER: df://HOST:PORT"));
     }
     let engine = rt
-        .block_on(Engine::open(ws, EngineOptions::default()))
+        .block_on(cpiq::analysis::plan::open(ws, EngineOptions::default()))
         .expect("open");
     assert!(engine.problems().is_empty(), "{:?}", engine.problems());
     let out = std::path::Path::new(out_dir);
@@ -148,8 +151,10 @@ fn compare(workspace: &str, suite: &str, out_dir: &str, rollups: bool) {
                 continue;
             }
             let req = parse_slice(rest).unwrap().to_request().unwrap();
-            let plan = rt.block_on(engine.explain_slice(&req)).unwrap();
-            let (_, source, detail, _) = &plan[0];
+            let plan = rt
+                .block_on(cpiq::analysis::plan::explain_slice(&engine, &req))
+                .unwrap();
+            let (source, detail) = (&plan[0].source, &plan[0].detail);
             if detail.starts_with("the rollup does not keep") {
                 continue; // by customer: not what rollups are for
             }
@@ -164,11 +169,15 @@ fn compare(workspace: &str, suite: &str, out_dir: &str, rollups: bool) {
                         "slice" => {
                             let mut req = parse_slice(rest)?.to_request()?;
                             req.raw = !rollups;
-                            engine.slice(&req).await.map(|(b, _)| b)
+                            cpiq::analysis::plan::slice(&engine, &req)
+                                .await
+                                .map(|(b, _)| b)
                         }
                         _ => {
                             let req = parse_correlate(rest)?.to_request()?;
-                            engine.correlate(&req).await.map(|c| c.batch)
+                            cpiq::analysis::plan::correlate(&engine, &req)
+                                .await
+                                .map(|c| c.batch)
                         }
                     }
                 })

@@ -13,7 +13,7 @@ use std::path::Path;
 
 use cpiq::engine::{Engine, EngineOptions};
 use cpiq::exec::args::parse_slice;
-use cpiq::generate::{GenerateOptions, generate};
+use cpiq::front::generate::{GenerateOptions, generate};
 use cpiq::workspace::Workspace;
 use criterion::{Criterion, criterion_group, criterion_main};
 
@@ -64,13 +64,18 @@ fn benches(c: &mut Criterion) {
     let mut ws = workspace(dir.path());
     ws.settings.target_partitions = Some(2);
     let engine = rt
-        .block_on(Engine::open(ws.clone(), EngineOptions::default()))
+        .block_on(cpiq::analysis::plan::open(
+            ws.clone(),
+            EngineOptions::default(),
+        ))
         .unwrap();
     let req = parse_slice("on_time_delivery by channel per month")
         .unwrap()
         .to_request()
         .unwrap();
-    let (_, statements) = rt.block_on(engine.slice(&req)).unwrap();
+    let (_, statements) = rt
+        .block_on(cpiq::analysis::plan::slice(&engine, &req))
+        .unwrap();
 
     c.bench_function("plan a slice (SQL to physical plan)", |b| {
         b.to_async(&rt).iter(|| async {
@@ -82,38 +87,38 @@ fn benches(c: &mut Criterion) {
         "execute a slice (on_time_delivery by channel per month)",
         |b| {
             b.to_async(&rt)
-                .iter(|| async { engine.slice(&req).await.unwrap() })
+                .iter(|| async { cpiq::analysis::plan::slice(&engine, &req).await.unwrap() })
         },
     );
 
-    let raw = cpiq::slice::SliceRequest {
+    let raw = cpiq::analysis::slice::SliceRequest {
         raw: true,
         ..req.clone()
     };
     c.bench_function("execute a slice from the events (--raw)", |b| {
         b.to_async(&rt)
-            .iter(|| async { engine.slice(&raw).await.unwrap() })
+            .iter(|| async { cpiq::analysis::plan::slice(&engine, &raw).await.unwrap() })
     });
-    rt.block_on(cpiq::rollup::build(
+    rt.block_on(cpiq::analysis::rollup::build(
         &engine,
         &["on_time_delivery".to_string()],
-        cpiq::slice::Grain::Day,
+        cpiq::model::calendar::Grain::Day,
     ))
     .unwrap();
     c.bench_function("execute the slice from its day rollup", |b| {
         b.to_async(&rt)
-            .iter(|| async { engine.slice(&req).await.unwrap() })
+            .iter(|| async { cpiq::analysis::plan::slice(&engine, &req).await.unwrap() })
     });
     c.bench_function("decide that the rollup serves (freshness check)", |b| {
         b.to_async(&rt)
-            .iter(|| async { cpiq::rollup::choose(&engine, &req).await.unwrap() })
+            .iter(|| async { cpiq::analysis::rollup::choose(&engine, &req).await.unwrap() })
     });
 
     fifty_cpis(dir.path());
     let ws50 = Workspace::discover(Some(dir.path())).unwrap();
     c.bench_function("open a workspace of 50 CPIs", |b| {
         b.to_async(&rt).iter(|| async {
-            let e = Engine::open(ws50.clone(), EngineOptions::default())
+            let e = cpiq::analysis::plan::open(ws50.clone(), EngineOptions::default())
                 .await
                 .unwrap();
             assert_eq!(e.cpis().len(), 50);

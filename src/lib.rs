@@ -1,19 +1,18 @@
 #![doc = include_str!("../README.md")]
+//!
+//! # Layers
+//!
+//! The modules below are layers, lowest first; each imports only the ones
+//! above it in this list (`tests/it/layers.rs` fails on an upward import).
+//! `docs/architecture.md` describes each room.
 
-pub mod chart; // charts of slices and correlations: terminal, SVG/PNG, sparklines
-pub mod cli; // the one-shot command line: flags and glue
-pub mod cluster; // scale-out on Ballista: df:// addresses, cluster sessions, `cpiq cluster`
-pub mod correlate; // CPI-to-KPI correlation: lags, significance, per segment and per customer
-pub mod cpi; // CPI definitions, parameters, the catalog of a CPI directory
-pub mod engine; // the DataFusion session holding a workspace's tables and CPI views
-pub mod error; // the one error enum
+pub mod analysis; // slice, rollup, correlate, explain-change: requests in, batches out
+pub mod engine; // the DataFusion session: registration, storage, resources, cluster backend
 pub mod exec; // the session core every front end runs statements through
-pub mod generate; // the deterministic sample data generator
-pub mod output; // result formats and atomic exports
-pub mod report; // the CPI scorecard and the self-contained HTML report of a job
-pub mod rollup; // pre-aggregated CPI cells that answer repeated slices, and their staleness
-pub mod shell; // the interactive shell
-pub mod slice; // slicing CPIs by dimension and period, comparisons, explain-change
-pub mod workspace; // cpiq.toml: which tables, KPI tables and CPIs exist
+pub mod foundation; // errors, atomic files, Arrow and text helpers, the SQL-aware scanner
+pub mod front;
+pub mod model; // the calendar and the CPI model: definitions, parameters, units
+pub mod present; // output formats, charts, the HTML report
+pub mod workspace; // cpiq.toml: tables, KPI tables, settings // the front ends: one-shot CLI, shell, cluster processes, sample generator
 
-pub use error::{CpiqError, Result};
+pub use foundation::error::{CpiqError, Result};

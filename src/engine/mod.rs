@@ -3,18 +3,20 @@
 //!
 //! Every front end (the one-shot CLI, the shell, batch scripts) opens an
 //! [`Engine`] and runs statements through it; nothing here knows about flags,
-//! terminals or output formats. Loading is forgiving: a table whose files are
+//! terminals or output formats, nor about slices, rollups or correlations:
+//! the analyses run *on* the engine ([`crate::analysis`]) and add their
+//! table functions through [`Extension`]. A cluster (`[settings] cluster`)
+//! is an execution backend ([`cluster`]). Loading is forgiving: a table whose files are
 //! broken or a CPI whose definition is wrong is recorded as a problem
 //! ([`Engine::problems`]) and the rest of the workspace keeps working.
 
-pub mod columns;
+pub mod cluster;
 mod compact;
 mod register;
 mod resources;
 pub mod storage;
 
-pub use resources::{Resources, human_size, runtime_builder};
-pub mod script;
+pub use resources::{Resources, runtime_builder};
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -26,8 +28,9 @@ use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::runtime_env::RuntimeEnv;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
-use crate::cpi::{CpiDefinition, load_definitions};
-use crate::error::{CpiqError, Result};
+use crate::foundation::error::{CpiqError, Result};
+use crate::model::calendar::Calendar;
+use crate::model::cpi::{CpiDefinition, load_definitions};
 use crate::workspace::Workspace;
 
 /// The DataFusion setting (as an environment variable) cpiq changes from
@@ -52,7 +55,7 @@ pub(crate) fn local_context(config: SessionConfig, runtime: Arc<RuntimeEnv>) -> 
 
 /// cpiq's scalar functions: `cpiq_period_start`.
 fn register_functions(ctx: &SessionContext) {
-    ctx.register_udf(crate::slice::period::udf());
+    ctx.register_udf(crate::model::period::udf());
 }
 
 /// A CPI of the catalog: its definition if it parsed, and why it is not
@@ -91,13 +94,27 @@ pub struct Engine {
     cpis: Vec<CpiEntry>,
     params: HashMap<String, String>,
     resources: Resources,
-    /// The state (manifest id) of each rollup registered in the session.
-    rollups: std::sync::Mutex<HashMap<String, String>>,
+    /// What the layers above registered, by key, at which version.
+    registrations: std::sync::Mutex<HashMap<String, String>>,
+    /// Registered again with the CPI views, after every parameter change.
+    extensions: Vec<Arc<dyn Extension>>,
+}
+
+/// What a layer above registers in the session beside the CPI views, again
+/// each time they are registered (a parameter change re-plans every view):
+/// the analyses' table functions, such as `cpi_slice(…)`. The engine calls
+/// it and knows nothing of what it adds.
+pub trait Extension: Send + Sync {
+    /// Register into `ctx`, given the usable CPI definitions and the
+    /// workspace's calendar.
+    fn register(&self, ctx: &SessionContext, definitions: &[CpiDefinition], calendar: &Calendar);
 }
 
 /// Options for opening an engine that do not come from `cpiq.toml`.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct EngineOptions {
+    /// Registered beside the CPI views ([`Extension`]).
+    pub extensions: Vec<Arc<dyn Extension>>,
     /// Session parameter values, overriding CPI defaults (`--param`).
     pub params: Vec<(String, String)>,
     /// Ignore parameters no CPI declares (a job's own `${name}` parameters).
@@ -135,7 +152,7 @@ impl Engine {
         let resources = Resources::choose(&workspace.settings);
         let mut ctx = local_context(config, resources.runtime()?);
         if let Some(url) = &workspace.settings.cluster {
-            let state = crate::cluster::attach(ctx.state(), url).await?;
+            let state = crate::engine::cluster::attach(ctx.state(), url).await?;
             ctx = SessionContext::new_with_state(state);
             // Ballista's upgrade replaces the session's function list.
             register_functions(&ctx);
@@ -183,7 +200,8 @@ impl Engine {
             tables,
             cpis,
             params: HashMap::new(),
-            rollups: Default::default(),
+            registrations: Default::default(),
+            extensions: options.extensions,
         };
         for (name, value) in options.params {
             if options.lenient_params && !engine.declares_param(&name) {
@@ -197,8 +215,8 @@ impl Engine {
     }
 
     /// The calendar slices use (fiscal year start from `[settings]`).
-    pub fn calendar(&self) -> crate::slice::Calendar {
-        crate::slice::Calendar {
+    pub fn calendar(&self) -> crate::model::calendar::Calendar {
+        crate::model::calendar::Calendar {
             fiscal_year_start: self.workspace.settings.fiscal_year_start,
             timezone: self.workspace.settings.timezone.clone(),
         }
@@ -213,88 +231,19 @@ impl Engine {
             .collect()
     }
 
-    /// Run a slice of CPIs, each from a fresh rollup that covers it or
-    /// else from its view; also returns the aggregate SQL it ran.
-    pub async fn slice(
-        &self,
-        req: &crate::slice::SliceRequest,
-    ) -> Result<(datafusion::arrow::array::RecordBatch, Vec<String>)> {
-        let sources = self.slice_sources(req).await?;
-        crate::slice::run_with_sql(
-            &self.ctx,
-            &self.definitions(),
-            &self.calendar(),
-            req,
-            &sources,
-        )
-        .await
+    /// The version (an opaque id) of what the layers above registered in
+    /// this session under `key`, as they recorded it with
+    /// [`Engine::set_registration`]: a rollup records its manifest's id, so a
+    /// later slice re-registers it only when it changed.
+    pub fn registration(&self, key: &str) -> Option<String> {
+        self.registrations.lock().ok()?.get(key).cloned()
     }
 
-    /// The rollups that answer `req`, by CPI (validated first, so a bad
-    /// request fails with its own message).
-    async fn slice_sources(
-        &self,
-        req: &crate::slice::SliceRequest,
-    ) -> Result<HashMap<String, crate::slice::RollupSource>> {
-        req.validate(&self.definitions())?;
-        Ok(rollups_of(&crate::rollup::choose(self, req).await?))
-    }
-
-    /// How each CPI of `req` would be sliced: `(cpi, source, detail, sql)`,
-    /// the source being `rollup` or `raw` and the detail which rollup, or
-    /// why none serves.
-    pub async fn explain_slice(
-        &self,
-        req: &crate::slice::SliceRequest,
-    ) -> Result<Vec<(String, String, String, String)>> {
-        req.validate(&self.definitions())?;
-        let choices = crate::rollup::choose(self, req).await?;
-        let statements = crate::slice::statements(
-            &self.ctx,
-            &self.definitions(),
-            &self.calendar(),
-            req,
-            &rollups_of(&choices),
-        )
-        .await?;
-        Ok(statements
-            .into_iter()
-            .map(|(cpi, sql)| {
-                let (source, detail) = match choices.get(&cpi) {
-                    Some(crate::rollup::Choice::Rollup(r)) => ("rollup", r.about.clone()),
-                    Some(crate::rollup::Choice::Raw(why)) => ("raw", why.clone()),
-                    None => ("raw", String::new()),
-                };
-                (cpi, source.to_string(), detail, sql)
-            })
-            .collect())
-    }
-
-    /// The manifest id of CPI `cpi`'s rollup as registered in this session.
-    pub(crate) fn registered_rollup(&self, cpi: &str) -> Option<String> {
-        self.rollups.lock().ok()?.get(cpi).cloned()
-    }
-
-    /// Record that CPI `cpi`'s rollup is registered in state `id`.
-    pub(crate) fn set_registered_rollup(&self, cpi: &str, id: String) {
-        if let Ok(mut m) = self.rollups.lock() {
-            m.insert(cpi.to_string(), id);
+    /// Record that `key` is registered in this session at version `id`.
+    pub fn set_registration(&self, key: &str, id: String) {
+        if let Ok(mut m) = self.registrations.lock() {
+            m.insert(key.to_string(), id);
         }
-    }
-
-    /// Correlate CPIs with KPIs.
-    pub async fn correlate(
-        &self,
-        req: &crate::correlate::CorrelateRequest,
-    ) -> Result<crate::correlate::Correlation> {
-        crate::correlate::run(
-            &self.ctx,
-            &self.definitions(),
-            &self.workspace.kpis,
-            &self.calendar(),
-            req,
-        )
-        .await
     }
 
     /// Drop a session parameter (back to each CPI's default).
@@ -306,14 +255,6 @@ impl Engine {
         }
         self.register_cpis().await;
         Ok(())
-    }
-
-    /// Explain the change of a CPI between two periods.
-    pub async fn explain_change(
-        &self,
-        req: &crate::slice::ExplainRequest,
-    ) -> Result<datafusion::arrow::array::RecordBatch> {
-        crate::slice::explain_change(&self.ctx, &self.definitions(), &self.calendar(), req).await
     }
 
     /// The DataFusion session.
@@ -459,9 +400,10 @@ impl Engine {
             };
             self.cpis[idx].problem = result.err();
         }
-        let udtf = crate::slice::CpiSliceFunction::new(self.definitions(), self.calendar());
-        self.ctx
-            .register_udtf("cpi_slice", std::sync::Arc::new(udtf));
+        let (definitions, calendar) = (self.definitions(), self.calendar());
+        for extension in &self.extensions {
+            extension.register(&self.ctx, &definitions, &calendar);
+        }
     }
 
     async fn register_cpi(&self, def: &CpiDefinition) -> Result<()> {
@@ -484,19 +426,6 @@ impl Engine {
     pub async fn sql(&self, sql: &str) -> Result<DataFrame> {
         Ok(self.ctx.sql(sql).await?)
     }
-}
-
-/// The rollups among per-CPI choices of source.
-fn rollups_of(
-    choices: &std::collections::BTreeMap<String, crate::rollup::Choice>,
-) -> HashMap<String, crate::slice::RollupSource> {
-    choices
-        .iter()
-        .filter_map(|(cpi, c)| match c {
-            crate::rollup::Choice::Rollup(r) => Some((cpi.clone(), r.clone())),
-            crate::rollup::Choice::Raw(_) => None,
-        })
-        .collect()
 }
 
 fn one_line(s: &str) -> String {

@@ -18,7 +18,7 @@ use datafusion::datasource::listing::{
 use datafusion::prelude::SessionContext;
 use futures::{StreamExt, TryStreamExt};
 
-use crate::error::{CpiqError, Result};
+use crate::foundation::error::{CpiqError, Result};
 use crate::workspace::{FileKind, KpiSpec, TableSpec, Workspace};
 
 fn data_err(table: &TableSpec, message: String) -> CpiqError {

@@ -21,7 +21,8 @@ use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
 use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 
-use crate::error::Result;
+use crate::foundation::error::Result;
+use crate::foundation::text::human_size;
 use crate::workspace::{MemoryLimit, Settings};
 
 /// A runtime builder as every cpiq session (and `cpiq cluster` process)
@@ -105,7 +106,7 @@ impl Resources {
         }
         if self.spill_dir != std::env::temp_dir() {
             std::fs::create_dir_all(&self.spill_dir)
-                .map_err(|e| crate::error::CpiqError::io(&self.spill_dir, e))?;
+                .map_err(|e| crate::foundation::error::CpiqError::io(&self.spill_dir, e))?;
             runtime = runtime.with_disk_manager_builder(
                 DiskManagerBuilder::default()
                     .with_mode(DiskManagerMode::Directories(vec![self.spill_dir.clone()])),
@@ -169,22 +170,6 @@ fn cache_dir() -> PathBuf {
         .unwrap_or_else(std::env::temp_dir)
 }
 
-/// Bytes as `12.3 GiB`.
-pub fn human_size(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = bytes as f64;
-    let mut unit = 0;
-    while v >= 1024.0 && unit < UNITS.len() - 1 {
-        v /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{v:.1} {}", UNITS[unit])
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -218,12 +203,5 @@ mod tests {
             assert_eq!(r.memory_limit, Some(bytes / 2));
             assert!(r.memory_reason.starts_with("half of the"), "{r:?}");
         }
-    }
-
-    #[test]
-    fn sizes_read_as_people_write_them() {
-        assert_eq!(human_size(512), "512 B");
-        assert_eq!(human_size(512 << 20), "512.0 MiB");
-        assert_eq!(human_size(3 << 29), "1.5 GiB");
     }
 }

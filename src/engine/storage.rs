@@ -20,7 +20,7 @@ use object_store::{ObjectStore, ObjectStoreExt, WriteMultipart};
 use tokio::io::AsyncReadExt;
 use url::Url;
 
-use crate::error::{CpiqError, Result};
+use crate::foundation::error::{CpiqError, Result};
 use crate::workspace::Storage;
 
 fn storage_err(url: &str, e: impl std::fmt::Display) -> CpiqError {

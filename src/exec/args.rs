@@ -6,9 +6,10 @@
 use chrono::NaiveDate;
 use clap::{Args, Parser};
 
-use crate::error::{CpiqError, Result};
-use crate::slice::{
-    Calendar, ExplainRequest, Grain, SliceRequest, parse_date, parse_period, split_list,
+use crate::foundation::error::{CpiqError, Result};
+use crate::{
+    analysis::slice::{ExplainRequest, SliceRequest, split_list},
+    model::calendar::{Calendar, Grain, parse_date, parse_period},
 };
 
 /// Options of a slice.
@@ -159,13 +160,13 @@ pub struct CorrelateArgs {
 
 impl CorrelateArgs {
     /// The checked request.
-    pub fn to_request(&self) -> Result<crate::correlate::CorrelateRequest> {
-        Ok(crate::correlate::CorrelateRequest {
+    pub fn to_request(&self) -> Result<crate::analysis::correlate::CorrelateRequest> {
+        Ok(crate::analysis::correlate::CorrelateRequest {
             cpis: split_list(&self.cpis),
             kpis: split_list(&self.with),
             per: self.per.parse()?,
             by: self.by.clone(),
-            lags: crate::correlate::parse_lags(&self.lags)?,
+            lags: crate::analysis::correlate::parse_lags(&self.lags)?,
             method: self.method.parse()?,
             from: optional_date("--from", self.from.as_deref())?,
             to: optional_date("--to", self.to.as_deref())?,

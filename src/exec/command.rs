@@ -12,8 +12,8 @@ use super::args::{
     CorrelateArgs, ExplainArgs, RollupArgs, SliceArgs, parse_correlate, parse_explain,
     parse_rollup, parse_slice,
 };
-use crate::error::{CpiqError, Result};
-use crate::output::{Expanded, Format};
+use crate::foundation::error::{CpiqError, Result};
+use crate::present::output::{Expanded, Format};
 
 /// A backslash command.
 #[derive(Debug, Clone, PartialEq, Eq)]

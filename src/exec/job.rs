@@ -3,58 +3,14 @@
 //! input fingerprints behind it.
 
 use std::any::Any;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use datafusion::datasource::physical_plan::FileScanConfig;
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::physical_plan::ExecutionPlan;
-use serde::Serialize;
 
-/// One file a statement wrote.
-#[derive(Debug, Clone, Serialize)]
-pub struct OutputFile {
-    /// Where it was published.
-    pub path: PathBuf,
-    /// Rows written.
-    pub rows: u64,
-    /// Size in bytes.
-    pub bytes: u64,
-}
-
-/// One statement of a run, as the report records it.
-#[derive(Debug, Clone, Serialize)]
-pub struct ReportEntry {
-    /// The statement or command, as written (parameters substituted).
-    pub text: String,
-    /// Its first line in the script.
-    pub line: usize,
-    /// `ok`, `failed`, or `not_run` (after a failure).
-    pub status: &'static str,
-    /// Rows it produced (printed or exported).
-    pub rows: u64,
-    /// How long it took.
-    pub elapsed_ms: u128,
-    /// Files it wrote.
-    pub outputs: Vec<OutputFile>,
-    /// The error, when it failed.
-    pub error: Option<String>,
-}
-
-/// The report of a whole run.
-#[derive(Debug, Clone, Serialize)]
-pub struct Report {
-    /// The script.
-    pub script: PathBuf,
-    /// `ok`, `failed`, `interrupted` or `missed_target`.
-    pub status: String,
-    /// The exit code the run ended with.
-    pub exit_code: u8,
-    /// Job parameters.
-    pub params: Vec<(String, String)>,
-    /// One entry per statement.
-    pub statements: Vec<ReportEntry>,
-}
+pub use crate::present::report::{OutputFile, Report, ReportEntry};
 
 /// `path|size|modified` of every file a plan reads, sorted.
 pub fn input_files(plan: &Arc<dyn ExecutionPlan>) -> Vec<String> {

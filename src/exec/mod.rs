@@ -4,14 +4,12 @@
 //! output file, timing). The shell, `cpiq sql`, `cpiq run` and job scripts all
 //! end in [`Session::run_script`] / [`Session::run_item`], so a feature is
 //! written once and reached from all of them. This module does not read
-//! terminals or parse flags.
+//! terminals or parse flags: a front end lends it a [`Terminal`].
 
 pub mod args;
 pub mod command;
-pub mod interrupt;
 pub mod job;
-mod pager;
-mod progress;
+mod terminal;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -23,13 +21,21 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::physical_plan::memory::MemoryStream;
 
 pub use command::{COMMANDS, Command, CommandSpec, command_help, help_text};
+pub use terminal::Terminal;
 
-use crate::chart::Chart;
+use crate::analysis::plan::SlicePlan;
 use crate::engine::Engine;
-use crate::engine::script::{self, Item};
-use crate::error::{CpiqError, Result};
-use crate::output::{self, Expanded, Format, TableOptions};
-use crate::report::{Captured, CapturedResult, ResultKind};
+use crate::foundation::atomic::{AtomicFile, Staged};
+use crate::foundation::error::{CpiqError, Result};
+use crate::foundation::script::{self, Item};
+use crate::present::chart::Chart;
+use crate::present::output::{self, Expanded, Format, TableOptions};
+use crate::present::report::{Captured, CapturedResult, ResultKind};
+
+/// Columns and rows of a result table without a terminal.
+const TABLE_SIZE: (usize, usize) = (100, 40);
+/// Columns and rows of a text chart without a terminal.
+const CHART_SIZE: (usize, usize) = (100, 30);
 
 /// A fresh private folder for an export on its way to object storage.
 fn tempfile_dir() -> Result<PathBuf> {
@@ -45,13 +51,6 @@ fn tempfile_dir() -> Result<PathBuf> {
     Err(CpiqError::Usage(
         "no free temporary folder for an upload".into(),
     ))
-}
-
-/// The terminal's columns and rows, when on one of a usable size.
-fn terminal_dims() -> Option<(usize, usize)> {
-    terminal_size::terminal_size()
-        .map(|(w, h)| (w.0 as usize, h.0 as usize))
-        .filter(|(w, h)| *w >= 20 && *h >= 5)
 }
 
 fn item_text(item: &Item) -> &str {
@@ -211,9 +210,11 @@ pub struct Session {
     read_only: bool,
     /// ANSI colours in charts drawn to `out`.
     color: bool,
+    /// The front end's terminal: sizes, pager, progress line.
+    terminal: Option<Box<dyn Terminal>>,
     /// What produced `last`, and a correlation's scatters and verdicts.
     last_kind: ResultKind,
-    last_scatters: Vec<crate::chart::Scatter>,
+    last_scatters: Vec<crate::present::chart::Scatter>,
     last_verdicts: Vec<String>,
     /// Counts results, so a statement's own result can be told from an
     /// earlier one.
@@ -248,6 +249,7 @@ impl Session {
             partition_by: Vec::new(),
             read_only: false,
             color: false,
+            terminal: None,
             last_kind: ResultKind::Query,
             last_scatters: Vec::new(),
             last_verdicts: Vec::new(),
@@ -277,6 +279,18 @@ impl Session {
         Ok(())
     }
 
+    /// The terminal results are shown on, lent by the front end.
+    pub fn set_terminal(&mut self, terminal: Option<Box<dyn Terminal>>) {
+        self.terminal = terminal;
+    }
+
+    /// Columns and rows a result table fits.
+    fn table_size(&self) -> (usize, usize) {
+        self.terminal
+            .as_ref()
+            .map_or(TABLE_SIZE, |t| t.table_size())
+    }
+
     /// Draw charts with ANSI colours and Unicode (else plain ASCII).
     pub fn set_color(&mut self, on: bool) {
         self.color = on;
@@ -300,7 +314,7 @@ impl Session {
         kind: ResultKind,
         schema: SchemaRef,
         batches: Vec<RecordBatch>,
-        scatters: Vec<crate::chart::Scatter>,
+        scatters: Vec<crate::present::chart::Scatter>,
         verdicts: Vec<String>,
     ) {
         self.last_gen += 1;
@@ -334,7 +348,7 @@ impl Session {
                 "{url}: a partitioned export is published as one local folder; to object storage use COPY (…) TO '{url}' PARTITIONED BY (…), which publishes each file whole"
             )));
         }
-        let staged = output::Staged::new(target, true)?;
+        let staged = Staged::new(target, true)?;
         let mut opts = TableParquetOptions::default();
         opts.global.compression = Some("zstd(3)".into());
         opts.key_value_metadata = job::provenance(
@@ -580,14 +594,16 @@ impl Session {
                 self.engine.ctx().task_ctx(),
             )?;
             let schema = stream.schema();
-            let show =
-                self.screen.is_some() && std::io::IsTerminal::is_terminal(&std::io::stderr());
             self.last_source = LastSource {
                 command: self.command.clone(),
                 files: job::input_files(&plan),
                 cpis: Vec::new(),
             };
-            let batches = progress::collect_with_progress(&plan, stream, show).await?;
+            let progress = match (&self.screen, self.terminal.as_deref_mut()) {
+                (Some(_), Some(t)) => Some(t),
+                _ => None,
+            };
+            let batches = terminal::collect_with_progress(&plan, stream, progress).await?;
             self.remember(
                 ResultKind::Query,
                 schema.clone(),
@@ -621,7 +637,7 @@ impl Session {
             && self.format == Format::Table
             && let Some(screen) = self.screen.clone()
         {
-            let (width, height) = terminal_dims().unwrap_or((100, 40));
+            let (width, height) = self.table_size();
             let opts = TableOptions {
                 width: Some(width),
                 max_rows: screen.max_rows,
@@ -632,7 +648,10 @@ impl Session {
             let mut buf: Vec<u8> = Vec::new();
             output::write_stream_with(Box::pin(stream), Format::Table, &mut buf, &opts).await?;
             let lines = buf.iter().filter(|b| **b == b'\n').count();
-            if screen.pager && lines + 2 > height && pager::page(&buf).is_ok() {
+            if screen.pager
+                && lines + 2 > height
+                && self.terminal.as_mut().is_some_and(|t| t.page(&buf))
+            {
                 return Ok(());
             }
             self.out.write_all(&buf)?;
@@ -792,7 +811,7 @@ impl Session {
         let target = self.resolve_out(Path::new(&copy.target));
         let is_dir =
             !copy.partitioned_by.is_empty() || target.extension().is_none() || target.is_dir();
-        let staged = output::Staged::new(&target, is_dir)?;
+        let staged = Staged::new(&target, is_dir)?;
         copy.target = staged.location();
         let state = self.engine.ctx().state();
         let plan = state.statement_to_plan(DFStatement::CopyTo(copy)).await?;
@@ -829,7 +848,7 @@ impl Session {
                 .into_iter()
                 .map(|d| (d.name, d.unit))
                 .collect();
-            let shown = crate::slice::display_batch(&batch, &units)?;
+            let shown = crate::present::output::display_batch(&batch, &units)?;
             let elapsed = self.last_elapsed.take();
             return self.emit_memory(shown.schema(), vec![shown], elapsed).await;
         }
@@ -850,11 +869,14 @@ impl Session {
 
     /// The charts of the last result, and how many were left out: a
     /// correlation's scatters (strongest first, at most
-    /// [`crate::chart::MAX_SCATTERS`]), else one trend per CPI of a
+    /// [`crate::present::chart::MAX_SCATTERS`]), else one trend per CPI of a
     /// slice-shaped result.
     fn last_charts(&self) -> Result<(Vec<Chart>, usize)> {
         if self.last_kind == ResultKind::Correlation {
-            let shown = self.last_scatters.len().min(crate::chart::MAX_SCATTERS);
+            let shown = self
+                .last_scatters
+                .len()
+                .min(crate::present::chart::MAX_SCATTERS);
             let charts = self.last_scatters[..shown]
                 .iter()
                 .cloned()
@@ -869,38 +891,32 @@ impl Session {
             )
         })?;
         Ok((
-            crate::chart::charts_of_slice(batches, &self.engine.definitions())?,
+            crate::present::chart::charts_of_slice(batches, &self.engine.definitions())?,
             0,
         ))
     }
 
     /// The format of chart file `p`, refused (before anything runs) in a
     /// read-only session, on object storage, or for another extension.
-    fn chart_file_format(&self, p: &Path) -> Result<crate::chart::image::ImageFormat> {
+    fn chart_file_format(&self, p: &Path) -> Result<crate::present::chart::image::ImageFormat> {
         self.refuse_if_read_only("writing a chart")?;
         if let Some(url) = p.to_str().and_then(crate::workspace::object_store_url) {
             return Err(CpiqError::Usage(format!(
                 "{url}: charts are written to local files"
             )));
         }
-        crate::chart::image::ImageFormat::for_path(p)
+        crate::present::chart::image::ImageFormat::for_path(p)
     }
 
-    /// Draw `charts` on `out` (fitted to the terminal, or to $COLUMNS when
-    /// not on one), or write them to `path` as SVG or PNG, atomically.
+    /// Draw `charts` on `out` (fitted to the front end's terminal), or write them to `path` as SVG or PNG, atomically.
     fn draw(&mut self, charts: &[Chart], path: Option<&Path>, more: usize) -> Result<()> {
-        use crate::chart::{image, text};
+        use crate::present::chart::{image, text};
         match path {
             None => {
-                let (width, height) = terminal_dims().unwrap_or_else(|| {
-                    let env = |k: &str, d: usize| {
-                        std::env::var(k)
-                            .ok()
-                            .and_then(|v| v.parse().ok())
-                            .unwrap_or(d)
-                    };
-                    (env("COLUMNS", 100), env("LINES", 30))
-                });
+                let (width, height) = self
+                    .terminal
+                    .as_ref()
+                    .map_or(CHART_SIZE, |t| t.chart_size());
                 let opts = text::TextOptions::for_terminal(width, height, self.color);
                 for (i, c) in charts.iter().enumerate() {
                     if i > 0 {
@@ -920,7 +936,7 @@ impl Session {
             Some(p) => {
                 let p = self.resolve_out(p);
                 let bytes = image::encode(charts, self.chart_file_format(&p)?)?;
-                let mut f = output::AtomicFile::create(&p)?;
+                let mut f = AtomicFile::create(&p)?;
                 f.write_all(&bytes)?;
                 let size = f.commit()?;
                 self.statement_outputs.push(job::OutputFile {
@@ -997,15 +1013,18 @@ impl Session {
                 let on_screen = self.format == Format::Table && self.output.is_none();
                 let sparks = if on_screen {
                     let defs = self.engine.definitions();
-                    let scores =
-                        crate::report::scorecard(&self.engine, &defs, crate::slice::Grain::Month)
-                            .await;
+                    let scores = crate::present::report::scorecard(
+                        &self.engine,
+                        &defs,
+                        crate::model::calendar::Grain::Month,
+                    )
+                    .await;
                     Some(
                         scores
                             .into_iter()
                             .map(|(name, s)| {
                                 let line = match s {
-                                    Ok(s) => crate::chart::spark::blocks(&s.history),
+                                    Ok(s) => crate::present::chart::spark::blocks(&s.history),
                                     Err(e) => format!("(error: {e})"),
                                 };
                                 (name, line)
@@ -1045,8 +1064,8 @@ impl Session {
             }
             Command::Slice(args) | Command::Compare(args) if args.explain => {
                 let req = args.to_request()?;
-                let rows = self.engine.explain_slice(&req).await?;
-                let column = |f: fn(&(String, String, String, String)) -> &str| -> ArrayRef {
+                let rows = crate::analysis::plan::explain_slice(&self.engine, &req).await?;
+                let column = |f: fn(&SlicePlan) -> &str| -> ArrayRef {
                     Arc::new(StringArray::from_iter_values(rows.iter().map(f)))
                 };
                 let schema = Arc::new(Schema::new(
@@ -1057,10 +1076,10 @@ impl Session {
                 let batch = RecordBatch::try_new(
                     schema,
                     vec![
-                        column(|r| &r.0),
-                        column(|r| &r.1),
-                        column(|r| &r.2),
-                        column(|r| &r.3),
+                        column(|r| &r.cpi),
+                        column(|r| &r.source),
+                        column(|r| &r.detail),
+                        column(|r| &r.sql),
                     ],
                 )?;
                 self.emit_batch(batch).await?;
@@ -1077,11 +1096,15 @@ impl Session {
                 let engine = &self.engine;
                 let batch = match args.action {
                     RollupAction::Build => {
-                        crate::rollup::build(engine, &cpis, args.grain.parse()?).await?
+                        crate::analysis::rollup::build(engine, &cpis, args.grain.parse()?).await?
                     }
-                    RollupAction::Refresh => crate::rollup::refresh(engine, &cpis).await?,
-                    RollupAction::Status => crate::rollup::status(engine, &cpis).await?,
-                    RollupAction::Drop => crate::rollup::drop_rollups(engine, &cpis).await?,
+                    RollupAction::Refresh => {
+                        crate::analysis::rollup::refresh(engine, &cpis).await?
+                    }
+                    RollupAction::Status => crate::analysis::rollup::status(engine, &cpis).await?,
+                    RollupAction::Drop => {
+                        crate::analysis::rollup::drop_rollups(engine, &cpis).await?
+                    }
                 };
                 self.emit_batch(batch).await?;
             }
@@ -1090,14 +1113,14 @@ impl Session {
                 if let Some(Some(p)) = &args.chart {
                     self.chart_file_format(p)?;
                 }
-                if args.chart.is_some() && req.per == crate::slice::Grain::All {
+                if args.chart.is_some() && req.per == crate::model::calendar::Grain::All {
                     return Err(CpiqError::Usage(
                         "--chart draws CPIs over periods: slice per day, week, month, quarter or year"
                             .into(),
                     ));
                 }
                 let started = Instant::now();
-                let (batch, sql) = self.engine.slice(&req).await?;
+                let (batch, sql) = crate::analysis::plan::slice(&self.engine, &req).await?;
                 self.last_elapsed = Some(started.elapsed());
                 self.last_sql = sql;
                 self.missed |= batch_has_missed(&batch);
@@ -1117,7 +1140,7 @@ impl Session {
                 match &args.chart {
                     None => self.emit_slice(batch).await?,
                     Some(path) => {
-                        let charts = crate::chart::charts_of_slice(
+                        let charts = crate::present::chart::charts_of_slice(
                             std::slice::from_ref(&batch),
                             &self.engine.definitions(),
                         )?;
@@ -1134,7 +1157,7 @@ impl Session {
             }
             Command::Correlate(args) => {
                 let req = args.to_request()?;
-                let result = self.engine.correlate(&req).await?;
+                let result = crate::analysis::plan::correlate(&self.engine, &req).await?;
                 for n in &result.notes {
                     eprintln!("{n}");
                 }
@@ -1158,7 +1181,7 @@ impl Session {
                     return self.draw(&charts, None, more).map(|()| Flow::Continue);
                 }
                 let shown = if on_screen {
-                    crate::correlate::display_batch(&result.batch)?
+                    crate::present::output::display_correlation(&result.batch)?
                 } else {
                     result.batch
                 };
@@ -1176,7 +1199,7 @@ impl Session {
             }
             Command::Explain(args) => {
                 let req = args.to_request(&self.engine.calendar())?;
-                let batch = self.engine.explain_change(&req).await?;
+                let batch = crate::analysis::plan::explain_change(&self.engine, &req).await?;
                 self.emit_batch(batch).await?;
             }
             Command::Timing(on) => {
@@ -1296,7 +1319,7 @@ impl Session {
         line(
             "target",
             d.target
-                .map(|t| crate::slice::format_value(d.unit, t))
+                .map(|t| crate::model::cpi::format_value(d.unit, t))
                 .unwrap_or_else(|| "none".into()),
         );
         line(
@@ -1353,11 +1376,12 @@ impl Session {
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
-        let engine = Engine::open(
+        let engine = crate::analysis::plan::open(
             ws,
             crate::engine::EngineOptions {
                 params,
                 lenient_params: true,
+                ..Default::default()
             },
         )
         .await?;
@@ -1435,7 +1459,7 @@ impl Session {
             .filter(|c| c.is_ok())
             .filter_map(|c| c.definition.as_ref())
             .collect();
-        let strings = |f: &dyn Fn(&crate::cpi::CpiDefinition) -> String| -> ArrayRef {
+        let strings = |f: &dyn Fn(&crate::model::cpi::CpiDefinition) -> String| -> ArrayRef {
             Arc::new(StringArray::from_iter_values(defs.iter().map(|d| f(d))))
         };
         let params = self.engine.params();

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::error::{CpiqError, Result};
+use crate::foundation::error::{CpiqError, Result};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -254,7 +254,7 @@ pub struct Settings {
     /// Refuse statements and commands that write (shared analyst machines).
     pub read_only: bool,
     /// Run queries on this Ballista cluster instead of in-process.
-    pub cluster: Option<crate::cluster::ClusterUrl>,
+    pub cluster: Option<crate::workspace::ClusterUrl>,
 }
 
 impl Default for Settings {

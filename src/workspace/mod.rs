@@ -7,8 +7,10 @@
 //! is [`crate::engine`]'s job). Every error names `cpiq.toml`, the line and the
 //! key.
 
+mod cluster_url;
 mod config;
 
+pub use cluster_url::{ClusterUrl, DEFAULT_SCHEDULER_PORT};
 pub use config::{
     Aggregation, FileKind, KpiSpec, MemoryLimit, OBJECT_STORE_SCHEMES, Settings, Storage,
     TableSpec, Workspace, is_identifier, object_store_url, parse_size,
@@ -16,7 +18,7 @@ pub use config::{
 
 use std::path::{Path, PathBuf};
 
-use crate::error::{CpiqError, Result};
+use crate::foundation::error::{CpiqError, Result};
 
 /// The name of the workspace configuration file.
 pub const CONFIG_FILE: &str = "cpiq.toml";

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use cpiq::chart::text::strip_ansi;
+use cpiq::present::chart::text::strip_ansi;
 
 use crate::support::{Run, assert_snapshot, bin, cpiq_in, records, repo};
 

@@ -19,11 +19,11 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Instant;
 
-use cpiq::cpi::CpiDefinition;
-use cpiq::engine::script;
 use cpiq::exec::args::{parse_correlate, parse_explain, parse_slice, words};
 use cpiq::exec::command::Command;
-use cpiq::slice::Calendar;
+use cpiq::foundation::script;
+use cpiq::model::calendar::Calendar;
+use cpiq::model::cpi::CpiDefinition;
 use cpiq::workspace::Workspace;
 
 use crate::support::repo;

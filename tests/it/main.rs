@@ -16,6 +16,7 @@ mod definitions; // bad cpiq.toml and CPI files: file:line errors, the rest load
 mod fuzz; // mutation fuzzing of every parser of user input (issue 8)
 mod generate; // the generator: determinism, planted relations, 10M scale knobs (issue 2)
 mod jobs; // cpiq run as a scheduled job: params, report, exit codes, atomic self-describing exports (issue 6)
+mod layers; // src/ keeps its one-way layers, rooms without cycles (issue 18)
 mod read_only; // --read-only refuses every kind of write (issue 8)
 mod realdata; // on-time delivery on the real Olist orders (issue 2)
 mod robustness; // messy data, memory limits, odd input (issue 8)

@@ -1,0 +1,8 @@
+//! The analyses: requests in, Arrow batches out. Slices (with comparisons
+//! and explain-change), rollups and their choice, correlations. They run on
+//! an [`crate::engine::Engine`] and know no terminal, file format or flag.
+
+pub mod correlate; // CPI-to-KPI correlation: lags, significance, per segment and per customer
+pub mod plan; // the thin layer that answers requests: rollup or view, then slice
+pub mod rollup; // pre-aggregated CPI cells that answer repeated slices, and their staleness
+pub mod slice; // slicing CPIs by dimension and period, comparisons, explain-change

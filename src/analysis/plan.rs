@@ -1,0 +1,130 @@
+//! The thin layer above the analyses that answers requests on an engine:
+//! a slice reads each CPI from a fresh rollup that covers it, or else from
+//! its view ([`slice`], [`explain_slice`]); correlations and explain-change
+//! run on the engine's definitions and calendar. It also names the table
+//! functions the analyses add to every session ([`extensions`]).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::prelude::SessionContext;
+
+use super::correlate::{self, CorrelateRequest, Correlation};
+use super::rollup::{self, Choice};
+use super::slice::{self, CpiSliceFunction, ExplainRequest, RollupSource, SliceRequest};
+use crate::engine::{Engine, EngineOptions, Extension};
+use crate::foundation::error::Result;
+use crate::model::calendar::Calendar;
+use crate::model::cpi::CpiDefinition;
+use crate::workspace::Workspace;
+
+/// How one CPI of a slice is answered: `source` is `rollup` or `raw`,
+/// `detail` which rollup, or why none serves; `sql` the aggregate it runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlicePlan {
+    /// The CPI.
+    pub cpi: String,
+    /// `rollup` or `raw`.
+    pub source: String,
+    /// Which rollup, or why none serves.
+    pub detail: String,
+    /// The aggregate SQL.
+    pub sql: String,
+}
+
+/// Open an engine on `workspace` with the analyses' table functions.
+pub async fn open(workspace: Workspace, mut options: EngineOptions) -> Result<Engine> {
+    options.extensions.extend(extensions());
+    Engine::open(workspace, options).await
+}
+
+/// The table functions the analyses add to a session: `cpi_slice(…)`.
+pub fn extensions() -> Vec<Arc<dyn Extension>> {
+    vec![Arc::new(SliceFunction)]
+}
+
+/// Registers `cpi_slice(…)` over the session's usable CPIs.
+struct SliceFunction;
+
+impl Extension for SliceFunction {
+    fn register(&self, ctx: &SessionContext, definitions: &[CpiDefinition], calendar: &Calendar) {
+        let udtf = CpiSliceFunction::new(definitions.to_vec(), calendar.clone());
+        ctx.register_udtf("cpi_slice", Arc::new(udtf));
+    }
+}
+
+/// Run a slice of CPIs, each from a fresh rollup that covers it or else
+/// from its view; also returns the aggregate SQL it ran.
+pub async fn slice(engine: &Engine, req: &SliceRequest) -> Result<(RecordBatch, Vec<String>)> {
+    let definitions = engine.definitions();
+    req.validate(&definitions)?;
+    let sources = rollups_of(&rollup::choose(engine, req).await?);
+    slice::run_with_sql(
+        engine.ctx(),
+        &definitions,
+        &engine.calendar(),
+        req,
+        &sources,
+    )
+    .await
+}
+
+/// How each CPI of `req` would be sliced, without running it.
+pub async fn explain_slice(engine: &Engine, req: &SliceRequest) -> Result<Vec<SlicePlan>> {
+    let definitions = engine.definitions();
+    req.validate(&definitions)?;
+    let choices = rollup::choose(engine, req).await?;
+    let statements = slice::statements(
+        engine.ctx(),
+        &definitions,
+        &engine.calendar(),
+        req,
+        &rollups_of(&choices),
+    )
+    .await?;
+    Ok(statements
+        .into_iter()
+        .map(|(cpi, sql)| {
+            let (source, detail) = match choices.get(&cpi) {
+                Some(Choice::Rollup(r)) => ("rollup", r.about.clone()),
+                Some(Choice::Raw(why)) => ("raw", why.clone()),
+                None => ("raw", String::new()),
+            };
+            SlicePlan {
+                cpi,
+                source: source.to_string(),
+                detail,
+                sql,
+            }
+        })
+        .collect())
+}
+
+/// Correlate CPIs with KPIs.
+pub async fn correlate(engine: &Engine, req: &CorrelateRequest) -> Result<Correlation> {
+    correlate::run(
+        engine.ctx(),
+        &engine.definitions(),
+        &engine.workspace().kpis,
+        &engine.calendar(),
+        req,
+    )
+    .await
+}
+
+/// Explain the change of a CPI between two periods.
+pub async fn explain_change(engine: &Engine, req: &ExplainRequest) -> Result<RecordBatch> {
+    slice::explain_change(engine.ctx(), &engine.definitions(), &engine.calendar(), req).await
+}
+
+/// The rollups among per-CPI choices of source.
+fn rollups_of(choices: &BTreeMap<String, Choice>) -> HashMap<String, RollupSource> {
+    choices
+        .iter()
+        .filter_map(|(cpi, c)| match c {
+            Choice::Rollup(r) => Some((cpi.clone(), r.clone())),
+            Choice::Raw(_) => None,
+        })
+        .collect()
+}

@@ -1,0 +1,13 @@
+//! The foundation every other layer stands on: the one error enum, atomic
+//! files, standard output that notices a closed pipe, Ctrl-C handling,
+//! Arrow column helpers and the SQL-aware script scanner. It imports nothing
+//! of cpiq's.
+
+pub mod atomic; // write to a temporary beside the target, then rename
+pub mod columns; // typed access to Arrow columns, date/day conversions
+pub mod error; // the one error enum, exit codes
+pub mod interrupt; // SIGINT/SIGTERM as a future queries race against
+pub mod parquet; // Parquet as cpiq writes it (exports, rollups): zstd, fixed batches, metadata
+pub mod script; // splitting scripts into statements and commands (quote- and comment-aware)
+pub mod stdout; // standard output that remembers a broken pipe
+pub mod text; // byte sizes as people read them

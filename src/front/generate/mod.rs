@@ -1,0 +1,689 @@
+//! The sample data generator behind `cpiq generate`.
+//!
+//! It writes a deterministic (same seed, same bytes), realistic interaction
+//! history as Parquet plus a ready `cpiq.toml` and the shipped CPI library:
+//! customers, support cases, orders, returns, quote requests, a monthly KPI
+//! table per segment and per-customer survey responses. Events are written in
+//! time order, one file per month and table, in row groups small enough for
+//! time filters to prune.
+//!
+//! The generator plants known CPI-to-KPI relations: per segment, a latent
+//! monthly quality level drives both a CPI and, one or two months later, a
+//! KPI, with a known sign and correlation; three CPIs drive nothing. The
+//! relations are written to `data-samples/planted_relations.csv` so that the
+//! correlation feature can be checked against ground truth.
+//!
+//! It streams day by day, so memory stays bounded whatever the size; only the
+//! per-customer attributes (a few bytes each) are held.
+
+mod rng;
+mod tables;
+
+pub use rng::Rng;
+
+use std::path::{Path, PathBuf};
+
+use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime};
+
+use crate::foundation::error::{CpiqError, Result};
+use tables::{Customer, KpiRow, Order, QuoteRequest, Return, SupportCase, Survey, TableWriter};
+
+/// What to generate.
+#[derive(Debug, Clone)]
+pub struct GenerateOptions {
+    /// The workspace directory to create or refresh.
+    pub out: PathBuf,
+    /// Number of customers.
+    pub customers: u64,
+    /// Number of months of history.
+    pub months: u32,
+    /// Random seed: the same seed gives the same data.
+    pub seed: u64,
+    /// The first day of the first month.
+    pub start: NaiveDate,
+    /// Show a progress bar (on a terminal).
+    pub progress: bool,
+}
+
+impl Default for GenerateOptions {
+    fn default() -> Self {
+        GenerateOptions {
+            out: PathBuf::from("cpiq-sample"),
+            customers: 10_000,
+            months: 24,
+            seed: 42,
+            start: DEFAULT_START,
+            progress: false,
+        }
+    }
+}
+
+/// What was generated.
+#[derive(Debug, Clone, Default)]
+pub struct GenerateSummary {
+    /// Event rows (support cases, orders, returns, quote requests).
+    pub events: u64,
+    /// Survey responses.
+    pub surveys: u64,
+    /// Parquet files written.
+    pub files: usize,
+}
+
+/// Segments, their share of customers, and their base levels.
+pub const SEGMENTS: [&str; 3] = ["consumer", "smb", "enterprise"];
+const SEGMENT_SHARE: [f64; 3] = [0.55, 0.30, 0.15];
+/// Regions and their share of customers.
+pub const REGIONS: [&str; 4] = ["north", "south", "east", "west"];
+const REGION_SHARE: [f64; 4] = [0.3, 0.25, 0.25, 0.2];
+
+/// Events per customer per month, by table.
+const RATE_SUPPORT: f64 = 0.35;
+const RATE_ORDERS: f64 = 0.85;
+const RATE_RETURNS: f64 = 0.07;
+const RATE_QUOTES: f64 = 0.12;
+const RATE_SURVEYS: f64 = 0.06;
+
+/// The latent drivers: each is a standardised AR(1) series per segment.
+#[derive(Debug, Clone, Copy)]
+enum Driver {
+    Fcr = 0,
+    OnTime,
+    FirstResponse,
+    Complete,
+    Returns,
+    Damage,
+    Sla,
+    Quotes,
+}
+const DRIVERS: usize = 8;
+
+/// A planted relation: the CPI (through its driver) moves the KPI `lag`
+/// months later with correlation `rho[segment]`.
+struct Planted {
+    cpi: &'static str,
+    driver: Driver,
+    kpi: &'static str,
+    lag: usize,
+    rho: [f64; 3],
+}
+
+const PLANTED: [Planted; 5] = [
+    Planted {
+        cpi: "first_contact_resolution",
+        driver: Driver::Fcr,
+        kpi: "kpi_monthly.nps",
+        lag: 1,
+        rho: [0.8, 0.7, 0.5],
+    },
+    Planted {
+        cpi: "on_time_delivery",
+        driver: Driver::OnTime,
+        kpi: "kpi_monthly.churn_rate",
+        lag: 2,
+        rho: [-0.7, -0.6, -0.5],
+    },
+    Planted {
+        cpi: "time_to_first_response",
+        driver: Driver::FirstResponse,
+        kpi: "kpi_monthly.ces",
+        lag: 1,
+        rho: [-0.6, -0.5, -0.4],
+    },
+    Planted {
+        cpi: "complete_delivery",
+        driver: Driver::Complete,
+        kpi: "kpi_monthly.revenue",
+        lag: 1,
+        rho: [0.6, 0.5, 0.4],
+    },
+    Planted {
+        cpi: "return_completed_within",
+        driver: Driver::Returns,
+        kpi: "kpi_monthly.clv",
+        lag: 2,
+        rho: [0.5, 0.4, 0.3],
+    },
+];
+/// CPIs whose drivers move no KPI.
+const UNPLANTED: [&str; 3] = [
+    "damage_free_delivery",
+    "resolved_within_sla",
+    "quote_answered_within",
+];
+
+/// Months of latent history before the first month, so lagged KPIs have a
+/// driver from the start.
+const BURN_IN: usize = 3;
+
+/// The shipped CPI library, copied into generated workspaces.
+pub const CPI_LIBRARY: [(&str, &str); 8] = [
+    (
+        "complete_delivery.sql",
+        include_str!("../../../queries/cpis/complete_delivery.sql"),
+    ),
+    (
+        "damage_free_delivery.sql",
+        include_str!("../../../queries/cpis/damage_free_delivery.sql"),
+    ),
+    (
+        "first_contact_resolution.sql",
+        include_str!("../../../queries/cpis/first_contact_resolution.sql"),
+    ),
+    (
+        "on_time_delivery.sql",
+        include_str!("../../../queries/cpis/on_time_delivery.sql"),
+    ),
+    (
+        "quote_answered_within.sql",
+        include_str!("../../../queries/cpis/quote_answered_within.sql"),
+    ),
+    (
+        "resolved_within_sla.sql",
+        include_str!("../../../queries/cpis/resolved_within_sla.sql"),
+    ),
+    (
+        "return_completed_within.sql",
+        include_str!("../../../queries/cpis/return_completed_within.sql"),
+    ),
+    (
+        "time_to_first_response.sql",
+        include_str!("../../../queries/cpis/time_to_first_response.sql"),
+    ),
+];
+
+/// The `cpiq.toml` of a generated workspace.
+pub const CONFIG_TEMPLATE: &str = r#"# A cpiq workspace made by `cpiq generate`.
+[workspace]
+cpis = "queries/cpis"
+
+[tables.customers]
+path = "data-samples/customers.parquet"
+
+[tables.support_cases]
+path = "data-samples/support_cases"
+
+[tables.orders]
+path = "data-samples/orders"
+
+[tables.returns]
+path = "data-samples/returns"
+
+[tables.quote_requests]
+path = "data-samples/quote_requests"
+
+[kpis.kpi_monthly]
+path = "data-samples/kpi_monthly.parquet"
+time = "month"
+dimensions = ["segment"]
+measures = { nps = "avg", ces = "avg", churn_rate = "avg", revenue = "sum", clv = "avg" }
+directions = { nps = "higher_is_better", ces = "higher_is_better", churn_rate = "lower_is_better", revenue = "higher_is_better", clv = "higher_is_better" }
+
+[kpis.survey_responses]
+path = "data-samples/survey_responses"
+time = "responded_at"
+dimensions = ["segment", "region"]
+measures = { nps_score = "avg", ces_score = "avg" }
+directions = { nps_score = "higher_is_better", ces_score = "higher_is_better" }
+
+[settings]
+# memory_limit = "4GiB"        # default: half of this machine's memory; "none" for no limit
+# spill_dir = "/var/tmp/cpiq"  # default: the OS temporary folder, unless it is in memory
+"#;
+
+/// The first month of a generated history unless `--start` says otherwise.
+const DEFAULT_START: NaiveDate = match NaiveDate::from_ymd_opt(2024, 1, 1) {
+    Some(d) => d,
+    None => panic!("2024-01-01 is a date"),
+};
+
+/// The last second of a day: a promised delivery date ends then.
+const LAST_SECOND: NaiveTime = match NaiveTime::from_hms_opt(23, 59, 59) {
+    Some(t) => t,
+    None => panic!("23:59:59 is a time"),
+};
+
+/// The month `i` months after `start` (which is a first of month).
+fn month_start(start: NaiveDate, i: u32) -> NaiveDate {
+    let m0 = start.year() * 12 + start.month0() as i32 + i as i32;
+    // `generate` checks that the whole history lies in years 1900-9999.
+    NaiveDate::from_ymd_opt(m0.div_euclid(12), m0.rem_euclid(12) as u32 + 1, 1)
+        .unwrap_or(NaiveDate::MAX)
+}
+
+fn micros(t: NaiveDateTime) -> i64 {
+    t.and_utc().timestamp_micros()
+}
+
+fn hours(h: f64) -> Duration {
+    Duration::microseconds((h * 3_600_000_000.0) as i64)
+}
+
+/// Generate a workspace. See the module docs for what it holds.
+pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary> {
+    if opts.customers == 0 || opts.months == 0 {
+        return Err(CpiqError::Usage(
+            "--customers and --months must be at least 1".into(),
+        ));
+    }
+    let start = opts.start - Duration::days(i64::from(opts.start.day0()));
+    let last_year =
+        i64::from(start.year()) + (i64::from(start.month0()) + i64::from(opts.months)) / 12;
+    if start.year() < 1900 || last_year > 9999 {
+        return Err(CpiqError::Usage(format!(
+            "--start {} with --months {}: the history must lie in the years 1900-9999",
+            opts.start, opts.months
+        )));
+    }
+    let out = &opts.out;
+    let data = out.join("data-samples");
+    std::fs::create_dir_all(&data).map_err(|e| CpiqError::io(&data, e))?;
+    write_workspace_files(out)?;
+
+    let root = Rng::new(opts.seed);
+    let n_months = opts.months as usize;
+
+    // Latent drivers per segment and month (index BURN_IN + m is month m).
+    let mut latent = vec![[[0.0f64; DRIVERS]; 3]; n_months + BURN_IN];
+    {
+        let mut r = root.fork(1);
+        let phi: f64 = 0.3;
+        let sd = (1.0 - phi * phi).sqrt();
+        for s in 0..3 {
+            for d in 0..DRIVERS {
+                let mut z = r.normal();
+                for row in latent.iter_mut() {
+                    row[s][d] = z;
+                    z = phi * z + sd * r.normal();
+                }
+            }
+        }
+    }
+    let z = |s: usize, m: usize, d: Driver| latent[m + BURN_IN][s][d as usize];
+
+    // Customers.
+    let mut r = root.fork(2);
+    let mut customers = Vec::with_capacity(opts.customers as usize);
+    let mut summary = GenerateSummary::default();
+    {
+        let mut w = TableWriter::<Customer>::single(&data.join("customers.parquet"))?;
+        for id in 1..=opts.customers {
+            let c = Customer {
+                customer_id: id as i64,
+                segment: r.pick(&SEGMENT_SHARE) as u8,
+                region: r.pick(&REGION_SHARE) as u8,
+                signup_date: start - Duration::days(r.below(3 * 365) as i64 + 1),
+            };
+            customers.push((c.segment, c.region));
+            w.push(c)?;
+        }
+        w.finish()?;
+        summary.files += 1;
+    }
+    // The outcome of each customer's last support case: 0 none, 1 solved
+    // at first contact, 2 not.
+    let mut last_case = vec![0u8; customers.len()];
+
+    let end = month_start(start, opts.months);
+    let end_t = end.and_time(NaiveTime::MIN);
+    let bar = progress_bar(opts.progress, opts.months as u64);
+
+    let mut w_support = TableWriter::<SupportCase>::partitioned(&data.join("support_cases"))?;
+    let mut w_orders = TableWriter::<Order>::partitioned(&data.join("orders"))?;
+    let mut w_returns = TableWriter::<Return>::partitioned(&data.join("returns"))?;
+    let mut w_quotes = TableWriter::<QuoteRequest>::partitioned(&data.join("quote_requests"))?;
+    let mut w_surveys = TableWriter::<Survey>::partitioned(&data.join("survey_responses"))?;
+    let mut ids = [0i64; 5];
+    let mut r = root.fork(3);
+    let n_cust = opts.customers as f64;
+
+    for m in 0..n_months {
+        let month = month_start(start, m as u32);
+        let next = month_start(start, m as u32 + 1);
+        let days = (next - month).num_days();
+        let key = month.format("%Y-%m").to_string();
+        let writers: [&mut dyn tables::Partitioned; 5] = [
+            &mut w_support,
+            &mut w_orders,
+            &mut w_returns,
+            &mut w_quotes,
+            &mut w_surveys,
+        ];
+        for w in writers {
+            w.open_partition(&key)?;
+        }
+        for day in 0..days {
+            let date = month + Duration::days(day);
+            let midnight = date.and_time(NaiveTime::MIN);
+            let at = |r: &mut Rng| midnight + Duration::seconds(r.below(86_400) as i64);
+            let per_day = |rate: f64| n_cust * rate / days as f64;
+
+            // Support cases.
+            let mut rows = Vec::new();
+            for _ in 0..r.poisson(per_day(RATE_SUPPORT)) {
+                let cust = r.below(opts.customers) as usize;
+                let (s, reg) = customers[cust];
+                let s = s as usize;
+                let ch = r.pick(&[0.45, 0.35, 0.20]); // phone, email, chat
+                let opened = at(&mut r);
+                let fcr_base = [0.78, 0.55, 0.70][ch];
+                let fcr = r.chance((fcr_base + 0.07 * z(s, m, Driver::Fcr)).clamp(0.02, 0.98));
+                let frt_mean = [0.4, 6.0, 0.15][ch] * (0.25 * z(s, m, Driver::FirstResponse)).exp();
+                let first_response = opened + hours(r.exp(frt_mean));
+                let sla_speed = (-0.25 * z(s, m, Driver::Sla)).exp();
+                let resolve_h = if fcr {
+                    r.exp(2.0)
+                } else {
+                    4.0 + r.exp(30.0 * sla_speed)
+                };
+                let resolved = opened + hours(resolve_h.max(0.01));
+                let unresolved = resolved > end_t || r.chance(0.02);
+                let contacts = if fcr { 1 } else { 2 + r.poisson(0.8) as i32 };
+                last_case[cust] = if fcr { 1 } else { 2 };
+                rows.push(SupportCase {
+                    case_id: 0,
+                    customer_id: cust as i64 + 1,
+                    segment: s as u8,
+                    region: reg,
+                    channel: ch as u8,
+                    category: r.pick(&[0.3, 0.35, 0.2, 0.15]) as u8,
+                    opened_at: micros(opened),
+                    first_response_at: (first_response <= end_t).then(|| micros(first_response)),
+                    resolved_at: (!unresolved).then(|| micros(resolved)),
+                    contacts: if unresolved {
+                        contacts.max(1)
+                    } else {
+                        contacts
+                    },
+                });
+            }
+            rows.sort_by_key(|x| x.opened_at);
+            for row in rows.iter_mut() {
+                ids[0] += 1;
+                row.case_id = ids[0];
+            }
+            summary.events += rows.len() as u64;
+            w_support.extend(rows)?;
+
+            // Orders.
+            let mut rows = Vec::new();
+            for _ in 0..r.poisson(per_day(RATE_ORDERS)) {
+                let cust = r.below(opts.customers) as usize;
+                let (s, reg) = customers[cust];
+                let s = s as usize;
+                let ch = r.pick(&[0.55, 0.35, 0.10]); // web, app, store
+                let ordered = at(&mut r);
+                let promised_date = (ordered + Duration::days(3 + r.below(5) as i64)).date();
+                let promised = promised_date.and_time(LAST_SECOND);
+                let on_time = r.chance((0.92 + 0.035 * z(s, m, Driver::OnTime)).clamp(0.05, 0.995));
+                let delivered = if on_time {
+                    promised - hours(r.f64() * 72.0)
+                } else {
+                    promised + hours(1.0 + r.exp(40.0))
+                };
+                let cancelled = r.chance(0.015);
+                let items = 1 + r.poisson(1.2) as i32;
+                let complete =
+                    r.chance((0.955 + 0.02 * z(s, m, Driver::Complete)).clamp(0.05, 0.999));
+                let delivered_items = if complete {
+                    items
+                } else {
+                    (items - 1 - r.below(items as u64) as i32)
+                        .max(0)
+                        .min(items - 1)
+                };
+                let damaged = r.chance((0.02 + 0.008 * z(s, m, Driver::Damage)).clamp(0.001, 0.5));
+                let (status, delivered_at) = if cancelled {
+                    (1u8, None)
+                } else if delivered > end_t {
+                    (2u8, None)
+                } else {
+                    (0u8, Some(micros(delivered)))
+                };
+                rows.push(Order {
+                    order_id: 0,
+                    customer_id: cust as i64 + 1,
+                    segment: s as u8,
+                    region: reg,
+                    channel: ch as u8,
+                    status,
+                    ordered_at: micros(ordered),
+                    promised_at: micros(promised),
+                    delivered_at,
+                    items_ordered: items,
+                    items_delivered: if status == 0 { delivered_items } else { 0 },
+                    damaged: status == 0 && damaged,
+                });
+            }
+            rows.sort_by_key(|x| x.ordered_at);
+            for row in rows.iter_mut() {
+                ids[1] += 1;
+                row.order_id = ids[1];
+            }
+            summary.events += rows.len() as u64;
+            w_orders.extend(rows)?;
+
+            // Returns.
+            let mut rows = Vec::new();
+            for _ in 0..r.poisson(per_day(RATE_RETURNS)) {
+                let cust = r.below(opts.customers) as usize;
+                let (s, reg) = customers[cust];
+                let s = s as usize;
+                let ch = r.pick(&[0.7, 0.3]); // web, store
+                let requested = at(&mut r);
+                let base_days = [4.5, 2.5][ch] * (-0.3 * z(s, m, Driver::Returns)).exp();
+                let completed = requested + hours(24.0 * (0.5 + r.exp(base_days)));
+                rows.push(Return {
+                    return_id: 0,
+                    customer_id: cust as i64 + 1,
+                    segment: s as u8,
+                    region: reg,
+                    channel: ch as u8,
+                    reason: r.pick(&[0.4, 0.3, 0.2, 0.1]) as u8,
+                    requested_at: micros(requested),
+                    completed_at: (completed <= end_t && !r.chance(0.01))
+                        .then(|| micros(completed)),
+                });
+            }
+            rows.sort_by_key(|x| x.requested_at);
+            for row in rows.iter_mut() {
+                ids[2] += 1;
+                row.return_id = ids[2];
+            }
+            summary.events += rows.len() as u64;
+            w_returns.extend(rows)?;
+
+            // Quote requests.
+            let mut rows = Vec::new();
+            for _ in 0..r.poisson(per_day(RATE_QUOTES)) {
+                let cust = r.below(opts.customers) as usize;
+                let (s, reg) = customers[cust];
+                let s = s as usize;
+                let ch = r.pick(&[0.5, 0.3, 0.2]); // email, web, phone
+                let requested = at(&mut r);
+                let mean_h = [3.0, 2.0, 0.5][ch]
+                    * [1.0, 1.2, 1.6][s]
+                    * (-0.3 * z(s, m, Driver::Quotes)).exp();
+                let answered = requested + hours(r.exp(mean_h));
+                rows.push(QuoteRequest {
+                    quote_id: 0,
+                    customer_id: cust as i64 + 1,
+                    segment: s as u8,
+                    region: reg,
+                    channel: ch as u8,
+                    requested_at: micros(requested),
+                    answered_at: (answered <= end_t && !r.chance(0.04)).then(|| micros(answered)),
+                });
+            }
+            rows.sort_by_key(|x| x.requested_at);
+            for row in rows.iter_mut() {
+                ids[3] += 1;
+                row.quote_id = ids[3];
+            }
+            summary.events += rows.len() as u64;
+            w_quotes.extend(rows)?;
+
+            // Survey responses: per-customer NPS and CES, moved by the
+            // segment's climate and by the customer's own last support case.
+            let mut rows = Vec::new();
+            for _ in 0..r.poisson(per_day(RATE_SURVEYS)) {
+                let cust = r.below(opts.customers) as usize;
+                let (s, reg) = customers[cust];
+                let s = s as usize;
+                let own = [0.0, 1.0, -1.5][last_case[cust] as usize];
+                let prev = m.saturating_sub(1);
+                let nps = 7.4 + 0.8 * z(s, prev, Driver::Fcr) + own + 1.6 * r.normal();
+                let ces =
+                    5.0 - 0.4 * z(s, prev, Driver::FirstResponse) + 0.5 * own + 1.0 * r.normal();
+                rows.push(Survey {
+                    response_id: 0,
+                    customer_id: cust as i64 + 1,
+                    segment: s as u8,
+                    region: reg,
+                    responded_at: micros(at(&mut r)),
+                    nps_score: nps.round().clamp(0.0, 10.0) as i32,
+                    ces_score: ces.round().clamp(1.0, 7.0) as i32,
+                });
+            }
+            rows.sort_by_key(|x| x.responded_at);
+            for row in rows.iter_mut() {
+                ids[4] += 1;
+                row.response_id = ids[4];
+            }
+            summary.surveys += rows.len() as u64;
+            w_surveys.extend(rows)?;
+        }
+        let writers: [&mut dyn tables::Partitioned; 5] = [
+            &mut w_support,
+            &mut w_orders,
+            &mut w_returns,
+            &mut w_quotes,
+            &mut w_surveys,
+        ];
+        for w in writers {
+            summary.files += w.close_partition()?;
+        }
+        if let Some(b) = &bar {
+            b.set_message(format!("{} events", summary.events));
+            b.inc(1);
+        }
+    }
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+
+    // KPI table: one row per month and segment.
+    let mut r = root.fork(4);
+    let mut w = TableWriter::<KpiRow>::single(&data.join("kpi_monthly.parquet"))?;
+    let seg_customers: Vec<f64> = (0..3)
+        .map(|s| customers.iter().filter(|c| c.0 as usize == s).count() as f64)
+        .collect();
+    for m in 0..n_months {
+        for s in 0..3 {
+            // Each KPI = planted share of its driver (lagged) + independent noise.
+            let mut kpi = |p: &Planted| {
+                let rho = p.rho[s];
+                let driver = latent[m + BURN_IN - p.lag][s][p.driver as usize];
+                rho * driver + (1.0 - rho * rho).sqrt() * r.normal()
+            };
+            let nps = kpi(&PLANTED[0]);
+            let churn = kpi(&PLANTED[1]);
+            let ces = kpi(&PLANTED[2]);
+            let revenue = kpi(&PLANTED[3]);
+            let clv = kpi(&PLANTED[4]);
+            let base_rev = [95.0, 420.0, 2600.0][s] * seg_customers[s];
+            w.push(KpiRow {
+                month: month_start(start, m as u32),
+                segment: s as u8,
+                nps: ([32.0, 24.0, 18.0][s] + 9.0 * nps),
+                ces: ([5.3, 5.0, 4.7][s] + 0.35 * ces),
+                churn_rate: ([0.021, 0.014, 0.008][s] * (1.0 + 0.25 * churn)).max(0.0),
+                revenue: (base_rev * (1.0 + 0.06 * revenue)).max(0.0),
+                clv: ([820.0, 5400.0, 41000.0][s] * (1.0 + 0.05 * clv)).max(0.0),
+            })?;
+        }
+    }
+    w.finish()?;
+    summary.files += 1;
+
+    write_planted(&data.join("planted_relations.csv"))?;
+    Ok(summary)
+}
+
+/// Write `cpiq.toml` and the CPI library into `out`, keeping CPI files that
+/// already exist there.
+fn write_workspace_files(out: &Path) -> Result<()> {
+    let cfg = out.join(crate::workspace::CONFIG_FILE);
+    std::fs::write(&cfg, CONFIG_TEMPLATE).map_err(|e| CpiqError::io(&cfg, e))?;
+    let dir = out.join("queries/cpis");
+    std::fs::create_dir_all(&dir).map_err(|e| CpiqError::io(&dir, e))?;
+    for (name, text) in CPI_LIBRARY {
+        let p = dir.join(name);
+        if !p.exists() {
+            std::fs::write(&p, text).map_err(|e| CpiqError::io(&p, e))?;
+        }
+    }
+    Ok(())
+}
+
+fn write_planted(path: &Path) -> Result<()> {
+    let mut s = String::from("segment,cpi,kpi,lag,sign,strength\n");
+    for (i, seg) in SEGMENTS.iter().enumerate() {
+        for p in &PLANTED {
+            let rho = p.rho[i];
+            let sign = if rho > 0.0 { "+" } else { "-" };
+            s.push_str(&format!(
+                "{seg},{},{},{},{sign},{:.2}\n",
+                p.cpi,
+                p.kpi,
+                p.lag,
+                rho.abs()
+            ));
+        }
+        for cpi in UNPLANTED {
+            s.push_str(&format!("{seg},{cpi},none,,0,0.00\n"));
+        }
+    }
+    std::fs::write(path, s).map_err(|e| CpiqError::io(path, e))
+}
+
+fn progress_bar(enabled: bool, months: u64) -> Option<indicatif::ProgressBar> {
+    use std::io::IsTerminal;
+    if !enabled || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(months);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} months  {msg}  {elapsed}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    Some(bar)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn months_roll_over_years() {
+        let s = NaiveDate::from_ymd_opt(2024, 11, 1).unwrap();
+        assert_eq!(month_start(s, 0), s);
+        assert_eq!(
+            month_start(s, 2),
+            NaiveDate::from_ymd_opt(2025, 1, 1).unwrap()
+        );
+        assert_eq!(
+            month_start(s, 14),
+            NaiveDate::from_ymd_opt(2026, 1, 1).unwrap()
+        );
+    }
+
+    #[test]
+    fn every_shipped_cpi_is_either_planted_or_declared_inert() {
+        for (file, _) in CPI_LIBRARY {
+            let name = file.trim_end_matches(".sql");
+            let planted = PLANTED.iter().any(|p| p.cpi == name);
+            let inert = UNPLANTED.contains(&name);
+            assert!(planted ^ inert, "{name}");
+        }
+    }
+}
