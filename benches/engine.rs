@@ -25,7 +25,7 @@
 
 use std::time::{Duration, Instant};
 
-use cpiq::engine::{Engine, EngineOptions};
+use cpiq::engine::EngineOptions;
 use cpiq::front::generate::{GenerateOptions, generate};
 use cpiq::workspace::Workspace;
 

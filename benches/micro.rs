@@ -11,7 +11,7 @@
 
 use std::path::Path;
 
-use cpiq::engine::{Engine, EngineOptions};
+use cpiq::engine::EngineOptions;
 use cpiq::exec::args::parse_slice;
 use cpiq::front::generate::{GenerateOptions, generate};
 use cpiq::workspace::Workspace;

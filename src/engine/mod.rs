@@ -22,7 +22,6 @@ use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use datafusion::arrow::datatypes::DataType;
 use datafusion::dataframe::DataFrame;
 use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::runtime_env::RuntimeEnv;
@@ -30,7 +29,7 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 
 use crate::foundation::error::{CpiqError, Result};
 use crate::model::calendar::Calendar;
-use crate::model::cpi::{CpiDefinition, load_definitions};
+use crate::model::cpi::{CpiDefinition, catalog, load_definitions};
 use crate::workspace::Workspace;
 
 /// The DataFusion setting (as an environment variable) cpiq changes from
@@ -373,7 +372,10 @@ impl Engine {
             .all_tables()
             .map(|t| t.name.clone())
             .collect();
-        let order = dependency_order(&self.cpis);
+        let parsed: Vec<Option<CpiDefinition>> =
+            self.cpis.iter().map(|c| c.definition.clone()).collect();
+        let slots: Vec<Option<&CpiDefinition>> = parsed.iter().map(Option::as_ref).collect();
+        let order = catalog::dependency_order(&slots);
         for idx in order {
             // Files that did not parse keep their parse error.
             let Some(def) = self.cpis[idx].definition.clone() else {
@@ -389,7 +391,7 @@ impl Engine {
                     ),
                 ))
             } else {
-                match cycle_of(&self.cpis, idx) {
+                match catalog::cycle_of(&slots, idx) {
                     Some(cycle) => Err(CpiqError::definition(
                         &def.path,
                         def.body_line,
@@ -415,7 +417,7 @@ impl Engine {
                 one_line(&e.to_string())
             ))
         })?;
-        check_cpi_schema(def, &df)?;
+        register::check_cpi_schema(def, &df)?;
         self.ctx
             .register_table(def.name.as_str(), df.into_view())
             .map_err(|e| at_body(e.to_string()))?;
@@ -430,238 +432,4 @@ impl Engine {
 
 fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-/// Check the planned columns of a CPI body against its header.
-fn check_cpi_schema(def: &CpiDefinition, df: &DataFrame) -> Result<()> {
-    let schema = df.schema();
-    let find = |name: &str| {
-        schema
-            .fields()
-            .iter()
-            .find(|f| f.name() == name)
-            .map(|f| f.data_type().clone())
-    };
-    match find(&def.time) {
-        None => {
-            return Err(CpiqError::definition(
-                &def.path,
-                def.line_of("time"),
-                format!("the body returns no time column \"{}\"", def.time),
-            ));
-        }
-        Some(DataType::Timestamp(..) | DataType::Date32 | DataType::Date64) => {}
-        Some(other) => {
-            return Err(CpiqError::definition(
-                &def.path,
-                def.line_of("time"),
-                format!(
-                    "time column \"{}\" is {other}, not a date or timestamp",
-                    def.time
-                ),
-            ));
-        }
-    }
-    if let Some(entity) = &def.entity
-        && find(entity).is_none()
-    {
-        return Err(CpiqError::definition(
-            &def.path,
-            def.line_of("entity"),
-            format!("the body returns no entity column \"{entity}\""),
-        ));
-    }
-    for d in &def.dimensions {
-        if find(d).is_none() {
-            return Err(CpiqError::definition(
-                &def.path,
-                def.line_of("dimensions"),
-                format!("the body returns no column for dimension \"{d}\""),
-            ));
-        }
-    }
-    for col in ["numerator", "denominator"] {
-        match find(col) {
-            None => {
-                return Err(CpiqError::definition(
-                    &def.path,
-                    def.body_line,
-                    format!("the body returns no \"{col}\" column"),
-                ));
-            }
-            Some(t) if t.is_numeric() => {}
-            Some(t) => {
-                return Err(CpiqError::definition(
-                    &def.path,
-                    def.body_line,
-                    format!("column \"{col}\" is {t}, not numeric"),
-                ));
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Names of CPIs that `def`'s body reads as relations (`FROM`, `JOIN`,
-/// subqueries), from its SQL with the parameters' defaults; when the body
-/// does not parse here, every word that names a CPI (DataFusion then reports
-/// the real problem).
-fn references<'a>(def: &CpiDefinition, names: &'a [String]) -> Vec<&'a str> {
-    use datafusion::sql::sqlparser::{
-        ast::visit_relations, dialect::GenericDialect, parser::Parser,
-    };
-    let relations = def
-        .render(&HashMap::new())
-        .ok()
-        .and_then(|sql| Parser::parse_sql(&GenericDialect {}, &sql).ok())
-        .map(|statements| {
-            let mut found = HashSet::new();
-            let _ = visit_relations(&statements, |r| {
-                if let Some(last) = r.0.last() {
-                    found.insert(last.to_string().trim_matches('"').to_ascii_lowercase());
-                }
-                std::ops::ControlFlow::<()>::Continue(())
-            });
-            found
-        });
-    let words: HashSet<String> = relations.unwrap_or_else(|| {
-        def.body
-            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-            .map(|w| w.to_ascii_lowercase())
-            .collect()
-    });
-    names
-        .iter()
-        .filter(|n| words.contains(&n.to_ascii_lowercase()))
-        .map(String::as_str)
-        .collect()
-}
-
-fn names(cpis: &[CpiEntry]) -> Vec<String> {
-    cpis.iter()
-        .filter_map(|c| c.definition.as_ref().map(|d| d.name.clone()))
-        .collect()
-}
-
-/// Indexes of `cpis` ordered so that each CPI comes after the CPIs it reads.
-/// CPIs on a cycle come last (and are rejected by [`cycle_of`]).
-fn dependency_order(cpis: &[CpiEntry]) -> Vec<usize> {
-    let all = names(cpis);
-    let index: HashMap<&str, usize> = cpis
-        .iter()
-        .enumerate()
-        .filter_map(|(i, c)| c.definition.as_ref().map(|d| (d.name.as_str(), i)))
-        .collect();
-    let mut order = Vec::new();
-    let mut state = vec![0u8; cpis.len()]; // 0 new, 1 visiting, 2 done
-    fn visit(
-        i: usize,
-        cpis: &[CpiEntry],
-        all: &[String],
-        index: &HashMap<&str, usize>,
-        state: &mut [u8],
-        order: &mut Vec<usize>,
-    ) {
-        if state[i] != 0 {
-            return;
-        }
-        state[i] = 1;
-        if let Some(def) = &cpis[i].definition {
-            for r in references(def, all) {
-                if r != def.name
-                    && let Some(&j) = index.get(r)
-                {
-                    visit(j, cpis, all, index, state, order);
-                }
-            }
-        }
-        state[i] = 2;
-        order.push(i);
-    }
-    for i in 0..cpis.len() {
-        visit(i, cpis, &all, &index, &mut state, &mut order);
-    }
-    order
-}
-
-/// The cycle through CPI `start`, if its references lead back to it.
-fn cycle_of(cpis: &[CpiEntry], start: usize) -> Option<Vec<String>> {
-    let all = names(cpis);
-    let by_name: HashMap<&str, &CpiDefinition> = cpis
-        .iter()
-        .filter_map(|c| c.definition.as_ref().map(|d| (d.name.as_str(), d)))
-        .collect();
-    let start_def = cpis[start].definition.as_ref()?;
-    let mut stack = vec![(start_def.name.clone(), vec![start_def.name.clone()])];
-    let mut seen = HashSet::new();
-    while let Some((name, path)) = stack.pop() {
-        let def = by_name.get(name.as_str())?;
-        for r in references(def, &all) {
-            if r == start_def.name {
-                let mut cycle = path.clone();
-                cycle.push(r.to_string());
-                return Some(cycle);
-            }
-            if seen.insert(r.to_string()) {
-                let mut p = path.clone();
-                p.push(r.to_string());
-                stack.push((r.to_string(), p));
-            }
-        }
-    }
-    None
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::path::Path;
-
-    fn entry(name: &str, body: &str) -> CpiEntry {
-        let text = format!(
-            "-- cpi: {name}\n-- label: x\n-- unit: ratio\n-- direction: higher_is_better\n-- time: t\n{body}\n"
-        );
-        CpiEntry {
-            path: PathBuf::from(format!("{name}.sql")),
-            definition: Some(CpiDefinition::parse(Path::new("x.sql"), &text).unwrap()),
-            problem: None,
-        }
-    }
-
-    #[test]
-    fn dependencies_register_first_and_cycles_are_found() {
-        let cpis = vec![
-            entry("a", "SELECT * FROM b"),
-            entry("b", "SELECT * FROM events"),
-            entry("c", "SELECT * FROM d"),
-            entry("d", "SELECT * FROM c"),
-            entry("e", "SELECT * FROM e"),
-        ];
-        let order = dependency_order(&cpis);
-        let pos = |i| order.iter().position(|&x| x == i).unwrap();
-        assert!(pos(1) < pos(0));
-        assert_eq!(cycle_of(&cpis, 0), None);
-        assert_eq!(cycle_of(&cpis, 2).unwrap(), ["c", "d", "c"]);
-        assert_eq!(cycle_of(&cpis, 4).unwrap(), ["e", "e"]);
-    }
-
-    #[test]
-    fn a_column_named_like_a_cpi_is_not_a_reference() {
-        let cpis = vec![
-            entry(
-                "solved",
-                "SELECT t, CASE WHEN solved THEN 1 ELSE 0 END AS numerator FROM tickets",
-            ),
-            entry(
-                "b",
-                "SELECT t, solved FROM tickets WHERE x IN (SELECT x FROM c)",
-            ),
-            entry("c", "SELECT t FROM tickets"),
-        ];
-        assert_eq!(cycle_of(&cpis, 0), None);
-        assert_eq!(
-            references(cpis[1].definition.as_ref().unwrap(), &names(&cpis)),
-            ["c"]
-        );
-    }
 }

@@ -9,16 +9,20 @@ use std::path::Path;
 use std::sync::Arc;
 
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::dataframe::DataFrame;
 use datafusion::datasource::file_format::FileFormat;
 use datafusion::datasource::file_format::csv::CsvFormat;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
+use datafusion::execution::context::SessionState;
 use datafusion::prelude::SessionContext;
 use futures::{StreamExt, TryStreamExt};
+use object_store::{ObjectMeta, ObjectStore};
 
 use crate::foundation::error::{CpiqError, Result};
+use crate::model::cpi::CpiDefinition;
 use crate::workspace::{FileKind, KpiSpec, TableSpec, Workspace};
 
 fn data_err(table: &TableSpec, message: String) -> CpiqError {
@@ -34,26 +38,7 @@ pub(super) async fn register_table(
     spec: &TableSpec,
     storage: &crate::workspace::Storage,
 ) -> Result<()> {
-    let mut location = spec.path.to_string_lossy().into_owned();
-    // An object-store path names one object when it ends in the table's
-    // extension (or holds a glob), else a prefix ("folder").
-    let single_file = match &spec.url {
-        Some(url) => {
-            super::storage::register(&ctx.runtime_env(), url, storage)
-                .map_err(|e| data_err(spec, e.to_string()))?;
-            location = url.clone();
-            url.to_ascii_lowercase().ends_with(spec.kind.extension())
-        }
-        None => spec.path.is_file(),
-    };
-    let is_folder = match &spec.url {
-        Some(url) => !single_file && !url.contains(['*', '?', '[']),
-        None => spec.path.is_dir(),
-    };
-    if is_folder && !location.ends_with('/') {
-        location.push('/');
-    }
-    let url = ListingTableUrl::parse(&location).map_err(|e| data_err(spec, e.to_string()))?;
+    let (url, single_file) = locate(ctx, spec, storage)?;
     let format: Arc<dyn FileFormat> = match spec.kind {
         FileKind::Parquet => Arc::new(ParquetFormat::default()),
         FileKind::Csv => Arc::new(
@@ -80,15 +65,71 @@ pub(super) async fn register_table(
             .map(|c| (c, DataType::Utf8))
             .collect(),
     );
-
     let store = state.runtime_env().object_store(&url)?;
-    let files: Vec<_> = url
-        .list_all_files(&state, store.as_ref(), &extension)
+    let files = list_files(spec, &state, &url, store.as_ref(), &extension).await?;
+    let (schemas, skipped) = file_schemas(spec, &state, &store, &format, &files).await?;
+    let schema = union_schema(spec, &schemas)?;
+    // With skipped files, the table is the explicit list of the good ones.
+    let config = if skipped.is_empty() {
+        ListingTableConfig::new(url)
+    } else {
+        let urls = schemas
+            .iter()
+            .map(|(name, _)| ListingTableUrl::parse(name))
+            .collect::<datafusion::common::Result<Vec<_>>>()?;
+        ListingTableConfig::new_with_multi_paths(urls)
+    }
+    .with_listing_options(options)
+    .with_schema(schema);
+    let table = ListingTable::try_new(config)?;
+    ctx.register_table(spec.name.as_str(), Arc::new(table))?;
+    Ok(())
+}
+
+/// The table's URL (its object store registered first) and whether it
+/// names a single file. An object-store path names one object when it ends
+/// in the table's extension (or holds a glob), else a prefix ("folder").
+fn locate(
+    ctx: &SessionContext,
+    spec: &TableSpec,
+    storage: &crate::workspace::Storage,
+) -> Result<(ListingTableUrl, bool)> {
+    let mut location = spec.path.to_string_lossy().into_owned();
+    let single_file = match &spec.url {
+        Some(url) => {
+            super::storage::register(&ctx.runtime_env(), url, storage)
+                .map_err(|e| data_err(spec, e.to_string()))?;
+            location = url.clone();
+            url.to_ascii_lowercase().ends_with(spec.kind.extension())
+        }
+        None => spec.path.is_file(),
+    };
+    let is_folder = match &spec.url {
+        Some(url) => !single_file && !url.contains(['*', '?', '[']),
+        None => spec.path.is_dir(),
+    };
+    if is_folder && !location.ends_with('/') {
+        location.push('/');
+    }
+    let url = ListingTableUrl::parse(&location).map_err(|e| data_err(spec, e.to_string()))?;
+    Ok((url, single_file))
+}
+
+/// The table's non-empty files; none is an error naming the path.
+async fn list_files(
+    spec: &TableSpec,
+    state: &SessionState,
+    url: &ListingTableUrl,
+    store: &dyn ObjectStore,
+    extension: &str,
+) -> Result<Vec<ObjectMeta>> {
+    let files: Vec<ObjectMeta> = url
+        .list_all_files(state, store, extension)
         .await?
         .try_collect()
         .await
         .map_err(|e| data_err(spec, e.to_string()))?;
-    let files: Vec<_> = files.into_iter().filter(|f| f.size > 0).collect();
+    let files: Vec<ObjectMeta> = files.into_iter().filter(|f| f.size > 0).collect();
     if files.is_empty() {
         return Err(data_err(
             spec,
@@ -101,21 +142,29 @@ pub(super) async fn register_table(
             ),
         ));
     }
+    Ok(files)
+}
 
+/// Every file's schema (its footer, or a sample of CSV rows), by file name,
+/// and the files skipped as unreadable (with `on_bad_file = "skip"`; else
+/// the first unreadable file is an error). Small local CSV files are first
+/// checked row by row, so a malformed row is named.
+async fn file_schemas(
+    spec: &TableSpec,
+    state: &SessionState,
+    store: &Arc<dyn ObjectStore>,
+    format: &Arc<dyn FileFormat>,
+    files: &[ObjectMeta],
+) -> Result<(Vec<(String, Arc<Schema>)>, Vec<String>)> {
     // Files are named by path, or by URL on object storage.
     let base: Option<String> = spec.url.as_ref().and_then(|u| {
         let u = url::Url::parse(u).ok()?;
         Some(format!("{}://{}/", u.scheme(), u.host_str()?))
     });
-    // Read every file's schema (its footer, or a sample of CSV rows); small
-    // CSV files are first checked row by row, so a malformed row is named.
     let kind = spec.kind;
     let results: Vec<std::result::Result<(String, Arc<Schema>), String>> =
         futures::stream::iter(files.iter())
             .map(|meta| {
-                let format = format.clone();
-                let state = &state;
-                let store = &store;
                 let base = &base;
                 async move {
                     let name = match &base {
@@ -173,10 +222,13 @@ pub(super) async fn register_table(
     for s in &skipped {
         eprintln!("warning: table {}: skipped {s}", spec.name);
     }
+    Ok((schemas, skipped))
+}
 
-    // Union of columns; a column must have one type across files.
+/// The union of the files' columns; a column must have one type across files.
+fn union_schema(spec: &TableSpec, schemas: &[(String, Arc<Schema>)]) -> Result<Arc<Schema>> {
     let mut fields: Vec<(Field, String)> = Vec::new();
-    for (file, schema) in &schemas {
+    for (file, schema) in schemas {
         for f in schema.fields() {
             match fields.iter().find(|(g, _)| g.name() == f.name()) {
                 None => fields.push((f.as_ref().clone().with_nullable(true), file.clone())),
@@ -195,24 +247,9 @@ pub(super) async fn register_table(
             }
         }
     }
-    let schema = Arc::new(Schema::new(
+    Ok(Arc::new(Schema::new(
         fields.into_iter().map(|(f, _)| f).collect::<Vec<_>>(),
-    ));
-    // With skipped files, the table is the explicit list of the good ones.
-    let config = if skipped.is_empty() {
-        ListingTableConfig::new(url)
-    } else {
-        let urls = schemas
-            .iter()
-            .map(|(name, _)| ListingTableUrl::parse(name))
-            .collect::<datafusion::common::Result<Vec<_>>>()?;
-        ListingTableConfig::new_with_multi_paths(urls)
-    }
-    .with_listing_options(options)
-    .with_schema(schema);
-    let table = ListingTable::try_new(config)?;
-    ctx.register_table(spec.name.as_str(), Arc::new(table))?;
-    Ok(())
+    )))
 }
 
 /// CSV files up to this size are read whole when a table is registered (and
@@ -337,6 +374,76 @@ pub(super) async fn check_kpi(ctx: &SessionContext, ws: &Workspace, kpi: &KpiSpe
                 return Err(err(format!(
                     "kpis.{name}.measures.{m}: column is {t}, not numeric"
                 )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Check the planned columns of a CPI body against its header.
+pub(super) fn check_cpi_schema(def: &CpiDefinition, df: &DataFrame) -> Result<()> {
+    let schema = df.schema();
+    let find = |name: &str| {
+        schema
+            .fields()
+            .iter()
+            .find(|f| f.name() == name)
+            .map(|f| f.data_type().clone())
+    };
+    match find(&def.time) {
+        None => {
+            return Err(CpiqError::definition(
+                &def.path,
+                def.line_of("time"),
+                format!("the body returns no time column \"{}\"", def.time),
+            ));
+        }
+        Some(DataType::Timestamp(..) | DataType::Date32 | DataType::Date64) => {}
+        Some(other) => {
+            return Err(CpiqError::definition(
+                &def.path,
+                def.line_of("time"),
+                format!(
+                    "time column \"{}\" is {other}, not a date or timestamp",
+                    def.time
+                ),
+            ));
+        }
+    }
+    if let Some(entity) = &def.entity
+        && find(entity).is_none()
+    {
+        return Err(CpiqError::definition(
+            &def.path,
+            def.line_of("entity"),
+            format!("the body returns no entity column \"{entity}\""),
+        ));
+    }
+    for d in &def.dimensions {
+        if find(d).is_none() {
+            return Err(CpiqError::definition(
+                &def.path,
+                def.line_of("dimensions"),
+                format!("the body returns no column for dimension \"{d}\""),
+            ));
+        }
+    }
+    for col in ["numerator", "denominator"] {
+        match find(col) {
+            None => {
+                return Err(CpiqError::definition(
+                    &def.path,
+                    def.body_line,
+                    format!("the body returns no \"{col}\" column"),
+                ));
+            }
+            Some(t) if t.is_numeric() => {}
+            Some(t) => {
+                return Err(CpiqError::definition(
+                    &def.path,
+                    def.body_line,
+                    format!("column \"{col}\" is {t}, not numeric"),
+                ));
             }
         }
     }

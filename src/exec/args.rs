@@ -4,7 +4,7 @@
 //! `\slice on_time_delivery by channel per week compare year`.
 
 use chrono::NaiveDate;
-use clap::{Args, Parser};
+use clap::{Args, CommandFactory, Parser};
 
 use crate::foundation::error::{CpiqError, Result};
 use crate::{
@@ -22,8 +22,8 @@ pub struct SliceArgs {
     #[arg(long, value_name = "DIM[,DIM…]")]
     pub by: Option<String>,
     /// Time grain: day, week (ISO, from Monday), month, quarter, year, or all.
-    #[arg(long, default_value = "month", value_name = "GRAIN")]
-    pub per: String,
+    #[arg(long, default_value = "month", value_name = "GRAIN", value_parser = parse_grain)]
+    pub per: Grain,
     /// SQL predicate over the CPIs' dimensions and time column.
     #[arg(long = "where", value_name = "PREDICATE")]
     pub filter: Option<String>,
@@ -58,7 +58,7 @@ impl SliceArgs {
         Ok(SliceRequest {
             cpis: split_list(&self.cpis),
             by: self.by.as_deref().map(split_list).unwrap_or_default(),
-            per: self.per.parse()?,
+            per: self.per,
             filter: self.filter.clone().filter(|f| !f.trim().is_empty()),
             from: optional_date("--from", self.from.as_deref())?,
             to: optional_date("--to", self.to.as_deref())?,
@@ -94,8 +94,8 @@ pub struct RollupArgs {
     pub cpis: Vec<String>,
     /// The finest period a built rollup keeps: day, week, month, quarter or
     /// year. Slices at this grain or a multiple of it can use it.
-    #[arg(long, default_value = "day", value_name = "GRAIN")]
-    pub grain: String,
+    #[arg(long, default_value = "day", value_name = "GRAIN", value_parser = parse_grain)]
+    pub grain: Grain,
 }
 
 impl RollupArgs {
@@ -114,7 +114,7 @@ struct RollupLine {
 
 /// Parse the arguments of `\rollup` (`grain` may be written without dashes).
 pub fn parse_rollup(rest: &str) -> Result<RollupArgs> {
-    RollupLine::try_parse_from(flagify(words(rest)?, &["grain"]))
+    RollupLine::try_parse_from(flagify(words(rest)?, &keywords(&rollup_grammar())))
         .map(|l| l.args)
         .map_err(clap_usage)
 }
@@ -129,8 +129,8 @@ pub struct CorrelateArgs {
     #[arg(long = "with", value_name = "KPI[,KPI…]")]
     pub with: String,
     /// Grain: week, month or quarter.
-    #[arg(long, default_value = "month", value_name = "GRAIN")]
-    pub per: String,
+    #[arg(long, default_value = "month", value_name = "GRAIN", value_parser = parse_grain)]
+    pub per: Grain,
     /// A dimension both the CPI and the KPI table carry.
     #[arg(long, value_name = "DIM")]
     pub by: Option<String>,
@@ -164,7 +164,7 @@ impl CorrelateArgs {
         Ok(crate::analysis::correlate::CorrelateRequest {
             cpis: split_list(&self.cpis),
             kpis: split_list(&self.with),
-            per: self.per.parse()?,
+            per: self.per,
             by: self.by.clone(),
             lags: crate::analysis::correlate::parse_lags(&self.lags)?,
             method: self.method.parse()?,
@@ -187,21 +187,7 @@ struct CorrelateLine {
 pub fn parse_correlate(rest: &str) -> Result<CorrelateArgs> {
     let raw = words(rest)?;
     let mut args: Vec<String> = Vec::new();
-    for w in flagify(
-        raw,
-        &[
-            "with",
-            "per",
-            "by",
-            "lags",
-            "method",
-            "from",
-            "to",
-            "per-entity",
-            "difference",
-            "chart",
-        ],
-    ) {
+    for w in flagify(raw, &keywords(&correlate_grammar())) {
         match args.last_mut() {
             Some(prev) if prev.ends_with(',') || w.starts_with(',') => prev.push_str(&w),
             _ => args.push(w),
@@ -228,14 +214,14 @@ pub struct ExplainArgs {
     #[arg(long, value_name = "PERIOD")]
     pub to_period: String,
     /// The grain of the periods.
-    #[arg(long, default_value = "month", value_name = "GRAIN")]
-    pub per: String,
+    #[arg(long, default_value = "month", value_name = "GRAIN", value_parser = parse_grain)]
+    pub per: Grain,
 }
 
 impl ExplainArgs {
     /// The checked request.
     pub fn to_request(&self, cal: &Calendar) -> Result<ExplainRequest> {
-        let per: Grain = self.per.parse()?;
+        let per = self.per;
         Ok(ExplainRequest {
             cpi: self.cpi.clone(),
             by: self.by.clone(),
@@ -308,13 +294,48 @@ pub fn words(s: &str) -> Result<Vec<String>> {
     Ok(out)
 }
 
+/// The grammar of `\slice` and `\compare`: the one definition the parser
+/// and the shell's completion read.
+pub fn slice_grammar() -> clap::Command {
+    SliceLine::command()
+}
+
+/// The grammar of `\correlate`.
+pub fn correlate_grammar() -> clap::Command {
+    CorrelateLine::command()
+}
+
+/// The grammar of `\explain`.
+pub fn explain_grammar() -> clap::Command {
+    ExplainLine::command()
+}
+
+/// The grammar of `\rollup`.
+pub fn rollup_grammar() -> clap::Command {
+    RollupLine::command()
+}
+
+/// The keywords of a grammar: its flags' long names (`by`, `per-entity`),
+/// which the shell may write without dashes.
+pub fn keywords(grammar: &clap::Command) -> Vec<String> {
+    grammar
+        .get_arguments()
+        .filter_map(|a| a.get_long().map(str::to_string))
+        .collect()
+}
+
+/// A grain as clap reads it: the calendar's own parser and message.
+pub fn parse_grain(s: &str) -> std::result::Result<Grain, String> {
+    s.parse::<Grain>().map_err(|e| e.to_string())
+}
+
 /// Turn shell keywords (`by channel`) into flags (`--by channel`).
-fn flagify(words: Vec<String>, keywords: &[&str]) -> Vec<String> {
+fn flagify(words: Vec<String>, keywords: &[String]) -> Vec<String> {
     words
         .into_iter()
         .map(|w| {
             let bare = w.replace('_', "-");
-            if keywords.contains(&bare.as_str()) {
+            if keywords.contains(&bare) {
                 format!("--{bare}")
             } else {
                 w
@@ -365,10 +386,8 @@ fn raw_words(s: &str) -> Result<Vec<String>> {
 /// A `where` predicate runs to the next keyword and keeps its quotes; list
 /// values may have spaces after their commas.
 pub fn parse_slice(rest: &str) -> Result<SliceArgs> {
-    const KEYWORDS: [&str; 10] = [
-        "by", "per", "where", "from", "to", "compare", "fill", "explain", "raw", "chart",
-    ];
-    let is_kw = |w: &str| KEYWORDS.contains(&w.trim_start_matches("--"));
+    let keywords = keywords(&slice_grammar());
+    let is_kw = |w: &str| keywords.iter().any(|k| k == w.trim_start_matches("--"));
     let raw = raw_words(rest)?;
     let mut args: Vec<String> = Vec::new();
     let mut i = 0;
@@ -409,7 +428,7 @@ pub fn parse_slice(rest: &str) -> Result<SliceArgs> {
 
 /// Parse the arguments of `\explain`.
 pub fn parse_explain(rest: &str) -> Result<ExplainArgs> {
-    let w = flagify(words(rest)?, &["by", "per", "from-period", "to-period"]);
+    let w = flagify(words(rest)?, &keywords(&explain_grammar()));
     ExplainLine::try_parse_from(w)
         .map(|l| l.args)
         .map_err(clap_usage)
@@ -445,12 +464,9 @@ mod tests {
         let r = b.to_request().unwrap();
         assert_eq!(r.cpis, ["a", "b"]);
         assert_eq!(r.by, ["x", "y"]);
-        assert!(
-            parse_slice("a --per fortnight")
-                .unwrap()
-                .to_request()
-                .is_err()
-        );
+        // A bad grain is refused where the arguments are parsed (typed).
+        let e = parse_slice("a --per fortnight").unwrap_err().to_string();
+        assert!(e.contains("unknown grain \"fortnight\""), "{e}");
         assert!(parse_slice("a --colour red").is_err());
         assert!(parse_slice("").is_err());
         let c = parse_slice("otd by channel, segment per month where region = 'EU' and x <> 'a b' from 2025-01-01 to 2025-07-01").unwrap();

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 
 use super::args::{
-    CorrelateArgs, ExplainArgs, RollupArgs, SliceArgs, parse_correlate, parse_explain,
+    self, CorrelateArgs, ExplainArgs, RollupArgs, SliceArgs, parse_correlate, parse_explain,
     parse_rollup, parse_slice,
 };
 use crate::foundation::error::{CpiqError, Result};
@@ -80,6 +80,33 @@ pub struct CommandSpec {
     pub args: &'static str,
     /// One line of description.
     pub help: &'static str,
+    /// What its arguments name, for completion.
+    pub grammar: Grammar,
+}
+
+/// What the arguments of a command name: the shell completes from this, and
+/// for commands with keywords it is the very definition the parser reads
+/// (clap's, in [`super::args`]), so the two cannot drift.
+#[derive(Debug, Clone, Copy)]
+pub enum Grammar {
+    /// Nothing to complete.
+    None,
+    /// One operand of a kind.
+    Operand(Operand),
+    /// A positional and keywords (`by`, `per`, …) with their values, as the
+    /// command's clap definition declares them.
+    Keywords(fn() -> clap::Command),
+}
+
+/// The kind of a command's single operand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operand {
+    /// A CPI's name.
+    Cpi,
+    /// A CPI parameter.
+    Param,
+    /// A table, KPI table or CPI view.
+    Relation,
 }
 
 const fn spec(
@@ -93,6 +120,14 @@ const fn spec(
         aliases,
         args,
         help,
+        grammar: Grammar::None,
+    }
+}
+
+impl CommandSpec {
+    /// The same command with the grammar of its arguments.
+    const fn with(self, grammar: Grammar) -> CommandSpec {
+        CommandSpec { grammar, ..self }
     }
 }
 
@@ -109,31 +144,36 @@ pub const COMMANDS: &[CommandSpec] = &[
         &[],
         "NAME",
         "show one CPI: label, description, unit, target, dimensions, parameters, SQL",
-    ),
+    )
+    .with(Grammar::Operand(Operand::Cpi)),
     spec(
         "slice",
         &[],
         "CPI[,CPI…] [by DIM,…] [per GRAIN] [where PRED] [from DATE] [to DATE] [compare previous|year] [fill] [explain] [raw]",
         "slice CPIs by dimensions and period, against their targets",
-    ),
+    )
+    .with(Grammar::Keywords(args::slice_grammar)),
     spec(
         "compare",
         &[],
         "CPI[,CPI…] [by DIM,…] [per GRAIN] … [compare previous|year]",
         "a slice with each period's change against the previous one (or a year earlier)",
-    ),
+    )
+    .with(Grammar::Keywords(args::slice_grammar)),
     spec(
         "correlate",
         &[],
         "CPI[,CPI…] with KPI[,KPI…] [per GRAIN] [by DIM] [lags 0..3] [method pearson|spearman|both] [per-entity] [difference]",
         "correlate CPIs with KPIs, lagged, with p-, q-values and a verdict",
-    ),
+    )
+    .with(Grammar::Keywords(args::correlate_grammar)),
     spec(
         "explain",
         &["explain-change"],
         "CPI by DIM from-period P1 to-period P2 [per GRAIN]",
         "split a CPI's change between two periods into rate and mix effects",
-    ),
+    )
+    .with(Grammar::Keywords(args::explain_grammar)),
     spec(
         "chart",
         &[],
@@ -145,13 +185,15 @@ pub const COMMANDS: &[CommandSpec] = &[
         &[],
         "build|refresh|status|drop [CPI…] [grain GRAIN]",
         "pre-aggregate CPIs so slices answer in milliseconds; fold in new files; show freshness",
-    ),
+    )
+    .with(Grammar::Keywords(args::rollup_grammar)),
     spec(
         "d",
         &["describe"],
         "[NAME]",
         "list tables, KPI tables and CPI views, or show the columns of one",
-    ),
+    )
+    .with(Grammar::Operand(Operand::Relation)),
     spec(
         "check",
         &[],
@@ -163,13 +205,15 @@ pub const COMMANDS: &[CommandSpec] = &[
         &[],
         "[NAME VALUE]",
         "set a CPI parameter for this session, or list parameters",
-    ),
+    )
+    .with(Grammar::Operand(Operand::Param)),
     spec(
         "unset",
         &[],
         "NAME",
         "drop a session parameter: back to the CPIs' default",
-    ),
+    )
+    .with(Grammar::Operand(Operand::Param)),
     spec(
         "format",
         &[],
@@ -276,7 +320,8 @@ pub fn command_help(name: &str) -> Result<String> {
     Ok(format!("{}\n  {}{aliases}\n", usage_of(c), c.help))
 }
 
-fn spec_of(word: &str) -> Option<&'static CommandSpec> {
+/// The command called `word` (its name or an alias, without the backslash).
+pub fn spec_of(word: &str) -> Option<&'static CommandSpec> {
     COMMANDS
         .iter()
         .find(|c| c.name == word || c.aliases.contains(&word))
@@ -293,6 +338,7 @@ fn on_off(s: &str) -> Option<bool> {
 impl FromStr for Command {
     type Err = CpiqError;
 
+    // Whole by design: one arm per command, in the order of `COMMANDS`.
     fn from_str(line: &str) -> Result<Command> {
         let line = line.trim();
         let body = line.strip_prefix('\\').ok_or_else(|| {

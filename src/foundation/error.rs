@@ -217,15 +217,15 @@ impl CpiqError {
     /// cancelled query, 143 when terminated, 1 for everything else.
     pub fn exit_code(&self) -> u8 {
         match self {
-            CpiqError::Usage(_) => 2,
-            CpiqError::Cancelled => 130,
-            CpiqError::Terminated => 143,
+            CpiqError::Usage(_) => exit::USAGE,
+            CpiqError::Cancelled => exit::INTERRUPTED,
+            CpiqError::Terminated => exit::TERMINATED,
             CpiqError::Statement { source, .. } => match **source {
-                CpiqError::Cancelled => 130,
-                CpiqError::Terminated => 143,
-                _ => 1,
+                CpiqError::Cancelled => exit::INTERRUPTED,
+                CpiqError::Terminated => exit::TERMINATED,
+                _ => exit::FAILED,
             },
-            _ => 1,
+            _ => exit::FAILED,
         }
     }
 
@@ -278,6 +278,22 @@ pub fn cluster_error(url: impl fmt::Display, message: impl Into<String>) -> Cpiq
         url: url.to_string(),
         message: message.into(),
     }
+}
+
+/// The exit codes of cpiq, in one table (the README's "Exit codes").
+pub mod exit {
+    /// Success.
+    pub const OK: u8 = 0;
+    /// A query, definition or data error; a job's statement failed.
+    pub const FAILED: u8 = 1;
+    /// A usage error: a bad flag, argument, setting or command.
+    pub const USAGE: u8 = 2;
+    /// A CPI missed its target, with `--fail-on-missed-target`.
+    pub const MISSED_TARGET: u8 = 3;
+    /// Stopped by SIGINT (Ctrl-C).
+    pub const INTERRUPTED: u8 = 130;
+    /// Stopped by SIGTERM.
+    pub const TERMINATED: u8 = 143;
 }
 
 #[cfg(test)]

@@ -9,5 +9,6 @@ pub mod error; // the one error enum, exit codes
 pub mod interrupt; // SIGINT/SIGTERM as a future queries race against
 pub mod parquet; // Parquet as cpiq writes it (exports, rollups): zstd, fixed batches, metadata
 pub mod script; // splitting scripts into statements and commands (quote- and comment-aware)
+pub mod spelled; // enums with one spelling per value (statuses): one list drives all
 pub mod stdout; // standard output that remembers a broken pipe
 pub mod text; // byte sizes as people read them

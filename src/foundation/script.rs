@@ -37,6 +37,21 @@ enum State {
 /// Split `text` into statements and commands. A final statement without `;`
 /// is kept.
 pub fn split(text: &str) -> Vec<Item> {
+    scan(text).items
+}
+
+/// What [`scan`] found: the items (a final statement without `;` last),
+/// whether that final statement was unterminated, and the state at the end
+/// (inside a quote or a block comment, or not).
+struct Scanned {
+    items: Vec<Item>,
+    unterminated: bool,
+    state: State,
+}
+
+/// The one scanner of script text: quotes, comments, `;` and backslash
+/// lines, for [`split`] and [`is_complete`] alike.
+fn scan(text: &str) -> Scanned {
     let mut items = Vec::new();
     let mut state = State::Code;
     let mut current = String::new();
@@ -118,7 +133,11 @@ pub fn split(text: &str) -> Vec<Item> {
             line: start_line,
         });
     }
-    items
+    Scanned {
+        items,
+        unterminated: has_code,
+        state,
+    }
 }
 
 /// True when `input` is ready to run in the shell: a backslash command, or
@@ -128,46 +147,8 @@ pub fn is_complete(input: &str) -> bool {
     if t.is_empty() || t.starts_with('\\') {
         return true;
     }
-    // Complete when splitting and re-joining loses nothing after the last `;`.
-    let mut state = State::Code;
-    let mut pending_code = false;
-    for line in input.lines() {
-        let chars: Vec<char> = line.chars().collect();
-        let mut i = 0;
-        while i < chars.len() {
-            let c = chars[i];
-            let next = chars.get(i + 1).copied();
-            match state {
-                State::Code => match c {
-                    '-' if next == Some('-') => break,
-                    '/' if next == Some('*') => {
-                        state = State::BlockComment;
-                        i += 1;
-                    }
-                    ';' => pending_code = false,
-                    '\'' => {
-                        state = State::Single;
-                        pending_code = true;
-                    }
-                    '"' => {
-                        state = State::Double;
-                        pending_code = true;
-                    }
-                    c if !c.is_whitespace() => pending_code = true,
-                    _ => {}
-                },
-                State::Single if c == '\'' => state = State::Code,
-                State::Double if c == '"' => state = State::Code,
-                State::BlockComment if c == '*' && next == Some('/') => {
-                    state = State::Code;
-                    i += 1;
-                }
-                _ => {}
-            }
-            i += 1;
-        }
-    }
-    state == State::Code && !pending_code
+    let scanned = scan(input);
+    scanned.state == State::Code && !scanned.unterminated
 }
 
 #[cfg(test)]
@@ -228,5 +209,7 @@ mod tests {
         assert!(!is_complete("SELECT 1 /* ; */"));
         assert!(!is_complete("SELECT 1; SELECT 2"));
         assert!(is_complete("SELECT 'it''s';"));
+        assert!(is_complete("SELECT 1;\n\\q"));
+        assert!(!is_complete("SELECT 1; /* open"));
     }
 }

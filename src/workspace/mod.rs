@@ -7,14 +7,17 @@
 //! is [`crate::engine`]'s job). Every error names `cpiq.toml`, the line and the
 //! key.
 
-mod cluster_url;
-mod config;
+mod cluster_url; // the `df://` address of a Ballista scheduler
+mod model; // the typed workspace: tables, KPI tables, settings, storage
+mod raw; // cpiq.toml as serde reads it, with spans
+mod validate; // raw → model, every error at its line and key
 
 pub use cluster_url::{ClusterUrl, DEFAULT_SCHEDULER_PORT};
-pub use config::{
+pub use model::{
     Aggregation, FileKind, KpiSpec, MemoryLimit, OBJECT_STORE_SCHEMES, Settings, Storage,
-    TableSpec, Workspace, is_identifier, object_store_url, parse_size,
+    TableSpec, Workspace, object_store_url,
 };
+pub use validate::{is_identifier, parse_size};
 
 use std::path::{Path, PathBuf};
 

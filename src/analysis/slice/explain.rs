@@ -17,9 +17,10 @@ use datafusion::arrow::array::{Array, Float64Array, RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::prelude::SessionContext;
 
-use super::{Calendar, Grain, SliceRequest};
+use super::{SliceRequest, col};
 use crate::foundation::columns::{dates, days_of, floats, strings};
 use crate::foundation::error::{CpiqError, Result};
+use crate::model::calendar::{Calendar, Grain};
 use crate::model::cpi::CpiDefinition;
 
 /// A request to explain the change of one CPI between two periods.
@@ -63,31 +64,11 @@ pub async fn explain_change(
     };
     let def = slice.validate(defs)?[0];
     // Slice only the two periods: each as its own range.
-    let mut per_period: Vec<BTreeMap<Option<String>, (f64, f64)>> = Vec::new();
+    let mut per_period: Vec<Sums> = Vec::new();
     for p in [p1, p2] {
-        let one = SliceRequest {
-            from: Some(p),
-            to: Some(cal.shift(req.per, p, 1)),
-            ..slice.clone()
-        };
-        let batch = super::run(ctx, std::slice::from_ref(def), cal, &one).await?;
-        let dims = strings(&batch, &req.by)?;
-        let num = floats(&batch, "numerator")?;
-        let den = floats(&batch, "denominator")?;
-        let periods = dates(&batch, "period")?;
-        let mut m = BTreeMap::new();
-        for r in 0..batch.num_rows() {
-            if periods.value(r) != days_of(p) {
-                continue;
-            }
-            let key = (!dims.is_null(r)).then(|| dims.value(r).to_string());
-            m.insert(key, (num.value(r), den.value(r)));
-        }
-        per_period.push(m);
+        per_period.push(period_sums(ctx, def, cal, &slice, p).await?);
     }
-    let total = |m: &BTreeMap<Option<String>, (f64, f64)>| {
-        m.values().fold((0.0, 0.0), |a, v| (a.0 + v.0, a.1 + v.1))
-    };
+    let total = |m: &Sums| m.values().fold((0.0, 0.0), |a, v| (a.0 + v.0, a.1 + v.1));
     let (n1, d1) = total(&per_period[0]);
     let (n2, d2) = total(&per_period[1]);
     if d1 == 0.0 || d2 == 0.0 {
@@ -150,7 +131,49 @@ pub async fn explain_change(
         Some(v_2 - v_1),
     ]);
 
-    let mut fields = vec![Field::new(&req.by, DataType::Utf8, true)];
+    effects_batch(&req.by, names, &rows)
+}
+
+/// Σnumerator and Σdenominator per dimension value of one period.
+type Sums = BTreeMap<Option<String>, (f64, f64)>;
+
+/// The sums of CPI `def` in period `p` alone, per value of the slice's
+/// dimension.
+async fn period_sums(
+    ctx: &SessionContext,
+    def: &CpiDefinition,
+    cal: &Calendar,
+    slice: &SliceRequest,
+    p: NaiveDate,
+) -> Result<Sums> {
+    let one = SliceRequest {
+        from: Some(p),
+        to: Some(cal.shift(slice.per, p, 1)),
+        ..slice.clone()
+    };
+    let batch = super::run(ctx, std::slice::from_ref(def), cal, &one).await?;
+    let dims = strings(&batch, &slice.by[0])?;
+    let num = floats(&batch, col::NUMERATOR)?;
+    let den = floats(&batch, col::DENOMINATOR)?;
+    let periods = dates(&batch, col::PERIOD)?;
+    let mut m = BTreeMap::new();
+    for r in 0..batch.num_rows() {
+        if periods.value(r) != days_of(p) {
+            continue;
+        }
+        let key = (!dims.is_null(r)).then(|| dims.value(r).to_string());
+        m.insert(key, (num.value(r), den.value(r)));
+    }
+    Ok(m)
+}
+
+/// The explain-change table: one row per dimension value and a total row.
+fn effects_batch(
+    by: &str,
+    names: Vec<Option<String>>,
+    rows: &[[Option<f64>; 7]],
+) -> Result<RecordBatch> {
+    let mut fields = vec![Field::new(by, DataType::Utf8, true)];
     let cols = [
         "share_p1",
         "share_p2",

@@ -24,7 +24,8 @@ use datafusion::logical_expr::Expr;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::SessionContext;
 
-use super::{Calendar, Grain, SliceRequest, parse_date, result_schema, split_list};
+use super::{SliceRequest, result_schema, split_list};
+use crate::model::calendar::{Calendar, Grain, parse_date};
 use crate::model::cpi::CpiDefinition;
 
 /// The `cpi_slice` table function over a set of CPI definitions.

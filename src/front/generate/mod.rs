@@ -18,15 +18,19 @@
 
 mod rng;
 mod tables;
+mod workspace_files;
+
+pub use workspace_files::{CONFIG_TEMPLATE, CPI_LIBRARY};
+use workspace_files::{PLANTED, Planted, write_planted, write_workspace_files};
 
 pub use rng::Rng;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime};
+use tables::{Customer, KpiRow, Order, QuoteRequest, Return, SupportCase, Survey, TableWriter};
 
 use crate::foundation::error::{CpiqError, Result};
-use tables::{Customer, KpiRow, Order, QuoteRequest, Return, SupportCase, Survey, TableWriter};
 
 /// What to generate.
 #[derive(Debug, Clone)]
@@ -97,138 +101,9 @@ enum Driver {
 }
 const DRIVERS: usize = 8;
 
-/// A planted relation: the CPI (through its driver) moves the KPI `lag`
-/// months later with correlation `rho[segment]`.
-struct Planted {
-    cpi: &'static str,
-    driver: Driver,
-    kpi: &'static str,
-    lag: usize,
-    rho: [f64; 3],
-}
-
-const PLANTED: [Planted; 5] = [
-    Planted {
-        cpi: "first_contact_resolution",
-        driver: Driver::Fcr,
-        kpi: "kpi_monthly.nps",
-        lag: 1,
-        rho: [0.8, 0.7, 0.5],
-    },
-    Planted {
-        cpi: "on_time_delivery",
-        driver: Driver::OnTime,
-        kpi: "kpi_monthly.churn_rate",
-        lag: 2,
-        rho: [-0.7, -0.6, -0.5],
-    },
-    Planted {
-        cpi: "time_to_first_response",
-        driver: Driver::FirstResponse,
-        kpi: "kpi_monthly.ces",
-        lag: 1,
-        rho: [-0.6, -0.5, -0.4],
-    },
-    Planted {
-        cpi: "complete_delivery",
-        driver: Driver::Complete,
-        kpi: "kpi_monthly.revenue",
-        lag: 1,
-        rho: [0.6, 0.5, 0.4],
-    },
-    Planted {
-        cpi: "return_completed_within",
-        driver: Driver::Returns,
-        kpi: "kpi_monthly.clv",
-        lag: 2,
-        rho: [0.5, 0.4, 0.3],
-    },
-];
-/// CPIs whose drivers move no KPI.
-const UNPLANTED: [&str; 3] = [
-    "damage_free_delivery",
-    "resolved_within_sla",
-    "quote_answered_within",
-];
-
 /// Months of latent history before the first month, so lagged KPIs have a
 /// driver from the start.
 const BURN_IN: usize = 3;
-
-/// The shipped CPI library, copied into generated workspaces.
-pub const CPI_LIBRARY: [(&str, &str); 8] = [
-    (
-        "complete_delivery.sql",
-        include_str!("../../../queries/cpis/complete_delivery.sql"),
-    ),
-    (
-        "damage_free_delivery.sql",
-        include_str!("../../../queries/cpis/damage_free_delivery.sql"),
-    ),
-    (
-        "first_contact_resolution.sql",
-        include_str!("../../../queries/cpis/first_contact_resolution.sql"),
-    ),
-    (
-        "on_time_delivery.sql",
-        include_str!("../../../queries/cpis/on_time_delivery.sql"),
-    ),
-    (
-        "quote_answered_within.sql",
-        include_str!("../../../queries/cpis/quote_answered_within.sql"),
-    ),
-    (
-        "resolved_within_sla.sql",
-        include_str!("../../../queries/cpis/resolved_within_sla.sql"),
-    ),
-    (
-        "return_completed_within.sql",
-        include_str!("../../../queries/cpis/return_completed_within.sql"),
-    ),
-    (
-        "time_to_first_response.sql",
-        include_str!("../../../queries/cpis/time_to_first_response.sql"),
-    ),
-];
-
-/// The `cpiq.toml` of a generated workspace.
-pub const CONFIG_TEMPLATE: &str = r#"# A cpiq workspace made by `cpiq generate`.
-[workspace]
-cpis = "queries/cpis"
-
-[tables.customers]
-path = "data-samples/customers.parquet"
-
-[tables.support_cases]
-path = "data-samples/support_cases"
-
-[tables.orders]
-path = "data-samples/orders"
-
-[tables.returns]
-path = "data-samples/returns"
-
-[tables.quote_requests]
-path = "data-samples/quote_requests"
-
-[kpis.kpi_monthly]
-path = "data-samples/kpi_monthly.parquet"
-time = "month"
-dimensions = ["segment"]
-measures = { nps = "avg", ces = "avg", churn_rate = "avg", revenue = "sum", clv = "avg" }
-directions = { nps = "higher_is_better", ces = "higher_is_better", churn_rate = "lower_is_better", revenue = "higher_is_better", clv = "higher_is_better" }
-
-[kpis.survey_responses]
-path = "data-samples/survey_responses"
-time = "responded_at"
-dimensions = ["segment", "region"]
-measures = { nps_score = "avg", ces_score = "avg" }
-directions = { nps_score = "higher_is_better", ces_score = "higher_is_better" }
-
-[settings]
-# memory_limit = "4GiB"        # default: half of this machine's memory; "none" for no limit
-# spill_dir = "/var/tmp/cpiq"  # default: the OS temporary folder, unless it is in memory
-"#;
 
 /// The first month of a generated history unless `--start` says otherwise.
 const DEFAULT_START: NaiveDate = match NaiveDate::from_ymd_opt(2024, 1, 1) {
@@ -259,6 +134,9 @@ fn hours(h: f64) -> Duration {
 }
 
 /// Generate a workspace. See the module docs for what it holds.
+// Whole by design: one day's random draws in one fixed order are the data
+// set's identity (same seed, same bytes), and each table's block reads the
+// shared state of that day.
 pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary> {
     if opts.customers == 0 || opts.months == 0 {
         return Err(CpiqError::Usage(
@@ -609,43 +487,6 @@ pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary> {
     Ok(summary)
 }
 
-/// Write `cpiq.toml` and the CPI library into `out`, keeping CPI files that
-/// already exist there.
-fn write_workspace_files(out: &Path) -> Result<()> {
-    let cfg = out.join(crate::workspace::CONFIG_FILE);
-    std::fs::write(&cfg, CONFIG_TEMPLATE).map_err(|e| CpiqError::io(&cfg, e))?;
-    let dir = out.join("queries/cpis");
-    std::fs::create_dir_all(&dir).map_err(|e| CpiqError::io(&dir, e))?;
-    for (name, text) in CPI_LIBRARY {
-        let p = dir.join(name);
-        if !p.exists() {
-            std::fs::write(&p, text).map_err(|e| CpiqError::io(&p, e))?;
-        }
-    }
-    Ok(())
-}
-
-fn write_planted(path: &Path) -> Result<()> {
-    let mut s = String::from("segment,cpi,kpi,lag,sign,strength\n");
-    for (i, seg) in SEGMENTS.iter().enumerate() {
-        for p in &PLANTED {
-            let rho = p.rho[i];
-            let sign = if rho > 0.0 { "+" } else { "-" };
-            s.push_str(&format!(
-                "{seg},{},{},{},{sign},{:.2}\n",
-                p.cpi,
-                p.kpi,
-                p.lag,
-                rho.abs()
-            ));
-        }
-        for cpi in UNPLANTED {
-            s.push_str(&format!("{seg},{cpi},none,,0,0.00\n"));
-        }
-    }
-    std::fs::write(path, s).map_err(|e| CpiqError::io(path, e))
-}
-
 fn progress_bar(enabled: bool, months: u64) -> Option<indicatif::ProgressBar> {
     use std::io::IsTerminal;
     if !enabled || !std::io::stderr().is_terminal() {
@@ -661,6 +502,7 @@ fn progress_bar(enabled: bool, months: u64) -> Option<indicatif::ProgressBar> {
 
 #[cfg(test)]
 mod tests {
+    use super::workspace_files::UNPLANTED;
     use super::*;
 
     #[test]

@@ -6,9 +6,13 @@
 //! Ctrl-D or `\q` leaves. History persists in `$CPIQ_HISTORY`, else
 //! `$XDG_STATE_HOME/cpiq/history`, else `~/.local/state/cpiq/history`.
 
-mod helper;
+mod complete; // what to complete where the cursor is
+mod helper; // the rustyline helper: validation, and the hooks to the rooms below
+mod highlight; // colouring SQL and commands
 
-pub use helper::{Catalog, CpiqHelper, Readiness, candidates, highlight_sql, readiness};
+pub use complete::{Catalog, candidates};
+pub use helper::{CpiqHelper, Readiness, readiness};
+pub use highlight::highlight_sql;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -72,6 +76,37 @@ pub fn completion_catalog(runtime: &Runtime, session: &Session) -> Catalog {
     catalog
 }
 
+/// Run one item against Ctrl-C; a panic is a bug: it is reported as an
+/// error and the shell goes on.
+fn run_guarded(runtime: &Runtime, session: &mut Session, item: &script::Item) -> Result<Flow> {
+    runtime.block_on(async {
+        let guarded =
+            futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(session.run_item(item)));
+        tokio::select! {
+            r = guarded => r.unwrap_or_else(|panic| {
+                let msg = panic
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_else(|| "unknown".into());
+                Err(CpiqError::Usage(format!("internal error (a bug in cpiq, please report it): {msg}")))
+            }),
+            _ = tokio::signal::ctrl_c() => Err(CpiqError::Cancelled),
+        }
+    })
+}
+
+/// True when `item` may change what completion offers (CPIs, parameters,
+/// tables), so the catalog is read again.
+fn changes_catalog(item: &script::Item) -> bool {
+    match item {
+        script::Item::Command { text, .. } => text
+            .parse::<Command>()
+            .is_ok_and(|c| matches!(c, Command::Reload | Command::Set(_) | Command::Unset(_))),
+        script::Item::Sql { text, .. } => text.to_ascii_lowercase().contains("create"),
+    }
+}
+
 /// Run the shell until `\q` or Ctrl-D.
 pub fn run(runtime: &Runtime, mut session: Session, color: bool) -> Result<ExitCode> {
     let config = Config::builder().auto_add_history(false).build();
@@ -120,40 +155,14 @@ pub fn run(runtime: &Runtime, mut session: Session, color: bool) -> Result<ExitC
                 let _ = editor.add_history_entry(input.trim_end());
                 let mut quit = false;
                 for item in script::split(&input) {
-                    let result = runtime.block_on(async {
-                        // A panic is a bug: report it and keep the shell.
-                        let guarded = futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(session.run_item(&item)));
-                        tokio::select! {
-                            r = guarded => r.unwrap_or_else(|panic| {
-                                let msg = panic
-                                    .downcast_ref::<String>()
-                                    .cloned()
-                                    .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                                    .unwrap_or_else(|| "unknown".into());
-                                Err(CpiqError::Usage(format!("internal error (a bug in cpiq, please report it): {msg}")))
-                            }),
-                            _ = tokio::signal::ctrl_c() => Err(CpiqError::Cancelled),
-                        }
-                    });
+                    let result = run_guarded(runtime, &mut session, &item);
                     match result {
                         Ok(Flow::Quit) => {
                             quit = true;
                             break;
                         }
                         Ok(Flow::Continue) => {
-                            let refresh = match &item {
-                                script::Item::Command { text, .. } => {
-                                    text.parse::<Command>().is_ok_and(|c| {
-                                        matches!(
-                                            c,
-                                            Command::Reload | Command::Set(_) | Command::Unset(_)
-                                        )
-                                    })
-                                }
-                                script::Item::Sql { text, .. } => {
-                                    text.to_ascii_lowercase().contains("create")
-                                }
-                            };
+                            let refresh = changes_catalog(&item);
                             if refresh && let Some(h) = editor.helper_mut() {
                                 h.catalog = completion_catalog(runtime, &session);
                             }

@@ -175,83 +175,12 @@ impl CpiDefinition {
     /// Parse the text of a CPI file found at `path`.
     pub fn parse(path: &Path, text: &str) -> Result<CpiDefinition> {
         let err = |line: usize, msg: String| CpiqError::definition(path, line, msg);
-        let mut values: HashMap<String, (String, usize)> = HashMap::new();
-        let mut params: Vec<Param> = Vec::new();
-        let mut body_line = 0;
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-        for (idx, line) in text.lines().enumerate() {
-            let lineno = idx + 1;
-            let t = line.trim();
-            if t.is_empty() {
-                continue;
-            }
-            let Some(comment) = t.strip_prefix("--") else {
-                body_line = lineno;
-                break;
-            };
-            let comment = comment.trim();
-            // `-- key: value`, where key is a lowercase word; other comment
-            // lines are prose and are ignored.
-            let Some((key, value)) = comment.split_once(':') else {
-                continue;
-            };
-            let key = key.trim();
-            if key.is_empty() || !key.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
-                continue;
-            }
-            if !KEYS.contains(&key) {
-                return Err(err(
-                    lineno,
-                    format!(
-                        "unknown header key \"{key}\" (expected one of: {})",
-                        KEYS.join(", ")
-                    ),
-                ));
-            }
-            let value = if key == "label" || key == "description" {
-                value.trim().to_string()
-            } else {
-                strip_comment(value).to_string()
-            };
-            if key == "param" {
-                let Some((name, default)) = value.split_once('=') else {
-                    return Err(err(
-                        lineno,
-                        "param: expected `-- param: name = default`".into(),
-                    ));
-                };
-                let (name, default) = (name.trim(), default.trim());
-                if !is_identifier(name) {
-                    return Err(err(
-                        lineno,
-                        format!("param: \"{name}\" is not a plain identifier"),
-                    ));
-                }
-                if params.iter().any(|p| p.name == name) {
-                    return Err(err(lineno, format!("param: \"{name}\" is declared twice")));
-                }
-                let default = default
-                    .strip_prefix('\'')
-                    .and_then(|d| d.strip_suffix('\''))
-                    .unwrap_or(default)
-                    .to_string();
-                params.push(Param {
-                    name: name.to_string(),
-                    default,
-                });
-                values
-                    .entry("param".into())
-                    .or_insert((String::new(), lineno));
-                continue;
-            }
-            if let Some((_, first)) = values.get(key) {
-                return Err(err(
-                    lineno,
-                    format!("duplicate header key \"{key}\" (first given on line {first})"),
-                ));
-            }
-            values.insert(key.to_string(), (value, lineno));
-        }
+        let Header {
+            values,
+            params,
+            body_line,
+        } = Header::read(path, text)?;
         let header_end = text.lines().count().max(1);
         let get = |k: &str| values.get(k).map(|(v, l)| (v.as_str(), *l));
         let required = |k: &str| {
@@ -287,12 +216,10 @@ impl CpiDefinition {
             "higher_is_better" => Direction::HigherIsBetter,
             "lower_is_better" => Direction::LowerIsBetter,
             other => {
-                return Err(err(
-                    l,
-                    format!(
-                        "unknown direction \"{other}\" (expected higher_is_better or lower_is_better)"
-                    ),
-                ));
+                let msg = format!(
+                    "unknown direction \"{other}\" (expected higher_is_better or lower_is_better)"
+                );
+                return Err(err(l, msg));
             }
         };
         let number = |k: &str| -> Result<Option<f64>> {
@@ -312,27 +239,14 @@ impl CpiDefinition {
         if !is_identifier(time) {
             return Err(err(l, format!("time: \"{time}\" is not a column name")));
         }
-        let mut dimensions = Vec::new();
-        if let Some((dims, l)) = get("dimensions") {
-            for d in dims.split(',').map(str::trim).filter(|d| !d.is_empty()) {
-                if !is_identifier(d) {
-                    return Err(err(l, format!("dimensions: \"{d}\" is not a column name")));
-                }
-                if dimensions.iter().any(|x| x == d) {
-                    return Err(err(l, format!("dimensions: \"{d}\" is listed twice")));
-                }
-                dimensions.push(d.to_string());
-            }
-        }
+        let dimensions = match get("dimensions") {
+            Some((dims, l)) => parse_dimensions(dims).map_err(|m| err(l, m))?,
+            None => Vec::new(),
+        };
         if body_line == 0 {
             return Err(err(header_end, "no SELECT after the header".into()));
         }
-        let body: String = text
-            .lines()
-            .skip(body_line - 1)
-            .collect::<Vec<_>>()
-            .join("\n");
-        let body = body.trim_end().trim_end_matches(';').trim_end().to_string();
+        let body = body_of(text, body_line);
         let key_lines = values.iter().map(|(k, (_, l))| (k.clone(), *l)).collect();
         let def = CpiDefinition {
             name: name.to_string(),
@@ -411,6 +325,127 @@ impl CpiDefinition {
             )),
         }
     }
+}
+
+/// The header of a definition file: each `-- key: value` with its line,
+/// the declared parameters, and the line the body starts on (0: none).
+struct Header {
+    values: HashMap<String, (String, usize)>,
+    params: Vec<Param>,
+    body_line: usize,
+}
+
+impl Header {
+    /// Read the `-- key: value` lines up to the first line of SQL.
+    fn read(path: &Path, text: &str) -> Result<Header> {
+        let err = |line: usize, msg: String| CpiqError::definition(path, line, msg);
+        let mut values: HashMap<String, (String, usize)> = HashMap::new();
+        let mut params: Vec<Param> = Vec::new();
+        let mut body_line = 0;
+        for (idx, line) in text.lines().enumerate() {
+            let lineno = idx + 1;
+            let t = line.trim();
+            if t.is_empty() {
+                continue;
+            }
+            let Some(comment) = t.strip_prefix("--") else {
+                body_line = lineno;
+                break;
+            };
+            let comment = comment.trim();
+            // `-- key: value`, where key is a lowercase word; other comment
+            // lines are prose and are ignored.
+            let Some((key, value)) = comment.split_once(':') else {
+                continue;
+            };
+            let key = key.trim();
+            if key.is_empty() || !key.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
+                continue;
+            }
+            if !KEYS.contains(&key) {
+                return Err(err(
+                    lineno,
+                    format!(
+                        "unknown header key \"{key}\" (expected one of: {})",
+                        KEYS.join(", ")
+                    ),
+                ));
+            }
+            let value = if key == "label" || key == "description" {
+                value.trim().to_string()
+            } else {
+                strip_comment(value).to_string()
+            };
+            if key == "param" {
+                let param = parse_param(&value, &params).map_err(|m| err(lineno, m))?;
+                params.push(param);
+                values
+                    .entry("param".into())
+                    .or_insert((String::new(), lineno));
+                continue;
+            }
+            if let Some((_, first)) = values.get(key) {
+                return Err(err(
+                    lineno,
+                    format!("duplicate header key \"{key}\" (first given on line {first})"),
+                ));
+            }
+            values.insert(key.to_string(), (value, lineno));
+        }
+        Ok(Header {
+            values,
+            params,
+            body_line,
+        })
+    }
+}
+
+/// The SQL from line `body_line` on, without a trailing `;`.
+fn body_of(text: &str, body_line: usize) -> String {
+    let body: String = text
+        .lines()
+        .skip(body_line - 1)
+        .collect::<Vec<_>>()
+        .join("\n");
+    body.trim_end().trim_end_matches(';').trim_end().to_string()
+}
+
+/// `-- param: name = default`: a new parameter, not declared before.
+fn parse_param(value: &str, declared: &[Param]) -> std::result::Result<Param, String> {
+    let Some((name, default)) = value.split_once('=') else {
+        return Err("param: expected `-- param: name = default`".into());
+    };
+    let (name, default) = (name.trim(), default.trim());
+    if !is_identifier(name) {
+        return Err(format!("param: \"{name}\" is not a plain identifier"));
+    }
+    if declared.iter().any(|p| p.name == name) {
+        return Err(format!("param: \"{name}\" is declared twice"));
+    }
+    let default = default
+        .strip_prefix('\'')
+        .and_then(|d| d.strip_suffix('\''))
+        .unwrap_or(default)
+        .to_string();
+    Ok(Param {
+        name: name.to_string(),
+        default,
+    })
+}
+
+/// `-- dimensions: a, b`: column names, each once.
+fn parse_dimensions(dims: &str) -> std::result::Result<Vec<String>, String> {
+    let mut dimensions: Vec<String> = Vec::new();
+    for d in dims.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+        if !is_identifier(d) {
+            return Err(format!("dimensions: \"{d}\" is not a column name"));
+        }
+        if dimensions.iter().any(|x| x == d) {
+            return Err(format!("dimensions: \"{d}\" is listed twice"));
+        }
+        dimensions.push(d.to_string());
+    }
+    Ok(dimensions)
 }
 
 #[cfg(test)]

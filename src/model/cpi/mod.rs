@@ -8,6 +8,7 @@
 //! directory of definitions ([`load_definitions`]). Registering them as views
 //! and planning them is the engine's job.
 
+pub mod catalog; // the order CPIs register in, and recursive definitions
 mod definition;
 mod params;
 mod units;

@@ -119,19 +119,7 @@ pub fn substitute(sql: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<
             let value = lookup(name)
                 .ok_or_else(|| CpiqError::param(name, "no value given and no default declared"))?;
             out.push_str(&sql[start..i]);
-            match ctx {
-                Context::String { backslash_escapes } => {
-                    let mut v = value.replace('\'', "''");
-                    if backslash_escapes {
-                        v = v.replace('\\', "\\\\");
-                    }
-                    out.push_str(&v);
-                }
-                Context::Code if command_line && is_iso_date(value.trim()) => {
-                    out.push_str(value.trim())
-                }
-                Context::Code => out.push_str(&code_literal(name, &value)?),
-            }
+            out.push_str(&placed(name, &value, ctx, command_line)?);
             i += 2 + close + 1;
             start = i;
             continue;
@@ -140,6 +128,24 @@ pub fn substitute(sql: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<
     }
     out.push_str(&sql[start..]);
     Ok(out)
+}
+
+/// `value` as the text that replaces `${name}` where it stands: escaped
+/// inside a string, a plain word for an ISO date on a backslash command
+/// line, else a SQL literal ([`code_literal`]).
+fn placed(name: &str, value: &str, ctx: Context, command_line: bool) -> Result<String> {
+    Ok(match ctx {
+        Context::String { backslash_escapes } => {
+            let v = value.replace('\'', "''");
+            if backslash_escapes {
+                v.replace('\\', "\\\\")
+            } else {
+                v
+            }
+        }
+        Context::Code if command_line && is_iso_date(value.trim()) => value.trim().to_string(),
+        Context::Code => code_literal(name, value)?,
+    })
 }
 
 /// The SQL text for `value` placed outside a string, or an error if it is not

@@ -12,6 +12,8 @@ use std::sync::Once;
 
 use image::ImageEncoder;
 use plotters::coord::Shift;
+use plotters::coord::cartesian::Cartesian2d;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::text_anchor;
 
@@ -174,49 +176,12 @@ fn trend<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, t: &Trend) -> Result
         .map_err(err)?;
 
     if let Some(target) = t.target {
-        chart
-            .draw_series(DashedLineSeries::new(
-                [(-0.5, target), (n as f64 - 0.5, target)],
-                8,
-                5,
-                TARGET.stroke_width(2),
-            ))
-            .map_err(err)?
-            .label(format!(
-                "target {}",
-                crate::model::cpi::format_value(t.unit, target)
-            ))
-            .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], TARGET.stroke_width(2)));
-        chart
-            .draw_series(std::iter::once(Text::new(
-                format!("target {}", crate::model::cpi::format_value(t.unit, target)),
-                (-0.45, target),
-                (FONT, 13)
-                    .into_font()
-                    .color(&TARGET)
-                    .pos(text_anchor::Pos::new(
-                        text_anchor::HPos::Left,
-                        text_anchor::VPos::Bottom,
-                    )),
-            )))
-            .map_err(err)?;
+        draw_target(&mut chart, t, target, n)?;
     }
     for (si, s) in t.series.iter().enumerate() {
         let colour = PALETTE[si % PALETTE.len()];
-        // Gaps break the line: one LineSeries per run of values.
-        let mut runs: Vec<Vec<(f64, f64)>> = vec![Vec::new()];
-        for (i, v) in s.values.iter().enumerate() {
-            match v {
-                Some(v) => {
-                    if let Some(run) = runs.last_mut() {
-                        run.push((i as f64, *v));
-                    }
-                }
-                None => runs.push(Vec::new()),
-            }
-        }
         let mut first = true;
-        for run in runs.into_iter().filter(|r| !r.is_empty()) {
+        for run in runs_of(&s.values) {
             let drawn = chart
                 .draw_series(LineSeries::new(run.clone(), colour.stroke_width(2)))
                 .map_err(err)?;
@@ -260,17 +225,7 @@ fn trend<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, t: &Trend) -> Result
         .label_font((FONT, 13))
         .draw()
         .map_err(err)?;
-    if !t.left_out.is_empty() {
-        let note = format!(
-            "not drawn ({} series with fewer events): {}",
-            t.left_out.len(),
-            t.left_out.join(", ")
-        );
-        let note: String = if note.chars().count() > 140 {
-            note.chars().take(139).chain(['…']).collect()
-        } else {
-            note
-        };
+    if let Some(note) = left_out_note(t) {
         area.draw(&Text::new(
             note,
             (90, PANEL.1 as i32 - 16),
@@ -279,6 +234,76 @@ fn trend<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, t: &Trend) -> Result
         .map_err(err)?;
     }
     Ok(())
+}
+
+/// The target as a dashed line across the plot, with its value labelled.
+fn draw_target<DB: DrawingBackend>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    t: &Trend,
+    target: f64,
+    n: usize,
+) -> Result<()> {
+    chart
+        .draw_series(DashedLineSeries::new(
+            [(-0.5, target), (n as f64 - 0.5, target)],
+            8,
+            5,
+            TARGET.stroke_width(2),
+        ))
+        .map_err(err)?
+        .label(format!(
+            "target {}",
+            crate::model::cpi::format_value(t.unit, target)
+        ))
+        .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], TARGET.stroke_width(2)));
+    chart
+        .draw_series(std::iter::once(Text::new(
+            format!("target {}", crate::model::cpi::format_value(t.unit, target)),
+            (-0.45, target),
+            (FONT, 13)
+                .into_font()
+                .color(&TARGET)
+                .pos(text_anchor::Pos::new(
+                    text_anchor::HPos::Left,
+                    text_anchor::VPos::Bottom,
+                )),
+        )))
+        .map_err(err)?;
+    Ok(())
+}
+
+/// A series' values as runs of (period index, value): gaps break the line.
+fn runs_of(values: &[Option<f64>]) -> Vec<Vec<(f64, f64)>> {
+    let mut runs: Vec<Vec<(f64, f64)>> = vec![Vec::new()];
+    for (i, v) in values.iter().enumerate() {
+        match v {
+            Some(v) => {
+                if let Some(run) = runs.last_mut() {
+                    run.push((i as f64, *v));
+                }
+            }
+            None => runs.push(Vec::new()),
+        }
+    }
+    runs.retain(|r| !r.is_empty());
+    runs
+}
+
+/// `not drawn (N series with fewer events): a, b, …`, cut to 140 characters.
+fn left_out_note(t: &Trend) -> Option<String> {
+    if t.left_out.is_empty() {
+        return None;
+    }
+    let note = format!(
+        "not drawn ({} series with fewer events): {}",
+        t.left_out.len(),
+        t.left_out.join(", ")
+    );
+    Some(if note.chars().count() > 140 {
+        note.chars().take(139).chain(['…']).collect()
+    } else {
+        note
+    })
 }
 
 fn scatter<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, s: &Scatter) -> Result<()> {

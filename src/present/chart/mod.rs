@@ -18,6 +18,7 @@ use chrono::{Datelike, NaiveDate};
 use datafusion::arrow::array::{Array, RecordBatch};
 
 pub use crate::analysis::correlate::Scatter;
+use crate::analysis::slice::{Status, col};
 use crate::foundation::columns;
 use crate::foundation::error::{CpiqError, Result};
 use crate::model::cpi::{CpiDefinition, Direction, Unit};
@@ -173,19 +174,42 @@ pub fn trends(batches: &[RecordBatch], defs: &[CpiDefinition]) -> Result<Vec<Tre
     }
     let by: Vec<String> = names[p + 1..v].iter().map(|s| s.to_string()).collect();
 
-    // cpi → series name → period → (value, missed, denominator)
-    type Cells = BTreeMap<NaiveDate, (Option<f64>, bool, f64)>;
+    let per_cpi = cells_by_cpi(batches, &by)?;
+    if per_cpi.is_empty() {
+        return Err(CpiqError::Usage(
+            "nothing to chart: the result is empty".into(),
+        ));
+    }
+    let defs: HashMap<&str, &CpiDefinition> = defs.iter().map(|d| (d.name.as_str(), d)).collect();
+    Ok(per_cpi
+        .into_iter()
+        .map(|(cpi, series)| {
+            let def = defs.get(cpi.as_str()).copied();
+            trend_of(cpi, series, def, &by)
+        })
+        .collect())
+}
+
+/// A series' cells by period: (value, missed, denominator).
+type Cells = BTreeMap<NaiveDate, (Option<f64>, bool, f64)>;
+
+/// The cells of a slice's batches: CPI → series name (the dimension values,
+/// or the CPI) → period → cell.
+fn cells_by_cpi(
+    batches: &[RecordBatch],
+    by: &[String],
+) -> Result<BTreeMap<String, BTreeMap<String, Cells>>> {
     let mut per_cpi: BTreeMap<String, BTreeMap<String, Cells>> = BTreeMap::new();
     for batch in batches {
         if batch.num_rows() == 0 {
             continue;
         }
-        let cpi = columns::strings(batch, "cpi")?;
-        let period = columns::dates(batch, "period")?;
-        let value = columns::floats(batch, "value")?;
-        let status = columns::strings_if_present(batch, "status")?;
-        let denominator = match batch.column_by_name("denominator") {
-            Some(_) => Some(columns::floats(batch, "denominator")?),
+        let cpi = columns::strings(batch, col::CPI)?;
+        let period = columns::dates(batch, col::PERIOD)?;
+        let value = columns::floats(batch, col::VALUE)?;
+        let status = columns::strings_if_present(batch, col::STATUS)?;
+        let denominator = match batch.column_by_name(col::DENOMINATOR) {
+            Some(_) => Some(columns::floats(batch, col::DENOMINATOR)?),
             None => None,
         };
         let dims = by
@@ -214,7 +238,7 @@ pub fn trends(batches: &[RecordBatch], defs: &[CpiDefinition]) -> Result<Vec<Tre
             let v = (!value.is_null(row)).then(|| value.value(row));
             let missed = status
                 .as_ref()
-                .is_some_and(|s| !s.is_null(row) && s.value(row) == "missed");
+                .is_some_and(|s| !s.is_null(row) && s.value(row) == Status::Missed.as_str());
             let den = denominator
                 .as_ref()
                 .filter(|d| !d.is_null(row))
@@ -228,64 +252,64 @@ pub fn trends(batches: &[RecordBatch], defs: &[CpiDefinition]) -> Result<Vec<Tre
                 .insert(date, (v, missed, den));
         }
     }
-    if per_cpi.is_empty() {
-        return Err(CpiqError::Usage(
-            "nothing to chart: the result is empty".into(),
-        ));
+    Ok(per_cpi)
+}
+
+/// The trend of one CPI: its series over the periods any of them has, the
+/// [`MAX_SERIES`] with the most events kept and the others named.
+fn trend_of(
+    cpi: String,
+    series: BTreeMap<String, Cells>,
+    def: Option<&CpiDefinition>,
+    by: &[String],
+) -> Trend {
+    let periods: Vec<NaiveDate> = series
+        .values()
+        .flat_map(|cells| cells.keys().copied())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let mut all: Vec<Series> = series
+        .into_iter()
+        .map(|(name, cells)| Series {
+            name,
+            values: periods
+                .iter()
+                .map(|p| cells.get(p).and_then(|c| c.0))
+                .collect(),
+            missed: periods
+                .iter()
+                .map(|p| cells.get(p).is_some_and(|c| c.1))
+                .collect(),
+            denominator: cells.values().map(|c| c.2).sum(),
+        })
+        .collect();
+    // Keep the series with the most events; name the others.
+    all.sort_by(|a, b| {
+        b.denominator
+            .total_cmp(&a.denominator)
+            .then(a.name.cmp(&b.name))
+    });
+    let mut left_out: Vec<String> = all
+        .split_off(all.len().min(MAX_SERIES))
+        .into_iter()
+        .map(|s| s.name)
+        .collect();
+    left_out.sort();
+    all.sort_by(|a, b| a.name.cmp(&b.name));
+    Trend {
+        label: def.map(|d| d.label.clone()).unwrap_or_else(|| cpi.clone()),
+        unit: def.map(|d| d.unit).unwrap_or(Unit::Ratio),
+        direction: def
+            .map(|d| d.direction)
+            .unwrap_or(Direction::HigherIsBetter),
+        target: def.and_then(|d| d.target),
+        cpi,
+        by: by.to_vec(),
+        periods,
+        series: all,
+        left_out,
     }
-    let defs: HashMap<&str, &CpiDefinition> = defs.iter().map(|d| (d.name.as_str(), d)).collect();
-    let mut out = Vec::new();
-    for (cpi, series) in per_cpi {
-        let periods: Vec<NaiveDate> = series
-            .values()
-            .flat_map(|cells| cells.keys().copied())
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        let mut all: Vec<Series> = series
-            .into_iter()
-            .map(|(name, cells)| Series {
-                name,
-                values: periods
-                    .iter()
-                    .map(|p| cells.get(p).and_then(|c| c.0))
-                    .collect(),
-                missed: periods
-                    .iter()
-                    .map(|p| cells.get(p).is_some_and(|c| c.1))
-                    .collect(),
-                denominator: cells.values().map(|c| c.2).sum(),
-            })
-            .collect();
-        // Keep the series with the most events; name the others.
-        all.sort_by(|a, b| {
-            b.denominator
-                .total_cmp(&a.denominator)
-                .then(a.name.cmp(&b.name))
-        });
-        let mut left_out: Vec<String> = all
-            .split_off(all.len().min(MAX_SERIES))
-            .into_iter()
-            .map(|s| s.name)
-            .collect();
-        left_out.sort();
-        all.sort_by(|a, b| a.name.cmp(&b.name));
-        let def = defs.get(cpi.as_str());
-        out.push(Trend {
-            label: def.map(|d| d.label.clone()).unwrap_or_else(|| cpi.clone()),
-            unit: def.map(|d| d.unit).unwrap_or(Unit::Ratio),
-            direction: def
-                .map(|d| d.direction)
-                .unwrap_or(Direction::HigherIsBetter),
-            target: def.and_then(|d| d.target),
-            cpi,
-            by: by.clone(),
-            periods,
-            series: all,
-            left_out,
-        });
-    }
-    Ok(out)
 }
 
 /// The result of a slice drawn from its batch: one trend per CPI.

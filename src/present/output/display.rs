@@ -7,6 +7,7 @@ use std::sync::Arc;
 use datafusion::arrow::array::{Array, ArrayRef, RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 
+use crate::analysis::slice::col;
 use crate::foundation::columns::{as_floats, floats, strings};
 use crate::foundation::error::Result;
 use crate::model::cpi::{Unit, format_change, format_count, format_value};
@@ -15,19 +16,23 @@ use crate::model::cpi::{Unit, format_change, format_count, format_value};
 /// counts without decimals. Only for the terminal table; files carry the raw
 /// numbers.
 pub fn display_batch(batch: &RecordBatch, units: &HashMap<String, Unit>) -> Result<RecordBatch> {
-    let cpi = strings(batch, "cpi")?;
+    let cpi = strings(batch, col::CPI)?;
     let mut fields = Vec::new();
     let mut arrays: Vec<ArrayRef> = Vec::new();
     for (i, f) in batch.schema().fields().iter().enumerate() {
         let col = batch.column(i);
         let name = f.name().as_str();
-        let as_unit = matches!(
-            name,
-            "value" | "target" | "ci_low" | "ci_high" | "previous_value"
-        );
-        let as_change = name == "change";
-        let as_count = matches!(name, "numerator" | "denominator");
-        if !(as_unit || as_change || as_count || name == "change_pct") {
+        let as_unit = [
+            col::VALUE,
+            col::TARGET,
+            col::CI_LOW,
+            col::CI_HIGH,
+            col::PREVIOUS_VALUE,
+        ]
+        .contains(&name);
+        let as_change = name == col::CHANGE;
+        let as_count = name == col::NUMERATOR || name == col::DENOMINATOR;
+        if !(as_unit || as_change || as_count || name == col::CHANGE_PCT) {
             fields.push(f.as_ref().clone());
             arrays.push(col.clone());
             continue;

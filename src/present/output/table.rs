@@ -101,22 +101,7 @@ pub fn render(
         Some(m) if total > m => (m.div_ceil(2), m / 2),
         _ => (total, 0),
     };
-    let fmt_opts = format_options();
-    let mut rows: Vec<Vec<String>> = Vec::new();
-    let mut index = 0usize;
-    for b in batches {
-        let fmts = b
-            .columns()
-            .iter()
-            .map(|c| ArrayFormatter::try_new(c.as_ref(), &fmt_opts))
-            .collect::<Result<Vec<_>, _>>()?;
-        for r in 0..b.num_rows() {
-            if index < head || index >= total - tail {
-                rows.push(fmts.iter().map(|f| f.value(r).to_string()).collect());
-            }
-            index += 1;
-        }
-    }
+    let rows = formatted_rows(batches, head, total - tail)?;
     let show_types = !schema.metadata().contains_key(super::DISPLAY_ONLY);
     let names: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
     let types: Vec<String> = schema
@@ -153,92 +138,152 @@ pub fn render(
     }
     // Columns to show: all, or as many as fit, taken from both ends (two from
     // the left for each one from the right: keys and values lead).
-    let mut shown: Vec<usize> = (0..ncols).collect();
-    let mut hidden: Vec<usize> = Vec::new();
-    if let Some(screen) = opts.width
-        && table_width(&widths) > screen
-        && ncols > 1
-    {
-        let (mut left, mut right) = (Vec::new(), Vec::new());
-        let (mut lo, mut hi) = (0usize, ncols - 1);
-        let mut used = 1 + 4; // border plus the marker column
-        let mut turn = 0usize;
-        while lo <= hi {
-            let take_left = turn % 3 != 2;
-            let c = if take_left { lo } else { hi };
-            if used + widths[c] + 3 > screen && !(left.is_empty() && right.is_empty()) {
-                break;
-            }
-            used += widths[c] + 3;
-            if take_left {
-                left.push(c);
-                lo += 1;
+    let (shown, hidden) = match opts.width {
+        Some(screen) if table_width(&widths) > screen && ncols > 1 => fit_columns(&widths, screen),
+        _ => ((0..ncols).collect(), Vec::new()),
+    };
+    let header: Vec<String> = (0..ncols)
+        .map(|c| {
+            let name = cut(&names[c], widths[c]);
+            if show_types {
+                format!("{name}\n{}", cut(&types[c], widths[c]))
             } else {
-                right.push(c);
-                if hi == 0 {
-                    break;
-                }
-                hi -= 1;
+                name
             }
-            turn += 1;
-        }
-        hidden = (lo..=hi).collect();
-        right.reverse();
-        shown = left.into_iter().chain(right).collect();
+        })
+        .collect();
+    let layout = Layout {
+        shown: &shown,
+        hidden: &hidden,
+        widths: &widths,
+        numeric: &numeric,
+    };
+    let table = layout.table(&header, &rows, if tail > 0 { Some(head) } else { None });
+    writeln!(out, "{table}")?;
+    writeln!(out, "{}", footer(total, head, tail, opts))?;
+    if !hidden.is_empty() {
+        let names: Vec<&str> = hidden.iter().map(|&c| names[c].as_str()).collect();
+        let note = format!(
+            "({} column{} hidden to fit the screen: {}; \\x shows rows expanded)",
+            hidden.len(),
+            if hidden.len() == 1 { "" } else { "s" },
+            names.join(", ")
+        );
+        writeln!(out, "{}", wrap(&note, opts.width.unwrap_or(usize::MAX)))?;
     }
-    let marker_at = shown
-        .iter()
-        .position(|&c| hidden.first().is_some_and(|&h| c > h));
+    Ok(())
+}
 
-    let mut table = Table::new();
-    table
-        .load_preset(presets::UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Disabled);
-    let mut header: Vec<Cell> = Vec::new();
-    for (i, &c) in shown.iter().enumerate() {
-        if marker_at == Some(i) {
-            header.push(Cell::new("…"));
-        }
-        let name = cut(&names[c], widths[c]);
-        header.push(Cell::new(if show_types {
-            format!("{name}\n{}", cut(&types[c], widths[c]))
-        } else {
-            name
-        }));
-    }
-    if marker_at.is_none() && !hidden.is_empty() {
-        header.push(Cell::new("…"));
-    }
-    table.set_header(header);
-    let add_row = |table: &mut Table, r: &Vec<String>| {
-        let mut cells: Vec<Cell> = Vec::new();
-        for (i, &c) in shown.iter().enumerate() {
-            if marker_at == Some(i) {
+/// Which columns a table shows, how wide, and how each is aligned.
+struct Layout<'a> {
+    shown: &'a [usize],
+    hidden: &'a [usize],
+    widths: &'a [usize],
+    numeric: &'a [bool],
+}
+
+impl Layout<'_> {
+    /// The boxed table: `header`, then `rows`, with a `⋮` row before row
+    /// `gap_at` when rows were left out, and a `…` column where columns were.
+    fn table(&self, header: &[String], rows: &[Vec<String>], gap_at: Option<usize>) -> Table {
+        let marker_at = self
+            .shown
+            .iter()
+            .position(|&c| self.hidden.first().is_some_and(|&h| c > h));
+        let line = |cell: &dyn Fn(usize) -> Cell| -> Vec<Cell> {
+            let mut cells: Vec<Cell> = Vec::new();
+            for (i, &c) in self.shown.iter().enumerate() {
+                if marker_at == Some(i) {
+                    cells.push(Cell::new("…"));
+                }
+                cells.push(cell(c));
+            }
+            if marker_at.is_none() && !self.hidden.is_empty() {
                 cells.push(Cell::new("…"));
             }
-            let align = if numeric[c] {
-                CellAlignment::Right
-            } else {
-                CellAlignment::Left
-            };
-            cells.push(Cell::new(cut(&r[c], widths[c])).set_alignment(align));
-        }
-        if marker_at.is_none() && !hidden.is_empty() {
-            cells.push(Cell::new("…"));
-        }
-        table.add_row(cells);
-    };
-    for (i, r) in rows.iter().enumerate() {
-        if tail > 0 && i == head {
-            let mut cells: Vec<Cell> = shown.iter().map(|_| Cell::new("⋮")).collect();
-            if !hidden.is_empty() {
-                cells.push(Cell::new(""));
+            cells
+        };
+        let mut table = Table::new();
+        table
+            .load_preset(presets::UTF8_FULL_CONDENSED)
+            .set_content_arrangement(ContentArrangement::Disabled);
+        table.set_header(line(&|c| Cell::new(&header[c])));
+        for (i, r) in rows.iter().enumerate() {
+            if gap_at == Some(i) {
+                let mut cells: Vec<Cell> = self.shown.iter().map(|_| Cell::new("⋮")).collect();
+                if !self.hidden.is_empty() {
+                    cells.push(Cell::new(""));
+                }
+                table.add_row(cells);
             }
-            table.add_row(cells);
+            table.add_row(line(&|c| {
+                let align = if self.numeric[c] {
+                    CellAlignment::Right
+                } else {
+                    CellAlignment::Left
+                };
+                Cell::new(cut(&r[c], self.widths[c])).set_alignment(align)
+            }));
         }
-        add_row(&mut table, r);
+        table
     }
-    writeln!(out, "{table}")?;
+}
+
+/// The rows `0..head` and `from..` of `batches` as text.
+fn formatted_rows(batches: &[RecordBatch], head: usize, from: usize) -> Result<Vec<Vec<String>>> {
+    let fmt_opts = format_options();
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    let mut index = 0usize;
+    for b in batches {
+        let fmts = b
+            .columns()
+            .iter()
+            .map(|c| ArrayFormatter::try_new(c.as_ref(), &fmt_opts))
+            .collect::<Result<Vec<_>, _>>()?;
+        for r in 0..b.num_rows() {
+            if index < head || index >= from {
+                rows.push(fmts.iter().map(|f| f.value(r).to_string()).collect());
+            }
+            index += 1;
+        }
+    }
+    Ok(rows)
+}
+
+/// The columns shown on a screen `screen` wide, and the hidden ones: as many
+/// as fit, taken from both ends (two from the left for each one from the
+/// right: keys and values lead).
+fn fit_columns(widths: &[usize], screen: usize) -> (Vec<usize>, Vec<usize>) {
+    let (mut left, mut right) = (Vec::new(), Vec::new());
+    let (mut lo, mut hi) = (0usize, widths.len() - 1);
+    let mut used = 1 + 4; // border plus the marker column
+    let mut turn = 0usize;
+    while lo <= hi {
+        let take_left = turn % 3 != 2;
+        let c = if take_left { lo } else { hi };
+        if used + widths[c] + 3 > screen && !(left.is_empty() && right.is_empty()) {
+            break;
+        }
+        used += widths[c] + 3;
+        if take_left {
+            left.push(c);
+            lo += 1;
+        } else {
+            right.push(c);
+            if hi == 0 {
+                break;
+            }
+            hi -= 1;
+        }
+        turn += 1;
+    }
+    let hidden = (lo..=hi).collect();
+    right.reverse();
+    (left.into_iter().chain(right).collect(), hidden)
+}
+
+/// `(1,234 rows, 40 shown: …, 0.012 s)`.
+fn footer(total: usize, head: usize, tail: usize, opts: &TableOptions) -> String {
     let mut footer = format!(
         "({} row{}",
         thousands(total),
@@ -254,18 +299,7 @@ pub fn render(
         footer.push_str(&format!(", {:.3} s", e.as_secs_f64()));
     }
     footer.push(')');
-    writeln!(out, "{footer}")?;
-    if !hidden.is_empty() {
-        let names: Vec<&str> = hidden.iter().map(|&c| names[c].as_str()).collect();
-        let note = format!(
-            "({} column{} hidden to fit the screen: {}; \\x shows rows expanded)",
-            hidden.len(),
-            if hidden.len() == 1 { "" } else { "s" },
-            names.join(", ")
-        );
-        writeln!(out, "{}", wrap(&note, opts.width.unwrap_or(usize::MAX)))?;
-    }
-    Ok(())
+    footer
 }
 
 fn render_expanded(

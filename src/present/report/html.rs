@@ -11,6 +11,7 @@ use std::fmt::Write as _;
 use datafusion::arrow::array::{Array, RecordBatch};
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 
+use super::RunStatus;
 use super::{Captured, ResultKind, Score};
 use crate::foundation::error::Result;
 use crate::model::cpi::CpiDefinition;
@@ -24,8 +25,8 @@ pub const MAX_TABLE_ROWS: usize = 500;
 pub struct RunInfo {
     /// The job script(s).
     pub script: String,
-    /// ok, failed, missed_target, interrupted.
-    pub status: String,
+    /// How the run ended.
+    pub status: RunStatus,
     /// Job parameters.
     pub params: Vec<(String, String)>,
     /// The workspace's cpiq.toml.
@@ -97,7 +98,7 @@ pub fn render(
     let _ = writeln!(
         h,
         "<p class=\"meta\">Status: <span class=\"status-{0}\">{0}</span> · parameters: {1} · workspace: {2} · made {3}</p>",
-        escape(&run.status),
+        escape(run.status.as_str()),
         escape(&params),
         escape(&run.workspace),
         escape(&run.created)

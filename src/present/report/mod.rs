@@ -9,12 +9,13 @@
 pub mod html;
 mod run;
 
-pub use run::{OutputFile, Report, ReportEntry};
+pub use run::{OutputFile, Report, ReportEntry, RunStatus, StatementStatus};
 
 use chrono::NaiveDate;
 use datafusion::arrow::array::{Array, RecordBatch};
 use datafusion::arrow::datatypes::SchemaRef;
 
+use crate::analysis::slice::col;
 use crate::foundation::error::Result;
 use crate::model::cpi::{CpiDefinition, Unit};
 use crate::present::chart::Scatter;
@@ -121,11 +122,11 @@ async fn score(engine: &Engine, d: &CpiDefinition, per: Grain) -> Result<Score> 
 /// The score of `d` from its slice (one row per period, oldest first).
 fn score_of(d: &CpiDefinition, batch: &RecordBatch) -> Result<Score> {
     let n = batch.num_rows();
-    let value = columns::floats(batch, "value")?;
-    let periods = columns::dates(batch, "period")?;
-    let events = columns::floats(batch, "events")?;
-    let status = columns::strings(batch, "status")?;
-    let change = columns::floats(batch, "change")?;
+    let value = columns::floats(batch, col::VALUE)?;
+    let periods = columns::dates(batch, col::PERIOD)?;
+    let events = columns::floats(batch, col::EVENTS)?;
+    let status = columns::strings(batch, col::STATUS)?;
+    let change = columns::floats(batch, col::CHANGE)?;
     let get =
         |a: &datafusion::arrow::array::Float64Array, i: usize| (!a.is_null(i)).then(|| a.value(i));
     let history = (n.saturating_sub(SPARK_PERIODS)..n)

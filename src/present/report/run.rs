@@ -5,6 +5,41 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
+use crate::foundation::spelled::spelled_enum;
+
+spelled_enum! {
+    /// How one statement of a run ended.
+    #[derive(Serialize)]
+    #[serde(rename_all = "snake_case")]
+    pub enum StatementStatus {
+        /// It ran.
+        Ok = "ok",
+        /// It failed (the run stops there).
+        Failed = "failed",
+        /// It did not run, after an earlier failure.
+        NotRun = "not_run",
+    }
+}
+
+spelled_enum! {
+    /// How a whole run ended; each has its exit code (see the README's table).
+    #[derive(Serialize)]
+    #[serde(rename_all = "snake_case")]
+    pub enum RunStatus {
+        /// Every statement ran (exit 0).
+        Ok = "ok",
+        /// A statement failed (its error's exit code).
+        Failed = "failed",
+        /// Stopped by SIGINT (exit 130).
+        Interrupted = "interrupted",
+        /// Stopped by SIGTERM (exit 143).
+        Terminated = "terminated",
+        /// Every statement ran, and a CPI missed its target with
+        /// `--fail-on-missed-target` (exit 3).
+        MissedTarget = "missed_target",
+    }
+}
+
 /// One file a statement wrote.
 #[derive(Debug, Clone, Serialize)]
 pub struct OutputFile {
@@ -23,8 +58,8 @@ pub struct ReportEntry {
     pub text: String,
     /// Its first line in the script.
     pub line: usize,
-    /// `ok`, `failed`, or `not_run` (after a failure).
-    pub status: &'static str,
+    /// How it ended.
+    pub status: StatementStatus,
     /// Rows it produced (printed or exported).
     pub rows: u64,
     /// How long it took.
@@ -40,8 +75,8 @@ pub struct ReportEntry {
 pub struct Report {
     /// The script.
     pub script: PathBuf,
-    /// `ok`, `failed`, `interrupted` or `missed_target`.
-    pub status: String,
+    /// How the run ended.
+    pub status: RunStatus,
     /// The exit code the run ended with.
     pub exit_code: u8,
     /// Job parameters.

@@ -1,0 +1,300 @@
+//! The series a correlation (and every time-series analysis after it)
+//! compares: a CPI as `SUM(numerator) / SUM(denominator)` per period (and
+//! per dimension value or entity), a KPI column rolled up per period with
+//! its declared aggregation. Resolving names against the catalog, with the
+//! errors a user sees, happens here too.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use datafusion::arrow::array::Array;
+use datafusion::arrow::datatypes::DataType;
+use datafusion::prelude::SessionContext;
+
+use crate::foundation::columns::{date_of, dates, floats, strings_if_present};
+use crate::foundation::error::{CpiqError, Result};
+use crate::model::calendar::{Calendar, Grain};
+use crate::model::cpi::CpiDefinition;
+use crate::workspace::{Aggregation, KpiSpec};
+
+/// Values by (dimension value, entity, period start).
+pub type Series = BTreeMap<(Option<String>, Option<String>, NaiveDate), f64>;
+
+/// How series are cut: the grain, the split, the range.
+#[derive(Debug, Clone)]
+pub struct SeriesSpec {
+    /// The grain.
+    pub per: Grain,
+    /// A dimension both sides carry, when split by one.
+    pub by: Option<String>,
+    /// The entity column, when per entity (customer) and period.
+    pub entity: Option<String>,
+    /// Inclusive start of the CPI series.
+    pub from: Option<NaiveDate>,
+    /// Exclusive end of the CPI series.
+    pub to: Option<NaiveDate>,
+    /// Periods the KPI series runs past the CPI's end (the largest lag).
+    pub kpi_lead: i32,
+}
+
+/// A KPI named `kpi_table.column`, resolved against the workspace.
+#[derive(Debug, Clone, Copy)]
+pub struct KpiRef<'a> {
+    /// Its table.
+    pub spec: &'a KpiSpec,
+    /// The measure column.
+    pub column: &'a str,
+    /// The measure's declared aggregation.
+    pub aggregation: Aggregation,
+}
+
+fn needs_grain() -> CpiqError {
+    CpiqError::Usage("correlate needs a time grain: --per day|week|month|quarter|year".into())
+}
+
+/// The definition of CPI `name`, or an error listing the known ones.
+pub fn resolve_cpi<'a>(defs: &'a [CpiDefinition], name: &str) -> Result<&'a CpiDefinition> {
+    defs.iter().find(|d| d.name == name).ok_or_else(|| {
+        let mut known: Vec<&str> = defs.iter().map(|d| d.name.as_str()).collect();
+        known.sort();
+        CpiqError::Usage(format!(
+            "unknown CPI \"{name}\" (known: {})",
+            known.join(", ")
+        ))
+    })
+}
+
+/// Check that CPI `def` carries dimension `by` and, when `per_entity`,
+/// declares an entity; returns the entity column.
+pub fn check_cpi(
+    def: &CpiDefinition,
+    by: Option<&str>,
+    per_entity: bool,
+) -> Result<Option<String>> {
+    if let Some(d) = by
+        && !def.dimensions.iter().any(|x| x == d)
+    {
+        return Err(CpiqError::Usage(format!(
+            "CPI {} has no dimension \"{d}\" (its dimensions: {})",
+            def.name,
+            def.dimensions.join(", ")
+        )));
+    }
+    if !per_entity {
+        return Ok(None);
+    }
+    def.entity.clone().map(Some).ok_or_else(|| {
+        CpiqError::Usage(format!(
+            "--per-entity: CPI {} declares no `-- entity:` column",
+            def.name
+        ))
+    })
+}
+
+/// The KPI `name` (`kpi_table.column`) of `kpis`, checked to carry `by`.
+pub fn resolve_kpi<'a>(kpis: &'a [KpiSpec], name: &'a str, by: Option<&str>) -> Result<KpiRef<'a>> {
+    let (table, column) = name
+        .split_once('.')
+        .ok_or_else(|| CpiqError::Usage(format!("KPI \"{name}\": write it as kpi_table.column")))?;
+    let spec = kpis.iter().find(|k| k.table.name == table).ok_or_else(|| {
+        CpiqError::Usage(format!(
+            "no KPI table \"{table}\" (KPI tables: {})",
+            kpis.iter()
+                .map(|k| k.table.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+    })?;
+    let (_, aggregation) = spec
+        .measures
+        .iter()
+        .find(|(m, _)| m == column)
+        .ok_or_else(|| {
+            CpiqError::Usage(format!(
+                "KPI table {table} has no measure \"{column}\" (its measures: {})",
+                spec.measures
+                    .iter()
+                    .map(|(m, _)| m.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        })?;
+    if let Some(d) = by
+        && !spec.dimensions.iter().any(|x| x == d)
+    {
+        return Err(CpiqError::Usage(format!(
+            "KPI table {table} does not carry the dimension \"{d}\" (its dimensions: {})",
+            spec.dimensions.join(", ")
+        )));
+    }
+    Ok(KpiRef {
+        spec,
+        column,
+        aggregation: *aggregation,
+    })
+}
+
+/// A timestamp literal for period bounds.
+fn lit(d: NaiveDate) -> String {
+    format!("TIMESTAMP '{d} 00:00:00'")
+}
+
+/// ` WHERE a AND b`, or nothing.
+fn where_clause(conds: &[String]) -> String {
+    if conds.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", conds.join(" AND "))
+    }
+}
+
+/// The select list and grouping of a series: period, then dimension and
+/// entity when asked.
+fn keys(period: String, spec: &SeriesSpec) -> (Vec<String>, Vec<String>) {
+    let mut cols = vec![format!("{period} AS period")];
+    let mut group = vec!["period".to_string()];
+    if let Some(d) = &spec.by {
+        cols.push(format!("CAST({d} AS VARCHAR) AS dim"));
+        group.push("dim".into());
+    }
+    if let Some(e) = &spec.entity {
+        cols.push(format!("CAST({e} AS VARCHAR) AS entity"));
+        group.push("entity".into());
+    }
+    (cols, group)
+}
+
+/// CPI `def` per period (and dimension value, entity):
+/// Σnumerator / Σdenominator, periods with no denominator left out.
+pub async fn cpi_series(
+    ctx: &SessionContext,
+    def: &CpiDefinition,
+    cal: &Calendar,
+    spec: &SeriesSpec,
+) -> Result<Series> {
+    let view = ctx.table(def.name.as_str()).await?;
+    let t_type = view
+        .schema()
+        .field_with_unqualified_name(&def.time)
+        .map(|f| f.data_type().clone())
+        .map_err(|e| CpiqError::Usage(e.to_string()))?;
+    let ts = match t_type {
+        DataType::Date32 | DataType::Date64 => format!("CAST({} AS TIMESTAMP)", def.time),
+        _ => def.time.clone(),
+    };
+    let period = cal.period_sql(spec.per, &ts).ok_or_else(needs_grain)?;
+    let mut conds = Vec::new();
+    if let Some(f) = spec.from {
+        conds.push(format!("{ts} >= {}", lit(f)));
+    }
+    if let Some(t) = spec.to {
+        conds.push(format!("{ts} < {}", lit(t)));
+    }
+    let (cols, group) = keys(period, spec);
+    let inner = format!(
+        "SELECT {}, numerator, denominator FROM {}{}",
+        cols.join(", "),
+        def.name,
+        where_clause(&conds)
+    );
+    let sql = format!(
+        "SELECT {}, SUM(CAST(numerator AS DOUBLE)) AS v, SUM(CAST(denominator AS DOUBLE)) AS den FROM ({inner}) s GROUP BY {}",
+        group.join(", "),
+        group.join(", ")
+    );
+    collect(ctx, &sql, true).await
+}
+
+/// KPI `kpi` per period (and dimension value, entity), rolled up with its
+/// aggregation; it runs `spec.kpi_lead` periods past the CPI's end.
+pub async fn kpi_series(
+    ctx: &SessionContext,
+    kpi: &KpiRef<'_>,
+    cal: &Calendar,
+    spec: &SeriesSpec,
+) -> Result<Series> {
+    let table = kpi.spec.table.name.as_str();
+    let column = kpi.column;
+    if let Some(e) = &spec.entity {
+        let t = ctx.table(table).await?;
+        if t.schema().field_with_unqualified_name(e).is_err() {
+            return Err(CpiqError::Usage(format!(
+                "--per-entity: KPI table {table} has no column \"{e}\""
+            )));
+        }
+    }
+    let kts = format!("CAST({} AS TIMESTAMP)", kpi.spec.time);
+    let period = cal.period_sql(spec.per, &kts).ok_or_else(needs_grain)?;
+    let mut conds = Vec::new();
+    if let Some(f) = spec.from {
+        conds.push(format!("{kts} >= {}", lit(f)));
+    }
+    if let Some(t) = spec.to {
+        let end = cal.shift(spec.per, cal.truncate(spec.per, t), spec.kpi_lead + 1);
+        conds.push(format!("{kts} < {}", lit(end)));
+    }
+    let (cols, group) = keys(period, spec);
+    let sql = format!(
+        "SELECT {}, {}(CAST({column} AS DOUBLE)) AS v FROM (SELECT {}, {column} FROM {table}{}) s GROUP BY {}",
+        group.join(", "),
+        kpi.aggregation.sql_function(),
+        cols.join(", "),
+        where_clause(&conds),
+        group.join(", ")
+    );
+    collect(ctx, &sql, false).await
+}
+
+/// Run `sql` (columns period, v, optional dim, entity and den) into a series;
+/// with `with_den` each value is v / den, rows with a zero or missing
+/// denominator and non-finite values are left out.
+async fn collect(ctx: &SessionContext, sql: &str, with_den: bool) -> Result<Series> {
+    let mut out = Series::new();
+    for b in ctx.sql(sql).await?.collect().await? {
+        let period = dates(&b, "period")?;
+        let dim = strings_if_present(&b, "dim")?;
+        let ent = strings_if_present(&b, "entity")?;
+        let v = floats(&b, "v")?;
+        let den = if with_den {
+            Some(floats(&b, "den")?)
+        } else {
+            None
+        };
+        for i in 0..b.num_rows() {
+            if period.is_null(i) || v.is_null(i) {
+                continue;
+            }
+            let value = match &den {
+                Some(d) if d.is_null(i) || d.value(i) == 0.0 => continue,
+                Some(d) => v.value(i) / d.value(i),
+                None => v.value(i),
+            };
+            if !value.is_finite() {
+                continue;
+            }
+            let key = (
+                dim.as_ref()
+                    .filter(|d| !d.is_null(i))
+                    .map(|d| d.value(i).to_string()),
+                ent.as_ref()
+                    .filter(|e| !e.is_null(i))
+                    .map(|e| e.value(i).to_string()),
+                date_of(period.value(i))?,
+            );
+            out.insert(key, value);
+        }
+    }
+    Ok(out)
+}
+
+/// Replace each value by its change from the previous period of the same
+/// (dimension, entity); values without a previous period are dropped.
+pub fn differenced(s: &Series, cal: &Calendar, per: Grain) -> Series {
+    s.iter()
+        .filter_map(|((d, e, p), v)| {
+            let prev = cal.shift(per, *p, -1);
+            s.get(&(d.clone(), e.clone(), prev))
+                .map(|pv| ((d.clone(), e.clone(), *p), v - pv))
+        })
+        .collect()
+}

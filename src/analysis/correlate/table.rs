@@ -1,0 +1,127 @@
+//! The correlation result as a table: one row per CPI × KPI × dimension
+//! value × lag, its columns named by the constants here.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{
+    ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray,
+};
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
+
+use super::{Method, Row};
+use crate::foundation::error::Result;
+
+/// Result column names that other modules read.
+pub mod col {
+    /// The CPI.
+    pub const CPI: &str = "cpi";
+    /// The KPI, as `kpi_table.column`.
+    pub const KPI: &str = "kpi";
+    /// The lag in periods (the CPI leads).
+    pub const LAG: &str = "lag";
+    /// Pairs at this lag.
+    pub const N: &str = "n";
+    /// Pearson's r.
+    pub const PEARSON_R: &str = "pearson_r";
+    /// Spearman's rho.
+    pub const SPEARMAN_RHO: &str = "spearman_rho";
+    /// The p-value of the primary coefficient.
+    pub const P_VALUE: &str = "p_value";
+    /// Spearman's p-value (`--method both`).
+    pub const SPEARMAN_P_VALUE: &str = "spearman_p_value";
+    /// Fisher interval, low end.
+    pub const CI_LOW: &str = "ci_low";
+    /// Fisher interval, high end.
+    pub const CI_HIGH: &str = "ci_high";
+    /// Benjamini–Hochberg q-value over every row.
+    pub const Q_VALUE: &str = "q_value";
+    /// q < 0.05.
+    pub const SIGNIFICANT: &str = "significant";
+    /// The best lag of its CPI × KPI × dimension value.
+    pub const BEST_LAG: &str = "best_lag";
+    /// Whether the sign agrees with the declared directions.
+    pub const EXPECTED: &str = "expected";
+}
+
+/// The table of `rows` with their q-values; `by` names the dimension column.
+pub(super) fn batch(
+    rows: &[Row],
+    q: &[Option<f64>],
+    best_rows: &BTreeSet<usize>,
+    by: Option<&str>,
+    method: Method,
+) -> Result<RecordBatch> {
+    let mut fields = vec![
+        Field::new(col::CPI, DataType::Utf8, false),
+        Field::new(col::KPI, DataType::Utf8, false),
+    ];
+    if let Some(d) = by {
+        fields.push(Field::new(d, DataType::Utf8, true));
+    }
+    for (name, t) in [
+        (col::LAG, DataType::Int64),
+        (col::N, DataType::Int64),
+        (col::PEARSON_R, DataType::Float64),
+        (col::SPEARMAN_RHO, DataType::Float64),
+        (col::P_VALUE, DataType::Float64),
+    ] {
+        fields.push(Field::new(name, t, name != col::LAG && name != col::N));
+    }
+    if method == Method::Both {
+        fields.push(Field::new(col::SPEARMAN_P_VALUE, DataType::Float64, true));
+    }
+    for (name, t) in [
+        (col::CI_LOW, DataType::Float64),
+        (col::CI_HIGH, DataType::Float64),
+        (col::Q_VALUE, DataType::Float64),
+        (col::SIGNIFICANT, DataType::Boolean),
+        (col::BEST_LAG, DataType::Boolean),
+        (col::EXPECTED, DataType::Utf8),
+    ] {
+        fields.push(Field::new(name, t, true));
+    }
+    let f64s = |f: &dyn Fn(&Row) -> Option<f64>| -> ArrayRef {
+        Arc::new(Float64Array::from(rows.iter().map(f).collect::<Vec<_>>()))
+    };
+    let mut arrays: Vec<ArrayRef> = vec![
+        Arc::new(StringArray::from_iter_values(
+            rows.iter().map(|r| r.cpi.as_str()),
+        )),
+        Arc::new(StringArray::from_iter_values(
+            rows.iter().map(|r| r.kpi.as_str()),
+        )),
+    ];
+    if by.is_some() {
+        arrays.push(Arc::new(StringArray::from(
+            rows.iter().map(|r| r.dim.clone()).collect::<Vec<_>>(),
+        )));
+    }
+    arrays.push(Arc::new(Int64Array::from_iter_values(
+        rows.iter().map(|r| r.lag as i64),
+    )));
+    arrays.push(Arc::new(Int64Array::from_iter_values(
+        rows.iter().map(|r| r.n as i64),
+    )));
+    arrays.push(f64s(&|r| r.r));
+    arrays.push(f64s(&|r| r.rho));
+    arrays.push(f64s(&|r| r.p));
+    if method == Method::Both {
+        arrays.push(f64s(&|r| r.sp));
+    }
+    arrays.push(f64s(&|r| r.ci.map(|c| c.0)));
+    arrays.push(f64s(&|r| r.ci.map(|c| c.1)));
+    arrays.push(Arc::new(Float64Array::from(q.to_vec())));
+    arrays.push(Arc::new(BooleanArray::from(
+        q.iter().map(|q| q.map(|q| q < 0.05)).collect::<Vec<_>>(),
+    )));
+    arrays.push(Arc::new(BooleanArray::from(
+        (0..rows.len())
+            .map(|i| Some(best_rows.contains(&i)))
+            .collect::<Vec<_>>(),
+    )));
+    arrays.push(Arc::new(StringArray::from(
+        rows.iter().map(|r| r.expected).collect::<Vec<_>>(),
+    )));
+    Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)?)
+}

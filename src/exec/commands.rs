@@ -1,0 +1,312 @@
+//! One handler per backslash command: [`Session::run_command`] matches a
+//! [`Command`] and calls its handler, so each command reads on its own.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray};
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
+
+use super::args::{CorrelateArgs, ExplainArgs, RollupAction, RollupArgs, SliceArgs};
+use super::command::{Command, command_help, help_text};
+use super::route::batch_has_missed;
+use super::{Flow, LastSource, Screen, Session};
+use crate::analysis::plan::{self, SlicePlan};
+use crate::analysis::rollup;
+use crate::foundation::error::{CpiqError, Result};
+use crate::model::calendar::Grain;
+use crate::present::chart::{self, spark};
+use crate::present::output::{self, Expanded, Format};
+use crate::present::report::{self, ResultKind};
+
+impl Session {
+    /// Run one backslash command.
+    pub async fn run_command(&mut self, cmd: Command) -> Result<Flow> {
+        match cmd {
+            Command::Quit => return Ok(Flow::Quit),
+            Command::Help(name) => self.help(name.as_deref())?,
+            Command::Cpi(name) => self.show_cpi(&name)?,
+            Command::Unset(name) => self.engine.unset_param(&name).await?,
+            Command::MaxRows(n) => {
+                self.screen.get_or_insert_with(Screen::default).max_rows = n;
+            }
+            Command::Expanded(mode) => self.expanded(mode)?,
+            Command::Pager(on) => self.pager(on)?,
+            Command::Export(path, query) => {
+                self.refuse_if_read_only("\\export")?;
+                self.export(&path, query.as_deref()).await?
+            }
+            Command::Sql => self.show_last_sql()?,
+            Command::Reload => self.reload().await?,
+            Command::Cpis => self.list_cpis().await?,
+            Command::Describe(None) => {
+                let batch = self.relations_batch().await?;
+                self.emit_batch(batch).await?;
+            }
+            Command::Describe(Some(name)) => {
+                let batch = self.columns_batch(&name).await?;
+                self.emit_batch(batch).await?;
+            }
+            Command::Check => self.check()?,
+            Command::Set(None) => {
+                let batch = self.params_batch()?;
+                self.emit_batch(batch).await?;
+            }
+            Command::Set(Some((name, value))) => self.engine.set_param(&name, &value).await?,
+            Command::Format(f) => self.format = f,
+            Command::Output(path) => {
+                if path.is_some() {
+                    self.refuse_if_read_only("\\o FILE")?;
+                }
+                self.set_output(path)?
+            }
+            Command::Include(path) => return self.include(&path).await,
+            Command::Slice(args) | Command::Compare(args) if args.explain => {
+                self.explain_slice(&args).await?
+            }
+            Command::Slice(args) | Command::Compare(args) => self.slice(&args).await?,
+            Command::Rollup(args) => self.rollup(&args).await?,
+            Command::Chart(path) => {
+                let (charts, more) = self.last_charts()?;
+                self.draw(&charts, path.as_deref(), more)?;
+            }
+            Command::Correlate(args) => self.correlate(&args).await?,
+            Command::Explain(args) => self.explain_change(&args).await?,
+            Command::Timing(on) => self.timing(on)?,
+        }
+        Ok(Flow::Continue)
+    }
+
+    /// `\?` and `\? COMMAND`.
+    fn help(&mut self, name: Option<&str>) -> Result<()> {
+        match name {
+            None => write!(self.out, "{}", help_text())?,
+            Some(name) => write!(self.out, "{}", command_help(name)?)?,
+        }
+        self.out.flush()?;
+        Ok(())
+    }
+
+    /// `\x [on|off|auto]`: toggles without an argument.
+    fn expanded(&mut self, mode: Option<Expanded>) -> Result<()> {
+        let screen = self.screen.get_or_insert_with(Screen::default);
+        screen.expanded = mode.unwrap_or(if screen.expanded == Expanded::Off {
+            Expanded::On
+        } else {
+            Expanded::Off
+        });
+        writeln!(self.out, "Expanded display is {:?}.", screen.expanded)?;
+        Ok(())
+    }
+
+    /// `\pager [on|off]`: toggles without an argument.
+    fn pager(&mut self, on: Option<bool>) -> Result<()> {
+        let screen = self.screen.get_or_insert_with(Screen::default);
+        screen.pager = on.unwrap_or(!screen.pager);
+        let now = screen.pager;
+        self.say_switch("Pager", now)
+    }
+
+    /// `\timing [on|off]`: toggles without an argument.
+    fn timing(&mut self, on: Option<bool>) -> Result<()> {
+        self.timing = on.unwrap_or(!self.timing);
+        self.say_switch("Timing", self.timing)
+    }
+
+    /// `Pager is on.`, `Timing is off.`: what a switch is now.
+    fn say_switch(&mut self, what: &str, on: bool) -> Result<()> {
+        writeln!(self.out, "{what} is {}.", if on { "on" } else { "off" })?;
+        Ok(())
+    }
+
+    /// `\sql`: the SQL the last slice ran.
+    fn show_last_sql(&mut self) -> Result<()> {
+        if self.last_sql.is_empty() {
+            return Err(CpiqError::Usage(
+                "no slice has run yet in this session".into(),
+            ));
+        }
+        for s in &self.last_sql {
+            writeln!(self.out, "{s};")?;
+        }
+        self.out.flush()?;
+        Ok(())
+    }
+
+    /// `\i FILE`.
+    async fn include(&mut self, path: &Path) -> Result<Flow> {
+        let text = std::fs::read_to_string(path).map_err(|e| CpiqError::io(path, e))?;
+        let path: PathBuf = path.to_path_buf();
+        Box::pin(self.run_script(&text, &path)).await
+    }
+
+    /// `\cpis`: on the screen, each CPI's last 12 months as a sparkline (one
+    /// slice per CPI; rollups make it instant on big data).
+    async fn list_cpis(&mut self) -> Result<()> {
+        let on_screen = self.format == Format::Table && self.output.is_none();
+        let sparks = if on_screen {
+            let defs = self.engine.definitions();
+            let scores = report::scorecard(&self.engine, &defs, Grain::Month).await;
+            Some(
+                scores
+                    .into_iter()
+                    .map(|(name, s)| {
+                        let line = match s {
+                            Ok(s) => spark::blocks(&s.history),
+                            Err(e) => format!("(error: {e})"),
+                        };
+                        (name, line)
+                    })
+                    .collect(),
+            )
+        } else {
+            None
+        };
+        let batch = self.cpis_batch(sparks)?;
+        self.emit_batch(batch).await
+    }
+
+    /// `\slice … explain`: how each CPI would be answered, without running.
+    async fn explain_slice(&mut self, args: &SliceArgs) -> Result<()> {
+        let req = args.to_request()?;
+        let rows = plan::explain_slice(&self.engine, &req).await?;
+        let column = |f: fn(&SlicePlan) -> &str| -> ArrayRef {
+            Arc::new(StringArray::from_iter_values(rows.iter().map(f)))
+        };
+        let schema = Arc::new(Schema::new(
+            ["cpi", "source", "detail", "sql"]
+                .map(|n| Field::new(n, DataType::Utf8, false))
+                .to_vec(),
+        ));
+        let batch = RecordBatch::try_new(
+            schema,
+            vec![
+                column(|r| &r.cpi),
+                column(|r| &r.source),
+                column(|r| &r.detail),
+                column(|r| &r.sql),
+            ],
+        )?;
+        self.emit_batch(batch).await
+    }
+
+    /// `\rollup build|refresh|status|drop`.
+    async fn rollup(&mut self, args: &RollupArgs) -> Result<()> {
+        let cpis = args.cpi_names();
+        if matches!(
+            args.action,
+            RollupAction::Build | RollupAction::Refresh | RollupAction::Drop
+        ) {
+            self.refuse_if_read_only("rollup build, refresh and drop")?;
+        }
+        let engine = &self.engine;
+        let batch = match args.action {
+            RollupAction::Build => rollup::build(engine, &cpis, args.grain).await?,
+            RollupAction::Refresh => rollup::refresh(engine, &cpis).await?,
+            RollupAction::Status => rollup::status(engine, &cpis).await?,
+            RollupAction::Drop => rollup::drop_rollups(engine, &cpis).await?,
+        };
+        self.emit_batch(batch).await
+    }
+
+    /// `\slice` and `\compare`: run, remember, show or chart.
+    async fn slice(&mut self, args: &SliceArgs) -> Result<()> {
+        let req = args.to_request()?;
+        if let Some(Some(p)) = &args.chart {
+            self.chart_file_format(p)?;
+        }
+        if args.chart.is_some() && req.per == Grain::All {
+            return Err(CpiqError::Usage(
+                "--chart draws CPIs over periods: slice per day, week, month, quarter or year"
+                    .into(),
+            ));
+        }
+        let started = Instant::now();
+        let (batch, sql) = plan::slice(&self.engine, &req).await?;
+        self.last_elapsed = Some(started.elapsed());
+        self.last_sql = sql;
+        self.missed |= batch_has_missed(&batch);
+        // The CPIs' input files are only looked up if the result is exported.
+        self.last_source = LastSource {
+            command: self.command.clone(),
+            files: Vec::new(),
+            cpis: req.cpis.clone(),
+        };
+        self.remember(
+            ResultKind::Slice,
+            batch.schema(),
+            vec![batch.clone()],
+            Vec::new(),
+            Vec::new(),
+        );
+        match &args.chart {
+            None => self.emit_slice(batch).await?,
+            Some(path) => {
+                let charts = chart::charts_of_slice(
+                    std::slice::from_ref(&batch),
+                    &self.engine.definitions(),
+                )?;
+                if path.is_some() {
+                    self.emit_slice(batch).await?;
+                }
+                self.draw(&charts, path.as_deref(), 0)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// `\correlate`: notes on stderr, the table (formatted on the screen),
+    /// verdicts, and charts when asked.
+    async fn correlate(&mut self, args: &CorrelateArgs) -> Result<()> {
+        let req = args.to_request()?;
+        let result = plan::correlate(&self.engine, &req).await?;
+        for n in &result.notes {
+            eprintln!("{n}");
+        }
+        if let Some(Some(p)) = &args.chart {
+            self.chart_file_format(p)?;
+        }
+        let on_screen = self.output.is_none() && self.format == Format::Table;
+        self.remember(
+            ResultKind::Correlation,
+            result.batch.schema(),
+            vec![result.batch.clone()],
+            result.scatters.clone(),
+            result.verdicts.clone(),
+        );
+        if let Some(None) = &args.chart {
+            for v in &result.verdicts {
+                writeln!(self.out, "{v}")?;
+            }
+            writeln!(self.out)?;
+            let (charts, more) = self.last_charts()?;
+            return self.draw(&charts, None, more);
+        }
+        let shown = if on_screen {
+            output::display_correlation(&result.batch)?
+        } else {
+            result.batch
+        };
+        self.emit_memory(shown.schema(), vec![shown], None).await?;
+        if on_screen {
+            for v in &result.verdicts {
+                writeln!(self.out, "{v}")?;
+            }
+            self.out.flush()?;
+        }
+        if let Some(Some(p)) = &args.chart {
+            let (charts, _) = self.last_charts()?;
+            self.draw(&charts, Some(p), 0)?;
+        }
+        Ok(())
+    }
+
+    /// `\explain`: why a CPI moved between two periods.
+    async fn explain_change(&mut self, args: &ExplainArgs) -> Result<()> {
+        let req = args.to_request(&self.engine.calendar())?;
+        let batch = plan::explain_change(&self.engine, &req).await?;
+        self.emit_batch(batch).await
+    }
+}

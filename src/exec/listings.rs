@@ -1,0 +1,348 @@
+//! Listings of the catalog: `\\cpis`, `\\cpi NAME`, `\\d`, `\\set`, `\\check`, and
+//! `\\reload`.
+
+use std::io::Write;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{ArrayRef, Float64Array, RecordBatch, StringArray, UInt64Array};
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
+
+use super::Session;
+use crate::engine::Engine;
+use crate::foundation::error::{CpiqError, Result};
+
+impl Session {
+    /// Everything about one CPI, with the SQL its view runs.
+    pub(super) fn show_cpi(&mut self, name: &str) -> Result<()> {
+        let entry = self
+            .engine
+            .cpis()
+            .iter()
+            .find(|c| c.definition.as_ref().is_some_and(|d| d.name == name))
+            .ok_or_else(|| {
+                let mut known: Vec<String> = self
+                    .engine
+                    .definitions()
+                    .into_iter()
+                    .map(|d| d.name)
+                    .collect();
+                known.sort();
+                CpiqError::Usage(format!(
+                    "unknown CPI \"{name}\" (known: {})",
+                    known.join(", ")
+                ))
+            })?;
+        let d = entry
+            .definition
+            .as_ref()
+            .ok_or_else(|| CpiqError::Usage(format!("CPI \"{name}\" did not load")))?;
+        let params = self.engine.params();
+        let mut text = String::new();
+        let mut line = |k: &str, v: String| text.push_str(&format!("{k:<16} {v}\n"));
+        line("cpi", d.name.clone());
+        line("label", d.label.clone());
+        line("description", d.description.clone());
+        line("unit", d.unit.to_string());
+        line("direction", d.direction.to_string());
+        line(
+            "target",
+            d.target
+                .map(|t| crate::model::cpi::format_value(d.unit, t))
+                .unwrap_or_else(|| "none".into()),
+        );
+        line(
+            "min_denominator",
+            d.min_denominator
+                .map(|m| m.to_string())
+                .unwrap_or_else(|| "none".into()),
+        );
+        line("time", d.time.clone());
+        line("dimensions", d.dimensions.join(", "));
+        line(
+            "parameters",
+            d.params
+                .iter()
+                .map(|p| match params.get(&p.name) {
+                    Some(v) => format!("{} = {v} (default {})", p.name, p.default),
+                    None => format!("{} = {}", p.name, p.default),
+                })
+                .collect::<Vec<_>>()
+                .join(", "),
+        );
+        line("file", entry.path.display().to_string());
+        if let Some(p) = &entry.problem {
+            line("problem", p.to_string());
+        }
+        let sql = d.render(params).unwrap_or_else(|_| d.body.clone());
+        write!(self.out, "{text}\n{sql}\n")?;
+        self.out.flush()?;
+        Ok(())
+    }
+
+    /// Re-read the workspace and report what changed.
+    pub(super) async fn reload(&mut self) -> Result<()> {
+        let describe = |e: &Engine| -> std::collections::BTreeMap<String, String> {
+            e.cpis()
+                .iter()
+                .filter_map(|c| c.definition.as_ref())
+                .map(|d| {
+                    (
+                        d.name.clone(),
+                        format!(
+                            "{:?}{:?}{:?}{:?}{:?}{}",
+                            d.unit, d.direction, d.target, d.dimensions, d.params, d.body
+                        ),
+                    )
+                })
+                .collect()
+        };
+        let before = describe(&self.engine);
+        let ws = crate::workspace::Workspace::load(&self.engine.workspace().config_path)?;
+        let params: Vec<(String, String)> = self
+            .engine
+            .params()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let engine = crate::analysis::plan::open(
+            ws,
+            crate::engine::EngineOptions {
+                params,
+                lenient_params: true,
+                ..Default::default()
+            },
+        )
+        .await?;
+        let after = describe(&engine);
+        let mut report = Vec::new();
+        for (name, text) in &after {
+            match before.get(name) {
+                None => report.push(format!("added {name}")),
+                Some(old) if old != text => report.push(format!("changed {name}")),
+                _ => {}
+            }
+        }
+        for name in before.keys() {
+            if !after.contains_key(name) {
+                report.push(format!("removed {name}"));
+            }
+        }
+        for p in engine.problems() {
+            report.push(format!("problem: {p}"));
+        }
+        self.engine = engine;
+        if report.is_empty() {
+            writeln!(self.out, "Reloaded: nothing changed.")?;
+        } else {
+            writeln!(self.out, "Reloaded: {}", report.join("; "))?;
+        }
+        self.out.flush()?;
+        Ok(())
+    }
+
+    /// Report every problem; an error when there is any.
+    pub(super) fn check(&mut self) -> Result<()> {
+        let problems = self.engine.problems();
+        for p in &problems {
+            writeln!(self.out, "error: {p}")?;
+        }
+        let tables = self
+            .engine
+            .tables()
+            .iter()
+            .filter(|t| t.problem.is_none())
+            .count();
+        let cpis = self.engine.cpis().iter().filter(|c| c.is_ok()).count();
+        writeln!(
+            self.out,
+            "{} of {} tables registered, {} of {} CPIs planned",
+            tables,
+            self.engine.tables().len(),
+            cpis,
+            self.engine.cpis().len()
+        )?;
+        writeln!(self.out, "{}", self.engine.resources().describe())?;
+        if let Some(url) = &self.engine.workspace().settings.cluster {
+            writeln!(
+                self.out,
+                "queries run on the Ballista cluster at {url} (its executors' memory limits apply there)"
+            )?;
+        }
+        self.out.flush()?;
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(CpiqError::Check(problems.len()))
+        }
+    }
+
+    pub(super) fn cpis_batch(
+        &self,
+        sparks: Option<std::collections::HashMap<String, String>>,
+    ) -> Result<RecordBatch> {
+        let defs: Vec<_> = self
+            .engine
+            .cpis()
+            .iter()
+            .filter(|c| c.is_ok())
+            .filter_map(|c| c.definition.as_ref())
+            .collect();
+        let strings = |f: &dyn Fn(&crate::model::cpi::CpiDefinition) -> String| -> ArrayRef {
+            Arc::new(StringArray::from_iter_values(defs.iter().map(|d| f(d))))
+        };
+        let params = self.engine.params();
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("name", DataType::Utf8, false),
+            Field::new("label", DataType::Utf8, false),
+            Field::new("unit", DataType::Utf8, false),
+            Field::new("direction", DataType::Utf8, false),
+            Field::new("target", DataType::Float64, true),
+            Field::new("parameters", DataType::Utf8, false),
+            Field::new("dimensions", DataType::Utf8, false),
+            Field::new("time", DataType::Utf8, false),
+        ]));
+        let columns: Vec<ArrayRef> = vec![
+            strings(&|d| d.name.clone()),
+            strings(&|d| d.label.clone()),
+            strings(&|d| d.unit.to_string()),
+            strings(&|d| d.direction.to_string()),
+            Arc::new(Float64Array::from(
+                defs.iter().map(|d| d.target).collect::<Vec<_>>(),
+            )),
+            strings(&|d| {
+                d.params
+                    .iter()
+                    .map(|p| format!("{}={}", p.name, params.get(&p.name).unwrap_or(&p.default)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }),
+            strings(&|d| d.dimensions.join(", ")),
+            strings(&|d| d.time.clone()),
+        ];
+        let (schema, columns) = match sparks {
+            None => (schema, columns),
+            Some(sparks) => {
+                let mut fields: Vec<Field> =
+                    schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+                fields.push(Field::new("last_12_months", DataType::Utf8, false));
+                let mut columns = columns;
+                columns.push(strings(&|d| {
+                    sparks.get(&d.name).cloned().unwrap_or_default()
+                }));
+                (Arc::new(Schema::new(fields)), columns)
+            }
+        };
+        Ok(RecordBatch::try_new(schema, columns)?)
+    }
+
+    pub(super) fn params_batch(&self) -> Result<RecordBatch> {
+        let mut rows: Vec<(String, String, String, String)> = Vec::new();
+        for def in self
+            .engine
+            .cpis()
+            .iter()
+            .filter_map(|c| c.definition.as_ref())
+        {
+            for p in &def.params {
+                let value = self
+                    .engine
+                    .params()
+                    .get(&p.name)
+                    .cloned()
+                    .unwrap_or_else(|| p.default.clone());
+                rows.push((p.name.clone(), value, p.default.clone(), def.name.clone()));
+            }
+        }
+        rows.sort();
+        let col = |f: fn(&(String, String, String, String)) -> &str| -> ArrayRef {
+            Arc::new(StringArray::from_iter_values(rows.iter().map(f)))
+        };
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("parameter", DataType::Utf8, false),
+            Field::new("value", DataType::Utf8, false),
+            Field::new("default", DataType::Utf8, false),
+            Field::new("cpi", DataType::Utf8, false),
+        ]));
+        Ok(RecordBatch::try_new(
+            schema,
+            vec![col(|r| &r.0), col(|r| &r.1), col(|r| &r.2), col(|r| &r.3)],
+        )?)
+    }
+
+    pub(super) async fn relations_batch(&self) -> Result<RecordBatch> {
+        let ws = self.engine.workspace();
+        let mut names = Vec::new();
+        if let Some(schema) = self
+            .engine
+            .ctx()
+            .catalog("cpiq")
+            .and_then(|c| c.schema("public"))
+        {
+            names = schema.table_names();
+        }
+        names.sort();
+        let mut rows: Vec<(String, &'static str, String)> = Vec::new();
+        for n in names {
+            let (kind, about) = if let Some(d) = self.engine.cpi(&n) {
+                ("cpi", d.label.clone())
+            } else if let Some(k) = ws.kpi(&n) {
+                ("kpi", k.table.path_as_written.clone())
+            } else if let Some(t) = ws.tables.iter().find(|t| t.name == n) {
+                ("table", t.path_as_written.clone())
+            } else {
+                ("session", String::new())
+            };
+            rows.push((n, kind, about));
+        }
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("name", DataType::Utf8, false),
+            Field::new("kind", DataType::Utf8, false),
+            Field::new("about", DataType::Utf8, false),
+        ]));
+        Ok(RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(StringArray::from_iter_values(
+                    rows.iter().map(|r| r.0.as_str()),
+                )),
+                Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.1))),
+                Arc::new(StringArray::from_iter_values(
+                    rows.iter().map(|r| r.2.as_str()),
+                )),
+            ],
+        )?)
+    }
+
+    pub(super) async fn columns_batch(&self, name: &str) -> Result<RecordBatch> {
+        let table = self.engine.ctx().table(name).await.map_err(|_| {
+            CpiqError::Usage(format!(
+                "no table, KPI table or CPI named \"{name}\" (\\d lists them)"
+            ))
+        })?;
+        let schema = table.schema().as_arrow().clone();
+        let fields = schema.fields();
+        let out = Arc::new(Schema::new(vec![
+            Field::new("column", DataType::Utf8, false),
+            Field::new("type", DataType::Utf8, false),
+            Field::new("nullable", DataType::Utf8, false),
+            Field::new("position", DataType::UInt64, false),
+        ]));
+        Ok(RecordBatch::try_new(
+            out,
+            vec![
+                Arc::new(StringArray::from_iter_values(
+                    fields.iter().map(|f| f.name().as_str()),
+                )),
+                Arc::new(StringArray::from_iter_values(
+                    fields.iter().map(|f| f.data_type().to_string()),
+                )),
+                Arc::new(StringArray::from_iter_values(
+                    fields
+                        .iter()
+                        .map(|f| if f.is_nullable() { "yes" } else { "no" }),
+                )),
+                Arc::new(UInt64Array::from_iter_values(1..=fields.len() as u64)),
+            ],
+        )?)
+    }
+}
