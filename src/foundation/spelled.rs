@@ -5,7 +5,7 @@
 
 /// Declare a spelled enum:
 ///
-/// ```ignore
+/// ```text
 /// spelled_enum! {
 ///     /// A cell's standing against its target.
 ///     pub enum Status {
