@@ -134,9 +134,8 @@ fn hours(h: f64) -> Duration {
 }
 
 /// Generate a workspace. See the module docs for what it holds.
-// Whole by design: one day's random draws in one fixed order are the data
-// set's identity (same seed, same bytes), and each table's block reads the
-// shared state of that day.
+// One day's random draws in one fixed order are the data set's identity
+// (same seed, same bytes): the tables' blocks below are called in that order.
 pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary> {
     if opts.customers == 0 || opts.months == 0 {
         return Err(CpiqError::Usage(
@@ -176,8 +175,6 @@ pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary> {
             }
         }
     }
-    let z = |s: usize, m: usize, d: Driver| latent[m + BURN_IN][s][d as usize];
-
     // Customers.
     let mut r = root.fork(2);
     let mut customers = Vec::with_capacity(opts.customers as usize);
@@ -231,202 +228,65 @@ pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary> {
         }
         for day in 0..days {
             let date = month + Duration::days(day);
-            let midnight = date.and_time(NaiveTime::MIN);
-            let at = |r: &mut Rng| midnight + Duration::seconds(r.below(86_400) as i64);
-            let per_day = |rate: f64| n_cust * rate / days as f64;
+            let day = Day {
+                midnight: date.and_time(NaiveTime::MIN),
+                m,
+                days,
+                n_cust,
+                n_customers: opts.customers,
+                customers: &customers,
+                latent: &latent,
+                end_t,
+            };
 
             // Support cases.
-            let mut rows = Vec::new();
-            for _ in 0..r.poisson(per_day(RATE_SUPPORT)) {
-                let cust = r.below(opts.customers) as usize;
-                let (s, reg) = customers[cust];
-                let s = s as usize;
-                let ch = r.pick(&[0.45, 0.35, 0.20]); // phone, email, chat
-                let opened = at(&mut r);
-                let fcr_base = [0.78, 0.55, 0.70][ch];
-                let fcr = r.chance((fcr_base + 0.07 * z(s, m, Driver::Fcr)).clamp(0.02, 0.98));
-                let frt_mean = [0.4, 6.0, 0.15][ch] * (0.25 * z(s, m, Driver::FirstResponse)).exp();
-                let first_response = opened + hours(r.exp(frt_mean));
-                let sla_speed = (-0.25 * z(s, m, Driver::Sla)).exp();
-                let resolve_h = if fcr {
-                    r.exp(2.0)
-                } else {
-                    4.0 + r.exp(30.0 * sla_speed)
-                };
-                let resolved = opened + hours(resolve_h.max(0.01));
-                let unresolved = resolved > end_t || r.chance(0.02);
-                let contacts = if fcr { 1 } else { 2 + r.poisson(0.8) as i32 };
-                last_case[cust] = if fcr { 1 } else { 2 };
-                rows.push(SupportCase {
-                    case_id: 0,
-                    customer_id: cust as i64 + 1,
-                    segment: s as u8,
-                    region: reg,
-                    channel: ch as u8,
-                    category: r.pick(&[0.3, 0.35, 0.2, 0.15]) as u8,
-                    opened_at: micros(opened),
-                    first_response_at: (first_response <= end_t).then(|| micros(first_response)),
-                    resolved_at: (!unresolved).then(|| micros(resolved)),
-                    contacts: if unresolved {
-                        contacts.max(1)
-                    } else {
-                        contacts
-                    },
-                });
-            }
-            rows.sort_by_key(|x| x.opened_at);
-            for row in rows.iter_mut() {
-                ids[0] += 1;
-                row.case_id = ids[0];
-            }
+            let rows = numbered(
+                support_cases(&mut r, &day, &mut last_case),
+                |x| x.opened_at,
+                |x, id| x.case_id = id,
+                &mut ids[0],
+            );
             summary.events += rows.len() as u64;
             w_support.extend(rows)?;
 
             // Orders.
-            let mut rows = Vec::new();
-            for _ in 0..r.poisson(per_day(RATE_ORDERS)) {
-                let cust = r.below(opts.customers) as usize;
-                let (s, reg) = customers[cust];
-                let s = s as usize;
-                let ch = r.pick(&[0.55, 0.35, 0.10]); // web, app, store
-                let ordered = at(&mut r);
-                let promised_date = (ordered + Duration::days(3 + r.below(5) as i64)).date();
-                let promised = promised_date.and_time(LAST_SECOND);
-                let on_time = r.chance((0.92 + 0.035 * z(s, m, Driver::OnTime)).clamp(0.05, 0.995));
-                let delivered = if on_time {
-                    promised - hours(r.f64() * 72.0)
-                } else {
-                    promised + hours(1.0 + r.exp(40.0))
-                };
-                let cancelled = r.chance(0.015);
-                let items = 1 + r.poisson(1.2) as i32;
-                let complete =
-                    r.chance((0.955 + 0.02 * z(s, m, Driver::Complete)).clamp(0.05, 0.999));
-                let delivered_items = if complete {
-                    items
-                } else {
-                    (items - 1 - r.below(items as u64) as i32)
-                        .max(0)
-                        .min(items - 1)
-                };
-                let damaged = r.chance((0.02 + 0.008 * z(s, m, Driver::Damage)).clamp(0.001, 0.5));
-                let (status, delivered_at) = if cancelled {
-                    (1u8, None)
-                } else if delivered > end_t {
-                    (2u8, None)
-                } else {
-                    (0u8, Some(micros(delivered)))
-                };
-                rows.push(Order {
-                    order_id: 0,
-                    customer_id: cust as i64 + 1,
-                    segment: s as u8,
-                    region: reg,
-                    channel: ch as u8,
-                    status,
-                    ordered_at: micros(ordered),
-                    promised_at: micros(promised),
-                    delivered_at,
-                    items_ordered: items,
-                    items_delivered: if status == 0 { delivered_items } else { 0 },
-                    damaged: status == 0 && damaged,
-                });
-            }
-            rows.sort_by_key(|x| x.ordered_at);
-            for row in rows.iter_mut() {
-                ids[1] += 1;
-                row.order_id = ids[1];
-            }
+            let rows = numbered(
+                orders(&mut r, &day),
+                |x| x.ordered_at,
+                |x, id| x.order_id = id,
+                &mut ids[1],
+            );
             summary.events += rows.len() as u64;
             w_orders.extend(rows)?;
 
             // Returns.
-            let mut rows = Vec::new();
-            for _ in 0..r.poisson(per_day(RATE_RETURNS)) {
-                let cust = r.below(opts.customers) as usize;
-                let (s, reg) = customers[cust];
-                let s = s as usize;
-                let ch = r.pick(&[0.7, 0.3]); // web, store
-                let requested = at(&mut r);
-                let base_days = [4.5, 2.5][ch] * (-0.3 * z(s, m, Driver::Returns)).exp();
-                let completed = requested + hours(24.0 * (0.5 + r.exp(base_days)));
-                rows.push(Return {
-                    return_id: 0,
-                    customer_id: cust as i64 + 1,
-                    segment: s as u8,
-                    region: reg,
-                    channel: ch as u8,
-                    reason: r.pick(&[0.4, 0.3, 0.2, 0.1]) as u8,
-                    requested_at: micros(requested),
-                    completed_at: (completed <= end_t && !r.chance(0.01))
-                        .then(|| micros(completed)),
-                });
-            }
-            rows.sort_by_key(|x| x.requested_at);
-            for row in rows.iter_mut() {
-                ids[2] += 1;
-                row.return_id = ids[2];
-            }
+            let rows = numbered(
+                returns(&mut r, &day),
+                |x| x.requested_at,
+                |x, id| x.return_id = id,
+                &mut ids[2],
+            );
             summary.events += rows.len() as u64;
             w_returns.extend(rows)?;
 
             // Quote requests.
-            let mut rows = Vec::new();
-            for _ in 0..r.poisson(per_day(RATE_QUOTES)) {
-                let cust = r.below(opts.customers) as usize;
-                let (s, reg) = customers[cust];
-                let s = s as usize;
-                let ch = r.pick(&[0.5, 0.3, 0.2]); // email, web, phone
-                let requested = at(&mut r);
-                let mean_h = [3.0, 2.0, 0.5][ch]
-                    * [1.0, 1.2, 1.6][s]
-                    * (-0.3 * z(s, m, Driver::Quotes)).exp();
-                let answered = requested + hours(r.exp(mean_h));
-                rows.push(QuoteRequest {
-                    quote_id: 0,
-                    customer_id: cust as i64 + 1,
-                    segment: s as u8,
-                    region: reg,
-                    channel: ch as u8,
-                    requested_at: micros(requested),
-                    answered_at: (answered <= end_t && !r.chance(0.04)).then(|| micros(answered)),
-                });
-            }
-            rows.sort_by_key(|x| x.requested_at);
-            for row in rows.iter_mut() {
-                ids[3] += 1;
-                row.quote_id = ids[3];
-            }
+            let rows = numbered(
+                quote_requests(&mut r, &day),
+                |x| x.requested_at,
+                |x, id| x.quote_id = id,
+                &mut ids[3],
+            );
             summary.events += rows.len() as u64;
             w_quotes.extend(rows)?;
 
             // Survey responses: per-customer NPS and CES, moved by the
             // segment's climate and by the customer's own last support case.
-            let mut rows = Vec::new();
-            for _ in 0..r.poisson(per_day(RATE_SURVEYS)) {
-                let cust = r.below(opts.customers) as usize;
-                let (s, reg) = customers[cust];
-                let s = s as usize;
-                let own = [0.0, 1.0, -1.5][last_case[cust] as usize];
-                let prev = m.saturating_sub(1);
-                let nps = 7.4 + 0.8 * z(s, prev, Driver::Fcr) + own + 1.6 * r.normal();
-                let ces =
-                    5.0 - 0.4 * z(s, prev, Driver::FirstResponse) + 0.5 * own + 1.0 * r.normal();
-                rows.push(Survey {
-                    response_id: 0,
-                    customer_id: cust as i64 + 1,
-                    segment: s as u8,
-                    region: reg,
-                    responded_at: micros(at(&mut r)),
-                    nps_score: nps.round().clamp(0.0, 10.0) as i32,
-                    ces_score: ces.round().clamp(1.0, 7.0) as i32,
-                });
-            }
-            rows.sort_by_key(|x| x.responded_at);
-            for row in rows.iter_mut() {
-                ids[4] += 1;
-                row.response_id = ids[4];
-            }
+            let rows = numbered(
+                survey_responses(&mut r, &day, &last_case),
+                |x| x.responded_at,
+                |x, id| x.response_id = id,
+                &mut ids[4],
+            );
             summary.surveys += rows.len() as u64;
             w_surveys.extend(rows)?;
         }
@@ -485,6 +345,233 @@ pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary> {
 
     write_planted(&data.join("planted_relations.csv"))?;
     Ok(summary)
+}
+
+/// One day of the history, and what every table's block of it reads.
+struct Day<'a> {
+    midnight: NaiveDateTime,
+    /// The month's index (the latent drivers are per month).
+    m: usize,
+    /// Days in the month.
+    days: i64,
+    /// Customers, as a float for rates.
+    n_cust: f64,
+    /// Customers, for drawing one.
+    n_customers: u64,
+    /// (segment, region) of each customer.
+    customers: &'a [(u8, u8)],
+    latent: &'a [[[f64; DRIVERS]; 3]],
+    /// The end of the history.
+    end_t: NaiveDateTime,
+}
+
+impl Day<'_> {
+    /// A moment of the day, uniformly.
+    fn at(&self, r: &mut Rng) -> NaiveDateTime {
+        self.midnight + Duration::seconds(r.below(86_400) as i64)
+    }
+
+    /// Expected events of the day at `rate` per customer and month.
+    fn per_day(&self, rate: f64) -> f64 {
+        self.n_cust * rate / self.days as f64
+    }
+
+    /// Segment `s`'s latent driver `d` this month.
+    fn z(&self, s: usize, d: Driver) -> f64 {
+        self.z_in(self.m, s, d)
+    }
+
+    /// Segment `s`'s latent driver `d` in month `m`.
+    fn z_in(&self, m: usize, s: usize, d: Driver) -> f64 {
+        self.latent[m + BURN_IN][s][d as usize]
+    }
+}
+
+/// One day's rows sorted by time and numbered on from `*last`.
+fn numbered<T, K: Ord>(
+    mut rows: Vec<T>,
+    time: impl Fn(&T) -> K,
+    set_id: impl Fn(&mut T, i64),
+    last: &mut i64,
+) -> Vec<T> {
+    rows.sort_by_key(|x| time(x));
+    for row in rows.iter_mut() {
+        *last += 1;
+        set_id(row, *last);
+    }
+    rows
+}
+
+/// Support cases: one day's rows, in draw order.
+fn support_cases(r: &mut Rng, day: &Day<'_>, last_case: &mut [u8]) -> Vec<SupportCase> {
+    let mut rows = Vec::new();
+    for _ in 0..r.poisson(day.per_day(RATE_SUPPORT)) {
+        let cust = r.below(day.n_customers) as usize;
+        let (s, reg) = day.customers[cust];
+        let s = s as usize;
+        let ch = r.pick(&[0.45, 0.35, 0.20]); // phone, email, chat
+        let opened = day.at(r);
+        let fcr_base = [0.78, 0.55, 0.70][ch];
+        let fcr = r.chance((fcr_base + 0.07 * day.z(s, Driver::Fcr)).clamp(0.02, 0.98));
+        let frt_mean = [0.4, 6.0, 0.15][ch] * (0.25 * day.z(s, Driver::FirstResponse)).exp();
+        let first_response = opened + hours(r.exp(frt_mean));
+        let sla_speed = (-0.25 * day.z(s, Driver::Sla)).exp();
+        let resolve_h = if fcr {
+            r.exp(2.0)
+        } else {
+            4.0 + r.exp(30.0 * sla_speed)
+        };
+        let resolved = opened + hours(resolve_h.max(0.01));
+        let unresolved = resolved > day.end_t || r.chance(0.02);
+        let contacts = if fcr { 1 } else { 2 + r.poisson(0.8) as i32 };
+        last_case[cust] = if fcr { 1 } else { 2 };
+        rows.push(SupportCase {
+            case_id: 0,
+            customer_id: cust as i64 + 1,
+            segment: s as u8,
+            region: reg,
+            channel: ch as u8,
+            category: r.pick(&[0.3, 0.35, 0.2, 0.15]) as u8,
+            opened_at: micros(opened),
+            first_response_at: (first_response <= day.end_t).then(|| micros(first_response)),
+            resolved_at: (!unresolved).then(|| micros(resolved)),
+            contacts: if unresolved {
+                contacts.max(1)
+            } else {
+                contacts
+            },
+        });
+    }
+    rows
+}
+
+/// Orders: one day's rows, in draw order.
+fn orders(r: &mut Rng, day: &Day<'_>) -> Vec<Order> {
+    let mut rows = Vec::new();
+    for _ in 0..r.poisson(day.per_day(RATE_ORDERS)) {
+        let cust = r.below(day.n_customers) as usize;
+        let (s, reg) = day.customers[cust];
+        let s = s as usize;
+        let ch = r.pick(&[0.55, 0.35, 0.10]); // web, app, store
+        let ordered = day.at(r);
+        let promised_date = (ordered + Duration::days(3 + r.below(5) as i64)).date();
+        let promised = promised_date.and_time(LAST_SECOND);
+        let on_time = r.chance((0.92 + 0.035 * day.z(s, Driver::OnTime)).clamp(0.05, 0.995));
+        let delivered = if on_time {
+            promised - hours(r.f64() * 72.0)
+        } else {
+            promised + hours(1.0 + r.exp(40.0))
+        };
+        let cancelled = r.chance(0.015);
+        let items = 1 + r.poisson(1.2) as i32;
+        let complete = r.chance((0.955 + 0.02 * day.z(s, Driver::Complete)).clamp(0.05, 0.999));
+        let delivered_items = if complete {
+            items
+        } else {
+            (items - 1 - r.below(items as u64) as i32)
+                .max(0)
+                .min(items - 1)
+        };
+        let damaged = r.chance((0.02 + 0.008 * day.z(s, Driver::Damage)).clamp(0.001, 0.5));
+        let (status, delivered_at) = if cancelled {
+            (1u8, None)
+        } else if delivered > day.end_t {
+            (2u8, None)
+        } else {
+            (0u8, Some(micros(delivered)))
+        };
+        rows.push(Order {
+            order_id: 0,
+            customer_id: cust as i64 + 1,
+            segment: s as u8,
+            region: reg,
+            channel: ch as u8,
+            status,
+            ordered_at: micros(ordered),
+            promised_at: micros(promised),
+            delivered_at,
+            items_ordered: items,
+            items_delivered: if status == 0 { delivered_items } else { 0 },
+            damaged: status == 0 && damaged,
+        });
+    }
+    rows
+}
+
+/// Returns: one day's rows, in draw order.
+fn returns(r: &mut Rng, day: &Day<'_>) -> Vec<Return> {
+    let mut rows = Vec::new();
+    for _ in 0..r.poisson(day.per_day(RATE_RETURNS)) {
+        let cust = r.below(day.n_customers) as usize;
+        let (s, reg) = day.customers[cust];
+        let s = s as usize;
+        let ch = r.pick(&[0.7, 0.3]); // web, store
+        let requested = day.at(r);
+        let base_days = [4.5, 2.5][ch] * (-0.3 * day.z(s, Driver::Returns)).exp();
+        let completed = requested + hours(24.0 * (0.5 + r.exp(base_days)));
+        rows.push(Return {
+            return_id: 0,
+            customer_id: cust as i64 + 1,
+            segment: s as u8,
+            region: reg,
+            channel: ch as u8,
+            reason: r.pick(&[0.4, 0.3, 0.2, 0.1]) as u8,
+            requested_at: micros(requested),
+            completed_at: (completed <= day.end_t && !r.chance(0.01)).then(|| micros(completed)),
+        });
+    }
+    rows
+}
+
+/// Quote requests: one day's rows, in draw order.
+fn quote_requests(r: &mut Rng, day: &Day<'_>) -> Vec<QuoteRequest> {
+    let mut rows = Vec::new();
+    for _ in 0..r.poisson(day.per_day(RATE_QUOTES)) {
+        let cust = r.below(day.n_customers) as usize;
+        let (s, reg) = day.customers[cust];
+        let s = s as usize;
+        let ch = r.pick(&[0.5, 0.3, 0.2]); // email, web, phone
+        let requested = day.at(r);
+        let mean_h =
+            [3.0, 2.0, 0.5][ch] * [1.0, 1.2, 1.6][s] * (-0.3 * day.z(s, Driver::Quotes)).exp();
+        let answered = requested + hours(r.exp(mean_h));
+        rows.push(QuoteRequest {
+            quote_id: 0,
+            customer_id: cust as i64 + 1,
+            segment: s as u8,
+            region: reg,
+            channel: ch as u8,
+            requested_at: micros(requested),
+            answered_at: (answered <= day.end_t && !r.chance(0.04)).then(|| micros(answered)),
+        });
+    }
+    rows
+}
+
+/// Survey responses: per-customer NPS and CES, moved by the
+/// segment's climate and by the customer's own last support case: one day's rows, in draw order.
+fn survey_responses(r: &mut Rng, day: &Day<'_>, last_case: &[u8]) -> Vec<Survey> {
+    let mut rows = Vec::new();
+    for _ in 0..r.poisson(day.per_day(RATE_SURVEYS)) {
+        let cust = r.below(day.n_customers) as usize;
+        let (s, reg) = day.customers[cust];
+        let s = s as usize;
+        let own = [0.0, 1.0, -1.5][last_case[cust] as usize];
+        let prev = day.m.saturating_sub(1);
+        let nps = 7.4 + 0.8 * day.z_in(prev, s, Driver::Fcr) + own + 1.6 * r.normal();
+        let ces =
+            5.0 - 0.4 * day.z_in(prev, s, Driver::FirstResponse) + 0.5 * own + 1.0 * r.normal();
+        rows.push(Survey {
+            response_id: 0,
+            customer_id: cust as i64 + 1,
+            segment: s as u8,
+            region: reg,
+            responded_at: micros(day.at(r)),
+            nps_score: nps.round().clamp(0.0, 10.0) as i32,
+            ces_score: ces.round().clamp(1.0, 7.0) as i32,
+        });
+    }
+    rows
 }
 
 fn progress_bar(enabled: bool, months: u64) -> Option<indicatif::ProgressBar> {
