@@ -378,7 +378,7 @@ impl Engine {
         let order = catalog::dependency_order(&slots);
         for idx in order {
             // Files that did not parse keep their parse error.
-            let Some(def) = self.cpis[idx].definition.clone() else {
+            let Some(def) = parsed[idx].clone() else {
                 continue;
             };
             let result = if table_names.contains(&def.name) {

@@ -56,6 +56,11 @@ impl std::str::FromStr for Method {
 }
 
 impl Method {
+    /// The coefficient this method ranks by: rho for Spearman, else r.
+    fn primary(self, r: Option<f64>, rho: Option<f64>) -> Option<f64> {
+        if self == Method::Spearman { rho } else { r }
+    }
+
     /// The symbol of the primary coefficient: `rho` for Spearman, else `r`.
     pub fn symbol(self) -> &'static str {
         if self == Method::Spearman { "rho" } else { "r" }
@@ -137,11 +142,7 @@ struct Row {
 impl Row {
     /// The coefficient the method ranks by: rho for Spearman, else r.
     fn primary(&self, method: Method) -> Option<f64> {
-        if method == Method::Spearman {
-            self.rho
-        } else {
-            self.r
-        }
+        method.primary(self.r, self.rho)
     }
 }
 
@@ -321,11 +322,7 @@ fn lag_row(
     }
     let r = stats::pearson(&x, &y);
     let rho = stats::spearman(&x, &y);
-    let primary = if req.method == Method::Spearman {
-        rho
-    } else {
-        r
-    };
+    let primary = req.method.primary(r, rho);
     let p = primary.and_then(|c| stats::p_value(c, n));
     let sp = if req.method == Method::Both {
         rho.and_then(|c| stats::p_value(c, n))

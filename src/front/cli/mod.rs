@@ -31,7 +31,23 @@ use jobs::{finish, run_jobs};
 pub fn run(args: Args) -> Result<ExitCode> {
     let settings = args.resolve()?;
     match &args.command {
-        Some(Cmd::Generate { .. }) => return generate_sample(&args),
+        Some(Cmd::Generate {
+            out,
+            customers,
+            months,
+            seed,
+            start,
+        }) => {
+            let opts = GenerateOptions {
+                out: out.clone(),
+                customers: *customers,
+                months: *months,
+                seed: *seed,
+                start: *start,
+                progress: true,
+            };
+            return generate_sample(&opts, args.read_only);
+        }
         Some(Cmd::Cluster(role)) => {
             return run_cluster(role, args.memory_limit.unwrap_or(MemoryLimit::Default));
         }
@@ -106,37 +122,20 @@ pub fn run(args: Args) -> Result<ExitCode> {
 }
 
 /// `cpiq generate`: write the sample workspace.
-fn generate_sample(args: &Args) -> Result<ExitCode> {
-    let Some(Cmd::Generate {
-        out,
-        customers,
-        months,
-        seed,
-        start,
-    }) = &args.command
-    else {
-        return Ok(ExitCode::SUCCESS);
-    };
-    if args.read_only {
+fn generate_sample(opts: &GenerateOptions, read_only: bool) -> Result<ExitCode> {
+    if read_only {
         return Err(CpiqError::Usage(
             "read-only session: generate writes files and is refused".into(),
         ));
     }
     let t = std::time::Instant::now();
-    let summary = generate(&GenerateOptions {
-        out: out.clone(),
-        customers: *customers,
-        months: *months,
-        seed: *seed,
-        start: *start,
-        progress: true,
-    })?;
+    let summary = generate(opts)?;
     eprintln!(
         "generated {} events and {} survey responses in {} files under {} ({:.1} s)",
         summary.events,
         summary.surveys,
         summary.files,
-        out.display(),
+        opts.out.display(),
         t.elapsed().as_secs_f64()
     );
     Ok(ExitCode::SUCCESS)

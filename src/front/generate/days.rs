@@ -16,8 +16,6 @@ pub(super) struct Day<'a> {
     pub(super) m: usize,
     /// Days in the month.
     pub(super) days: i64,
-    /// Customers, as a float for rates.
-    pub(super) n_cust: f64,
     /// Customers, for drawing one.
     pub(super) n_customers: u64,
     /// (segment, region) of each customer.
@@ -35,7 +33,7 @@ impl Day<'_> {
 
     /// Expected events of the day at `rate` per customer and month.
     pub(super) fn per_day(&self, rate: f64) -> f64 {
-        self.n_cust * rate / self.days as f64
+        self.n_customers as f64 * rate / self.days as f64
     }
 
     /// Segment `s`'s latent driver `d` this month.

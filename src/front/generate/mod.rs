@@ -179,7 +179,6 @@ pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary> {
     let mut writers = Writers::open(&data)?;
     let mut ids = [0i64; 5];
     let mut r = root.fork(3);
-    let n_cust = opts.customers as f64;
 
     for m in 0..n_months {
         let month = month_start(start, m as u32);
@@ -195,7 +194,6 @@ pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary> {
                 midnight: date.and_time(NaiveTime::MIN),
                 m,
                 days,
-                n_cust,
                 n_customers: opts.customers,
                 customers: &customers,
                 latent: &latent,
