@@ -252,7 +252,9 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 /// Publish the finished directory `temp` as `target` in one step: renamed
 /// into place when `target` is new, else atomically exchanged with the old
 /// directory (Linux `renameat2(RENAME_EXCHANGE)`), which is then removed.
-/// Readers see the old set of files or the new one, never a mix.
+/// The path names the whole old set until the exchange and the whole new set
+/// from it; a reader walking the subfolders at that instant can list part of
+/// each (a tree walk is not atomic).
 pub fn publish_dir(temp: &Path, target: &Path) -> Result<()> {
     if !target.exists() {
         return std::fs::rename(temp, target).map_err(|e| CpiqError::io(target, e));

@@ -467,50 +467,65 @@ fn partitioned_exports_are_published_as_a_whole() {
         ["channel=app"],
         "the old set is gone, not mixed in"
     );
-    // A reader during rewrites sees one whole set or the other.
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let reader = {
-        let (stop, d, all, app) = (
-            stop.clone(),
-            dir.path().to_path_buf(),
-            all.clone(),
-            app.clone(),
-        );
-        let target = target.clone();
-        let ws = ws.to_string();
-        std::thread::spawn(move || {
-            let mut seen = 0;
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                let r = cpiq_in(
-                    &d,
-                    &[
-                        "-w",
-                        &ws,
-                        "sql",
-                        &format!("SELECT COUNT(*) FROM '{}/'", target.display()),
-                    ],
-                );
-                if r.code == 0 {
-                    let n = scalar(&r.stdout);
-                    assert!(
-                        n == all || n == app,
-                        "a mixed set: {n} rows (whole sets: {all}, {app})"
-                    );
-                    seen += 1;
-                }
-            }
-            seen
-        })
+    // A reader during a rewrite sees the old set whole. The writer is
+    // stopped (SIGSTOP) while its new set is still in the temporary folder:
+    // the target must then hold exactly the old set, and after the writer
+    // resumes, exactly the new one. The rewrite is made long (each order 300
+    // times) so that it is caught mid-write.
+    let mut writer = Command::new(bin())
+        .args([
+            "-w",
+            ws,
+            "sql",
+            "SELECT channel, order_id FROM orders CROSS JOIN range(300)",
+            "--output",
+            target.to_str().unwrap(),
+            "--partition-by",
+            "channel",
+        ])
+        .current_dir(dir.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let staging = || {
+        std::fs::read_dir(dir.path())
+            .unwrap()
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().starts_with(".cpiq-tmp-"))
     };
-    for i in 0..4 {
-        write(if i % 2 == 0 {
-            ""
-        } else {
-            "WHERE channel = 'app'"
-        });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !staging() {
+        assert!(writer.try_wait().unwrap().is_none(), "ended before staging");
+        assert!(Instant::now() < deadline, "never started writing");
+        std::thread::sleep(Duration::from_millis(1));
     }
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    assert!(reader.join().unwrap() > 0);
+    let pid = writer.id().to_string();
+    let signal = |s: &str| {
+        assert!(
+            Command::new("kill")
+                .args(["-s", s, &pid])
+                .status()
+                .unwrap()
+                .success()
+        )
+    };
+    signal("STOP");
+    assert!(
+        staging(),
+        "stopped after publishing: the rewrite was too short"
+    );
+    assert_eq!(
+        count(dir.path()).unwrap(),
+        app,
+        "mid-rewrite: the old set whole"
+    );
+    signal("CONT");
+    assert!(writer.wait().unwrap().success());
+    assert!(!staging(), "the temporary folder is gone");
+    let tripled: u64 = all.parse::<u64>().unwrap() * 300;
+    assert_eq!(count(dir.path()).unwrap(), tripled.to_string());
 }
 
 /// Start `cpiq ARGS` in `dir`, wait until it is writing a temporary file
