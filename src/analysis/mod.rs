@@ -3,6 +3,8 @@
 //! an [`crate::engine::Engine`] and know no terminal, file format or flag.
 
 pub mod correlate; // CPI-to-KPI correlation: lags, significance, per segment and per customer
+pub mod granger; // Granger tests in both directions, with Toda–Yamamoto augmentation
 pub mod plan; // the thin layer that answers requests: rollup or view, then slice
 pub mod rollup; // pre-aggregated CPI cells that answer repeated slices, and their staleness
 pub mod slice; // slicing CPIs by dimension and period, comparisons, explain-change
+pub mod timeseries; // OLS, F tests, AR order by AIC, prewhitening: the numbers time-series analyses share

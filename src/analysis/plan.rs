@@ -11,6 +11,7 @@ use datafusion::arrow::array::RecordBatch;
 use datafusion::prelude::SessionContext;
 
 use super::correlate::{self, CorrelateRequest, Correlation};
+use super::granger::{self, Granger, GrangerRequest};
 use super::rollup::{self, Choice};
 use super::slice::{self, CpiSliceFunction, ExplainRequest, RollupSource, SliceRequest};
 use crate::engine::{Engine, EngineOptions, Extension};
@@ -104,6 +105,18 @@ pub async fn explain_slice(engine: &Engine, req: &SliceRequest) -> Result<Vec<Sl
 /// Correlate CPIs with KPIs.
 pub async fn correlate(engine: &Engine, req: &CorrelateRequest) -> Result<Correlation> {
     correlate::run(
+        engine.ctx(),
+        &engine.definitions(),
+        &engine.workspace().kpis,
+        &engine.calendar(),
+        req,
+    )
+    .await
+}
+
+/// Granger tests of CPIs and KPIs, both directions.
+pub async fn granger(engine: &Engine, req: &GrangerRequest) -> Result<Granger> {
+    granger::run(
         engine.ctx(),
         &engine.definitions(),
         &engine.workspace().kpis,

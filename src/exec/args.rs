@@ -6,6 +6,7 @@
 use chrono::NaiveDate;
 use clap::{Args, CommandFactory, Parser};
 
+use crate::analysis::granger::{DEFAULT_MAX_LAG, GrangerRequest, LagChoice, TestSpec, Trend};
 use crate::foundation::error::{CpiqError, Result};
 use crate::{
     analysis::slice::{ExplainRequest, SliceRequest, split_list},
@@ -152,6 +153,12 @@ pub struct CorrelateArgs {
     /// Correlate period-over-period changes instead of levels.
     #[arg(long)]
     pub difference: bool,
+    /// Prewhiten: filter both series by the CPI's AR(p) (p by AIC) first.
+    #[arg(long)]
+    pub prewhiten: bool,
+    /// The largest AR order --prewhiten considers (default 6).
+    #[arg(long, value_name = "M", requires = "prewhiten")]
+    pub max_lag: Option<usize>,
     /// Draw each CPI × KPI at its best lag as a scatter with the fitted
     /// line: on the terminal instead of the table, or as FILE.svg / FILE.png.
     #[arg(long, value_name = "FILE", num_args = 0..=1)]
@@ -172,6 +179,9 @@ impl CorrelateArgs {
             to: optional_date("--to", self.to.as_deref())?,
             per_entity: self.per_entity,
             difference: self.difference,
+            prewhiten: self
+                .prewhiten
+                .then(|| self.max_lag.unwrap_or(DEFAULT_MAX_LAG)),
         })
     }
 }
@@ -185,15 +195,96 @@ struct CorrelateLine {
 
 /// Parse the arguments of `\correlate` (flags, or the same words without dashes).
 pub fn parse_correlate(rest: &str) -> Result<CorrelateArgs> {
-    let raw = words(rest)?;
+    CorrelateLine::try_parse_from(list_words(rest, &correlate_grammar())?)
+        .map(|l| l.args)
+        .map_err(clap_usage)
+}
+
+/// The words of a command line as flags of `grammar`, with lists written
+/// `a, b` joined back into one word `a,b`.
+fn list_words(rest: &str, grammar: &clap::Command) -> Result<Vec<String>> {
     let mut args: Vec<String> = Vec::new();
-    for w in flagify(raw, &keywords(&correlate_grammar())) {
+    for w in flagify(words(rest)?, &keywords(grammar)) {
         match args.last_mut() {
             Some(prev) if prev.ends_with(',') || w.starts_with(',') => prev.push_str(&w),
             _ => args.push(w),
         }
     }
-    CorrelateLine::try_parse_from(args)
+    Ok(args)
+}
+
+/// Options of a Granger test.
+#[derive(Debug, Clone, PartialEq, Eq, Args)]
+pub struct GrangerArgs {
+    /// CPIs, comma-separated.
+    #[arg(value_name = "CPI[,CPI…]")]
+    pub cpis: String,
+    /// KPIs as kpi_table.column, comma-separated.
+    #[arg(long = "with", value_name = "KPI[,KPI…]")]
+    pub with: String,
+    /// Grain: week, month or quarter.
+    #[arg(long, default_value = "month", value_name = "GRAIN", value_parser = parse_grain)]
+    pub per: Grain,
+    /// A dimension both the CPI and the KPI table carry.
+    #[arg(long, value_name = "DIM")]
+    pub by: Option<String>,
+    /// Test lags 1..N of the leading variable (fixed order).
+    #[arg(long, value_name = "N", conflicts_with = "max_lag")]
+    pub lags: Option<usize>,
+    /// Choose the order per row by AIC among 1..M (default 6).
+    #[arg(long, value_name = "M")]
+    pub max_lag: Option<usize>,
+    /// Deterministic terms: c (constant) or ct (constant and linear trend).
+    #[arg(long, default_value = "ct", value_name = "c|ct", value_parser = parse_trend)]
+    pub trend: Trend,
+    /// Toda–Yamamoto: D extra lags of both variables, not tested.
+    #[arg(long, default_value_t = 0, value_name = "D")]
+    pub augment: usize,
+    /// First day of both series (YYYY-MM-DD).
+    #[arg(long, value_name = "DATE")]
+    pub from: Option<String>,
+    /// First day after both series.
+    #[arg(long, value_name = "DATE")]
+    pub to: Option<String>,
+}
+
+impl GrangerArgs {
+    /// The checked request.
+    pub fn to_request(&self) -> Result<GrangerRequest> {
+        let lags = match (self.lags, self.max_lag) {
+            (Some(n), _) => LagChoice::Fixed(n),
+            (None, m) => LagChoice::Max(m.unwrap_or(DEFAULT_MAX_LAG)),
+        };
+        Ok(GrangerRequest {
+            cpis: split_list(&self.cpis),
+            kpis: split_list(&self.with),
+            per: self.per,
+            by: self.by.clone(),
+            spec: TestSpec {
+                lags,
+                trend: self.trend,
+                augment: self.augment,
+            },
+            from: optional_date("--from", self.from.as_deref())?,
+            to: optional_date("--to", self.to.as_deref())?,
+        })
+    }
+}
+
+fn parse_trend(s: &str) -> std::result::Result<Trend, String> {
+    s.parse()
+}
+
+#[derive(Debug, Parser)]
+#[command(name = "\\granger", no_binary_name = true, disable_help_flag = true)]
+struct GrangerLine {
+    #[command(flatten)]
+    args: GrangerArgs,
+}
+
+/// Parse the arguments of `\granger` (flags, or the same words without dashes).
+pub fn parse_granger(rest: &str) -> Result<GrangerArgs> {
+    GrangerLine::try_parse_from(list_words(rest, &granger_grammar())?)
         .map(|l| l.args)
         .map_err(clap_usage)
 }
@@ -303,6 +394,11 @@ pub fn slice_grammar() -> clap::Command {
 /// The grammar of `\correlate`.
 pub fn correlate_grammar() -> clap::Command {
     CorrelateLine::command()
+}
+
+/// The grammar of `\granger`.
+pub fn granger_grammar() -> clap::Command {
+    GrangerLine::command()
 }
 
 /// The grammar of `\explain`.

@@ -9,8 +9,8 @@ use std::path::PathBuf;
 use std::str::FromStr;
 
 use super::args::{
-    self, CorrelateArgs, ExplainArgs, RollupArgs, SliceArgs, parse_correlate, parse_explain,
-    parse_rollup, parse_slice,
+    self, CorrelateArgs, ExplainArgs, GrangerArgs, RollupArgs, SliceArgs, parse_correlate,
+    parse_explain, parse_granger, parse_rollup, parse_slice,
 };
 use crate::foundation::error::{CpiqError, Result};
 use crate::present::output::{Expanded, Format};
@@ -36,6 +36,8 @@ pub enum Command {
     Compare(Box<SliceArgs>),
     /// `\correlate CPI[,CPI…] with KPI[,KPI…] [per GRAIN] [by DIM] [lags 0..3] …`.
     Correlate(Box<CorrelateArgs>),
+    /// `\granger CPI[,CPI…] with KPI[,KPI…] [per GRAIN] [by DIM] [lags N | max-lag M] …`.
+    Granger(Box<GrangerArgs>),
     /// `\explain CPI by DIM from-period P1 to-period P2 [per GRAIN]`: why a CPI moved.
     Explain(Box<ExplainArgs>),
     /// `\rollup build|refresh|status|drop [CPI…] [grain GRAIN]`: manage rollups.
@@ -163,10 +165,17 @@ pub const COMMANDS: &[CommandSpec] = &[
     spec(
         "correlate",
         &[],
-        "CPI[,CPI…] with KPI[,KPI…] [per GRAIN] [by DIM] [lags 0..3] [method pearson|spearman|both] [per-entity] [difference]",
+        "CPI[,CPI…] with KPI[,KPI…] [per GRAIN] [by DIM] [lags 0..3] [method pearson|spearman|both] [per-entity] [difference] [prewhiten [max-lag M]]",
         "correlate CPIs with KPIs, lagged, with p-, q-values and a verdict",
     )
     .with(Grammar::Keywords(args::correlate_grammar)),
+    spec(
+        "granger",
+        &[],
+        "CPI[,CPI…] with KPI[,KPI…] [per GRAIN] [by DIM] [lags N | max-lag M] [trend c|ct] [augment D]",
+        "Granger tests both ways: does the CPI lead the KPI, or the KPI the CPI?",
+    )
+    .with(Grammar::Keywords(args::granger_grammar)),
     spec(
         "explain",
         &["explain-change"],
@@ -390,6 +399,7 @@ impl FromStr for Command {
             }
             "explain" => Ok(Command::Explain(Box::new(parse_explain(rest)?))),
             "correlate" => Ok(Command::Correlate(Box::new(parse_correlate(rest)?))),
+            "granger" => Ok(Command::Granger(Box::new(parse_granger(rest)?))),
             "set" => {
                 if rest.is_empty() {
                     return Ok(Command::Set(None));
@@ -483,7 +493,7 @@ mod tests {
             "i" | "include" => "job.sql".into(),
             "cpi" | "unset" => "x".into(),
             "slice" | "compare" => "on_time_delivery".into(),
-            "correlate" => "on_time_delivery with kpi_monthly.nps".into(),
+            "correlate" | "granger" => "on_time_delivery with kpi_monthly.nps".into(),
             "explain" | "explain-change" => "x by c from-period 2024-01 to-period 2024-02".into(),
             "maxrows" => "10".into(),
             "export" => "out.parquet".into(),

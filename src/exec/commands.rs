@@ -9,7 +9,7 @@ use std::time::Instant;
 use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 
-use super::args::{CorrelateArgs, ExplainArgs, RollupAction, RollupArgs, SliceArgs};
+use super::args::{CorrelateArgs, ExplainArgs, GrangerArgs, RollupAction, RollupArgs, SliceArgs};
 use super::command::{Command, command_help, help_text};
 use super::route::batch_has_missed;
 use super::{Flow, LastSource, Screen, Session};
@@ -73,6 +73,7 @@ impl Session {
                 self.draw(&charts, path.as_deref(), more)?;
             }
             Command::Correlate(args) => self.correlate(&args).await?,
+            Command::Granger(args) => self.granger(&args).await?,
             Command::Explain(args) => self.explain_change(&args).await?,
             Command::Timing(on) => self.timing(on)?,
         }
@@ -299,6 +300,37 @@ impl Session {
         if let Some(Some(p)) = &args.chart {
             let (charts, _) = self.last_charts()?;
             self.draw(&charts, Some(p), 0)?;
+        }
+        Ok(())
+    }
+
+    /// `\granger`: notes on stderr, the table (formatted on the screen),
+    /// then one verdict line per CPI × KPI × dimension value.
+    async fn granger(&mut self, args: &GrangerArgs) -> Result<()> {
+        let req = args.to_request()?;
+        let result = plan::granger(&self.engine, &req).await?;
+        for n in &result.notes {
+            eprintln!("{n}");
+        }
+        let on_screen = self.output.is_none() && self.format == Format::Table;
+        self.remember(
+            ResultKind::Granger,
+            result.batch.schema(),
+            vec![result.batch.clone()],
+            Vec::new(),
+            result.verdicts.clone(),
+        );
+        let shown = if on_screen {
+            output::display_correlation(&result.batch)?
+        } else {
+            result.batch
+        };
+        self.emit_memory(shown.schema(), vec![shown], None).await?;
+        if on_screen {
+            for v in &result.verdicts {
+                writeln!(self.out, "{v}")?;
+            }
+            self.out.flush()?;
         }
         Ok(())
     }

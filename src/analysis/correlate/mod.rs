@@ -9,6 +9,7 @@
 //! series, pairs them and assembles the result, which every front end
 //! (`cpiq correlate`, `\correlate`, scripts) renders.
 
+mod prewhiten; // the CPI's AR filter applied to both series before correlating
 mod scatter; // the pairs behind a scatter chart
 pub mod series; // CPI and KPI series per period, names resolved against the catalog
 pub mod stats; // Pearson, Spearman, p-values, Fisher intervals, Benjamini–Hochberg
@@ -90,6 +91,8 @@ pub struct CorrelateRequest {
     pub per_entity: bool,
     /// Correlate period-over-period changes instead of levels.
     pub difference: bool,
+    /// Prewhiten both series by the CPI's AR(p), p ≤ this, chosen by AIC.
+    pub prewhiten: Option<usize>,
 }
 
 /// Parse `0..3` (inclusive), `2`, or `0,1,3`.
@@ -137,6 +140,7 @@ struct Row {
     expected: Option<&'static str>,
     unit: Unit,
     pairs: Vec<(f64, f64)>,
+    ar_order: Option<usize>,
 }
 
 impl Row {
@@ -167,6 +171,7 @@ struct Pair<'a> {
     kpi: KpiRef<'a>,
     cpi_series: &'a Series,
     kpi_series: &'a Series,
+    ar_orders: Option<&'a std::collections::BTreeMap<Option<String>, usize>>,
 }
 
 /// Run a correlation.
@@ -185,6 +190,11 @@ pub async fn run(
     if req.cpis.is_empty() || req.kpis.is_empty() {
         return Err(CpiqError::Usage(
             "name at least one CPI and one KPI (--with kpi_table.column)".into(),
+        ));
+    }
+    if req.prewhiten.is_some() && req.per_entity {
+        return Err(CpiqError::Usage(
+            "--prewhiten filters one series per dimension value; it does not combine with --per-entity".into(),
         ));
     }
     let mut notes = Vec::new();
@@ -210,12 +220,20 @@ pub async fn run(
             if req.difference {
                 kpi_series = series::differenced(&kpi_series, cal, req.per);
             }
+            let whitened = req
+                .prewhiten
+                .map(|m| prewhiten::prewhiten(&cpi_series, &kpi_series, cal, req.per, m));
+            let (cpi_used, kpi_used) = match &whitened {
+                Some(w) => (&w.cpi, &w.kpi),
+                None => (&cpi_series, &kpi_series),
+            };
             let pair = Pair {
                 def,
                 kpi_name,
                 kpi,
-                cpi_series: &cpi_series,
-                kpi_series: &kpi_series,
+                cpi_series: cpi_used,
+                kpi_series: kpi_used,
+                ar_orders: whitened.as_ref().map(|w| &w.orders),
             };
             correlate_pair(&pair, cal, req, &spec, &mut rows, &mut notes);
         }
@@ -227,7 +245,14 @@ pub async fn run(
     let best_rows: BTreeSet<usize> = best.values().map(|(i, _)| *i).collect();
     let verdicts = verdicts::verdicts(&rows, &q, &best, req.method, req.per);
     let scatters = verdicts::scatters(&rows, &best_rows, req.method, req.per);
-    let batch = table::batch(&rows, &q, &best_rows, req.by.as_deref(), req.method)?;
+    let batch = table::batch(
+        &rows,
+        &q,
+        &best_rows,
+        req.by.as_deref(),
+        req.method,
+        req.prewhiten.is_some(),
+    )?;
     Ok(Correlation {
         batch,
         notes,
@@ -356,6 +381,7 @@ fn lag_row(
         expected,
         unit: pair.def.unit,
         pairs: x.into_iter().zip(y).collect(),
+        ar_order: pair.ar_orders.and_then(|o| o.get(dim).copied()),
     }
 }
 

@@ -11,6 +11,7 @@ use datafusion::arrow::array::Array;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::prelude::SessionContext;
 
+use crate::analysis::timeseries::Grid;
 use crate::foundation::columns::{date_of, dates, floats, strings_if_present};
 use crate::foundation::error::{CpiqError, Result};
 use crate::model::calendar::{Calendar, Grain};
@@ -297,4 +298,36 @@ pub fn differenced(s: &Series, cal: &Calendar, per: Grain) -> Series {
                 .map(|pv| ((d.clone(), e.clone(), *p), v - pv))
         })
         .collect()
+}
+
+/// Dimension value `dim` of `a` and `b` placed on one period grid: the
+/// periods from the first to the last either has, consecutive by the
+/// calendar, with `None` where a series has no value. Position i is period
+/// i after the first, so a lag of i positions is a lag of i periods.
+pub fn on_grid(
+    a: &Series,
+    b: &Series,
+    dim: &Option<String>,
+    cal: &Calendar,
+    per: Grain,
+) -> (Vec<NaiveDate>, Grid, Grid) {
+    let of = |s: &Series| -> BTreeMap<NaiveDate, f64> {
+        s.iter()
+            .filter(|((d, e, _), _)| d == dim && e.is_none())
+            .map(|((_, _, p), v)| (*p, *v))
+            .collect()
+    };
+    let (a, b) = (of(a), of(b));
+    let first = a.keys().chain(b.keys()).min().copied();
+    let last = a.keys().chain(b.keys()).max().copied();
+    let mut periods = Vec::new();
+    if let (Some(mut p), Some(last)) = (first, last) {
+        while p <= last {
+            periods.push(p);
+            p = cal.shift(per, p, 1);
+        }
+    }
+    let place = |s: &BTreeMap<NaiveDate, f64>| periods.iter().map(|p| s.get(p).copied()).collect();
+    let (ga, gb) = (place(&a), place(&b));
+    (periods, ga, gb)
 }

@@ -20,6 +20,8 @@ pub mod col {
     pub const KPI: &str = "kpi";
     /// The lag in periods (the CPI leads).
     pub const LAG: &str = "lag";
+    /// The CPI's AR order used to prewhiten both series (`--prewhiten`).
+    pub const AR_ORDER: &str = "ar_order";
     /// Pairs at this lag.
     pub const N: &str = "n";
     /// Pearson's r.
@@ -51,6 +53,7 @@ pub(super) fn batch(
     best_rows: &BTreeSet<usize>,
     by: Option<&str>,
     method: Method,
+    prewhitened: bool,
 ) -> Result<RecordBatch> {
     let mut fields = vec![
         Field::new(col::CPI, DataType::Utf8, false),
@@ -59,14 +62,17 @@ pub(super) fn batch(
     if let Some(d) = by {
         fields.push(Field::new(d, DataType::Utf8, true));
     }
+    fields.push(Field::new(col::LAG, DataType::Int64, false));
+    if prewhitened {
+        fields.push(Field::new(col::AR_ORDER, DataType::Int64, true));
+    }
     for (name, t) in [
-        (col::LAG, DataType::Int64),
         (col::N, DataType::Int64),
         (col::PEARSON_R, DataType::Float64),
         (col::SPEARMAN_RHO, DataType::Float64),
         (col::P_VALUE, DataType::Float64),
     ] {
-        fields.push(Field::new(name, t, name != col::LAG && name != col::N));
+        fields.push(Field::new(name, t, name != col::N));
     }
     if method == Method::Both {
         fields.push(Field::new(col::SPEARMAN_P_VALUE, DataType::Float64, true));
@@ -100,6 +106,13 @@ pub(super) fn batch(
     arrays.push(Arc::new(Int64Array::from_iter_values(
         rows.iter().map(|r| r.lag as i64),
     )));
+    if prewhitened {
+        arrays.push(Arc::new(Int64Array::from(
+            rows.iter()
+                .map(|r| r.ar_order.map(|o| o as i64))
+                .collect::<Vec<_>>(),
+        )));
+    }
     arrays.push(Arc::new(Int64Array::from_iter_values(
         rows.iter().map(|r| r.n as i64),
     )));

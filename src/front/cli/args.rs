@@ -130,6 +130,11 @@ pub enum Cmd {
     /// Correlate CPIs with KPIs over lags: Pearson/Spearman, p-values,
     /// Fisher intervals, Benjamini–Hochberg q-values, best lag, verdicts.
     Correlate(crate::exec::args::CorrelateArgs),
+    /// Granger tests in both directions per CPI × KPI (× dimension value):
+    /// does the CPI lead the KPI (`cpi_leads`), or the KPI the CPI
+    /// (`kpi_leads`)? F tests with a trend by default, lag order by AIC,
+    /// Toda–Yamamoto augmentation, Benjamini–Hochberg q-values, verdicts.
+    Granger(crate::exec::args::GrangerArgs),
     /// Split the change of a CPI between two periods into rate and mix
     /// effects per value of one dimension (guards against Simpson's paradox).
     ExplainChange(crate::exec::args::ExplainArgs),

@@ -70,7 +70,7 @@ pub fn display_batch(batch: &RecordBatch, units: &HashMap<String, Unit>) -> Resu
 /// table renderer shows no column types for it.
 pub const DISPLAY_ONLY: &str = "cpiq.display";
 
-/// The correlation table as people read it: coefficients to 3 decimals,
+/// The correlation and Granger tables as people read them: figures to 3 decimals,
 /// p- and q-values as `<0.001` when tiny. Only for the terminal.
 pub fn display_correlation(batch: &RecordBatch) -> Result<RecordBatch> {
     let mut fields = Vec::new();

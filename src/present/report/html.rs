@@ -216,14 +216,14 @@ fn statement(h: &mut String, n: usize, c: &Captured, defs: &[CpiDefinition]) -> 
                     .collect()
             })
             .unwrap_or_default(),
-        ResultKind::Listing => Vec::new(),
+        ResultKind::Granger | ResultKind::Listing => Vec::new(),
     };
     if !charts.is_empty() {
         let svg = chart::image::svg(&charts)?;
         h.push_str(&svg.replacen("<svg ", "<svg class=\"chart\" ", 1));
         h.push('\n');
     }
-    if r.kind == ResultKind::Correlation && !r.verdicts.is_empty() {
+    if matches!(r.kind, ResultKind::Correlation | ResultKind::Granger) && !r.verdicts.is_empty() {
         h.push_str("<ul class=\"verdicts\">\n");
         for v in &r.verdicts {
             let _ = writeln!(h, "<li>{}</li>", escape(v));
@@ -252,7 +252,9 @@ fn table(h: &mut String, r: &super::CapturedResult, defs: &[CpiDefinition]) -> R
         }
         let display = match r.kind {
             ResultKind::Slice => crate::present::output::display_batch(raw, &units)?,
-            ResultKind::Correlation => crate::present::output::display_correlation(raw)?,
+            ResultKind::Correlation | ResultKind::Granger => {
+                crate::present::output::display_correlation(raw)?
+            }
             _ => raw.clone(),
         };
         let raw_fmt = raw

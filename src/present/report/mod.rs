@@ -34,6 +34,8 @@ pub enum ResultKind {
     Slice,
     /// A correlation.
     Correlation,
+    /// Granger tests.
+    Granger,
     /// A listing (`\cpis`, `\d`, rollup reports…).
     Listing,
 }

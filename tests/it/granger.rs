@@ -1,0 +1,251 @@
+//! cpiq granger and correlate --prewhiten against statsmodels (issue 19).
+//!
+//! tests/reference/timeseries.py writes monthly series and statsmodels'
+//! figures on them (grangercausalitytests, OLS compare_f_test / f_test,
+//! ar_select_order, AutoReg, numpy corrcoef) into timeseries.json; `.ci/run`
+//! regenerates it into CPIQ_TIMESERIES_REFERENCE. Here the series become a
+//! workspace (one CPI per x series, Σnumerator/Σdenominator = x exactly; one
+//! KPI table with the y series) and cpiq's output is compared to 1e-6.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{Months, NaiveDate};
+use serde_json::Value;
+
+use crate::support::{TempWorkspace, records};
+
+fn reference() -> Value {
+    let path = std::env::var("CPIQ_TIMESERIES_REFERENCE").unwrap_or_else(|_| {
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/reference/timeseries.json"
+        )
+        .into()
+    });
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+/// The reference series as a workspace: `series.csv` (at, x…) with a CPI
+/// per x column, and the KPI table `kpi` (month, y…).
+fn workspace(reference: &Value) -> TempWorkspace {
+    let start: NaiveDate = reference["start"].as_str().unwrap().parse().unwrap();
+    let series = reference["series"].as_object().unwrap();
+    let (xs, ys): (Vec<&String>, Vec<&String>) = series.keys().partition(|k| k.starts_with('x'));
+    let len = series.values().next().unwrap().as_array().unwrap().len();
+    let table = |time: &str, names: &[&String]| {
+        let mut csv = format!(
+            "{time},{}\n",
+            names
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(",")
+        );
+        for t in 0..len {
+            let month = start + Months::new(t as u32);
+            let cells: Vec<String> = names
+                .iter()
+                .map(|n| match series[n.as_str()][t].as_f64() {
+                    Some(v) => format!("{v:?}"),
+                    None => String::new(),
+                })
+                .collect();
+            csv.push_str(&format!("{month} 00:00:00,{}\n", cells.join(",")));
+        }
+        csv
+    };
+    let cpis: Vec<(String, String)> = xs
+        .iter()
+        .map(|x| {
+            (
+                format!("{x}.sql"),
+                format!(
+                    "-- cpi: {x}\n-- label: {x}\n-- unit: ratio\n-- direction: higher_is_better\n-- time: at\n\
+                     SELECT at, {x} AS numerator, 1 AS denominator FROM series\n"
+                ),
+            )
+        })
+        .collect();
+    let cpi_refs: Vec<(&str, &str)> = cpis.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    let series_csv = table("at", &xs);
+    let ws = TempWorkspace::with_own_cpis(&[("series", "series.csv", &series_csv)], &cpi_refs);
+    std::fs::write(ws.path().join("kpi.csv"), table("month", &ys)).unwrap();
+    let measures: Vec<String> = ys.iter().map(|y| format!("{y} = \"avg\"")).collect();
+    let cfg = ws.path().join("cpiq.toml");
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    std::fs::write(
+        &cfg,
+        format!(
+            "{text}\n[kpis.kpi]\npath = \"kpi.csv\"\ntime = \"month\"\nmeasures = {{ {} }}\n",
+            measures.join(", ")
+        ),
+    )
+    .unwrap();
+    ws
+}
+
+fn close(got: &str, want: &Value, what: &str) {
+    let (g, w): (f64, f64) = (got.parse().unwrap(), want.as_f64().unwrap());
+    assert!(
+        (g - w).abs() <= 1e-6 * w.abs().max(1.0),
+        "{what}: cpiq {g}, statsmodels {w}"
+    );
+}
+
+#[test]
+fn f_df_p_and_lag_orders_equal_statsmodels() {
+    let reference = reference();
+    let ws = workspace(&reference);
+    let cases = reference["granger"].as_array().unwrap();
+    assert!(cases.len() >= 20);
+    // One run per CPI × KPI × arguments; both directions come from it.
+    let mut runs: BTreeMap<(String, String, Vec<String>), Vec<HashMap<String, String>>> =
+        BTreeMap::new();
+    for case in cases {
+        let (cpi, kpi) = (case["cpi"].as_str().unwrap(), case["kpi"].as_str().unwrap());
+        let args: Vec<String> = case["args"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap().to_string())
+            .collect();
+        let key = (cpi.to_string(), kpi.to_string(), args.clone());
+        let rows = runs.entry(key).or_insert_with(|| {
+            let with = format!("kpi.{kpi}");
+            let mut argv = vec!["granger", cpi, "--with", &with, "-f", "csv"];
+            argv.extend(args.iter().map(String::as_str));
+            records(&ws.cpiq(&argv).ok())
+        });
+        let row = rows
+            .iter()
+            .find(|r| r["direction"] == case["direction"].as_str().unwrap())
+            .unwrap_or_else(|| panic!("no row for {case}"));
+        let what = format!("{cpi} {kpi} {} {args:?}", case["direction"]);
+        for (col, want) in [
+            ("lags", "lags"),
+            ("n", "n"),
+            ("df_num", "df_num"),
+            ("df_den", "df_den"),
+        ] {
+            assert_eq!(row[col], case[want].to_string(), "{what}: {col}");
+        }
+        close(&row["f_stat"], &case["f_stat"], &format!("{what}: F"));
+        close(&row["p_value"], &case["p_value"], &format!("{what}: p"));
+        assert_eq!(row["trend"], args[1], "{what}");
+    }
+}
+
+#[test]
+fn prewhitened_correlations_equal_numpy_on_the_filtered_series() {
+    let reference = reference();
+    let ws = workspace(&reference);
+    for case in reference["prewhiten"].as_array().unwrap() {
+        let (cpi, kpi) = (case["cpi"].as_str().unwrap(), case["kpi"].as_str().unwrap());
+        let with = format!("kpi.{kpi}");
+        let max_lag = case["max_lag"].to_string();
+        let out = ws
+            .cpiq(&[
+                "correlate",
+                cpi,
+                "--with",
+                &with,
+                "--prewhiten",
+                "--max-lag",
+                &max_lag,
+                "--lags",
+                "0..3",
+                "-f",
+                "csv",
+            ])
+            .ok();
+        let header = out.lines().next().unwrap();
+        assert!(header.starts_with("cpi,kpi,lag,ar_order,n,"), "{header}");
+        for row in records(&out) {
+            let want = &case["lags"][row["lag"].as_str()];
+            assert_eq!(row["ar_order"], case["order"].to_string(), "{cpi}");
+            assert_eq!(row["n"], want["n"].to_string(), "{cpi} lag {}", row["lag"]);
+            close(
+                &row["pearson_r"],
+                &want["r"],
+                &format!("{cpi} lag {}", row["lag"]),
+            );
+        }
+    }
+    // Without --prewhiten the table has no ar_order column.
+    let plain = ws
+        .cpiq(&["correlate", "x1", "--with", "kpi.y1", "-f", "csv"])
+        .ok();
+    assert!(plain.starts_with("cpi,kpi,lag,n,"), "{plain}");
+}
+
+#[test]
+fn too_few_observations_give_null_statistics_and_a_note() {
+    let reference = reference();
+    let ws = workspace(&reference);
+    // 60 months at 6 lags is enough; 12 months at 3 lags is not (12 − 3 = 9 < 3·3 + 5).
+    let r = ws.cpiq(&[
+        "granger",
+        "x1",
+        "--with",
+        "kpi.y1",
+        "--lags",
+        "3",
+        "--to",
+        "2021-01-01",
+        "-f",
+        "csv",
+    ]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let rows = records(&r.stdout);
+    assert_eq!(rows.len(), 2);
+    for row in &rows {
+        assert_eq!(row["n"], "9");
+        assert_eq!((row["f_stat"].as_str(), row["p_value"].as_str()), ("", ""));
+    }
+    assert!(r.stderr.contains("fewer than 3·lags + 5"), "{}", r.stderr);
+}
+
+#[test]
+fn granger_mistakes_are_usage_errors() {
+    let reference = reference();
+    let ws = workspace(&reference);
+    for (args, message) in [
+        (
+            &[
+                "granger",
+                "x1",
+                "--with",
+                "kpi.y1",
+                "--lags",
+                "2",
+                "--max-lag",
+                "3",
+            ][..],
+            "cannot be used with",
+        ),
+        (
+            &["granger", "x1", "--with", "kpi.y1", "--trend", "ctt"],
+            "\"ctt\" is not one of: c, ct",
+        ),
+        (
+            &["granger", "x1", "--with", "kpi.y1", "--lags", "0"],
+            "at least 1",
+        ),
+        (
+            &["granger", "nope", "--with", "kpi.y1"],
+            "unknown CPI \"nope\"",
+        ),
+        (
+            &["granger", "x1", "--with", "kpi.nope"],
+            "has no measure \"nope\"",
+        ),
+        (
+            &["correlate", "x1", "--with", "kpi.y1", "--max-lag", "2"],
+            "--prewhiten",
+        ),
+    ] {
+        let r = ws.cpiq(args);
+        assert_eq!(r.code, 2, "{args:?}: {r:?}");
+        assert!(r.stderr.contains(message), "{args:?}: {}", r.stderr);
+    }
+}
