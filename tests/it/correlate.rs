@@ -21,7 +21,7 @@ fn planted(ws: &Path) -> Vec<(String, String, String, u32, f64)> {
     text.lines()
         .skip(1)
         .map(|l| l.split(',').map(String::from).collect::<Vec<_>>())
-        .filter(|f| f[2] != "none")
+        .filter(|f| f[6] == "drives")
         .map(|f| {
             (
                 f[0].clone(),

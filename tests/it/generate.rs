@@ -79,7 +79,7 @@ fn the_same_seed_gives_the_same_bytes() {
 fn a_generated_workspace_checks_clean_and_has_every_table() {
     let out = cpiq_in(generated(), &["check"]).ok();
     assert!(
-        out.contains("7 of 7 tables registered, 8 of 8 CPIs planned"),
+        out.contains("9 of 9 tables registered, 10 of 10 CPIs planned"),
         "{out}"
     );
     let counts = cpiq_in(
@@ -118,16 +118,17 @@ fn planted_relations_are_written_down_with_an_inert_cpi() {
     let text =
         std::fs::read_to_string(generated().join("data-samples/planted_relations.csv")).unwrap();
     let mut lines = text.lines();
-    assert_eq!(lines.next(), Some("segment,cpi,kpi,lag,sign,strength"));
+    assert_eq!(lines.next(), Some("segment,cpi,kpi,lag,sign,strength,kind"));
     let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
-    assert_eq!(rows.len(), 3 * 8);
+    assert_eq!(rows.len(), 3 * 10);
     assert!(rows.contains(&vec![
         "consumer",
         "first_contact_resolution",
         "kpi_monthly.nps",
         "1",
         "+",
-        "0.80"
+        "0.80",
+        "drives"
     ]));
     assert!(rows.contains(&vec![
         "smb",
@@ -135,7 +136,8 @@ fn planted_relations_are_written_down_with_an_inert_cpi() {
         "kpi_monthly.churn_rate",
         "2",
         "-",
-        "0.60"
+        "0.60",
+        "drives"
     ]));
     assert!(rows.iter().any(|r| r[2] == "none"));
 }
@@ -190,7 +192,7 @@ fn a_ten_million_event_workspace_is_generated_and_checks_clean() {
     assert!((9_500_000..10_500_000).contains(&events), "{}", r.stderr);
     let check = cpiq_in(dir.path(), &["check"]).ok();
     assert!(
-        check.contains("7 of 7 tables registered, 8 of 8 CPIs planned"),
+        check.contains("9 of 9 tables registered, 10 of 10 CPIs planned"),
         "{check}"
     );
     let q = "SELECT (SELECT COUNT(*) FROM support_cases) + (SELECT COUNT(*) FROM orders) + (SELECT COUNT(*) FROM returns) + (SELECT COUNT(*) FROM quote_requests)";

@@ -14,6 +14,8 @@ use serde_json::Value;
 
 use crate::support::{TempWorkspace, records};
 
+type Records = Vec<HashMap<String, String>>;
+
 fn reference() -> Value {
     let path = std::env::var("CPIQ_TIMESERIES_REFERENCE").unwrap_or_else(|_| {
         concat!(
@@ -99,8 +101,7 @@ fn f_df_p_and_lag_orders_equal_statsmodels() {
     let cases = reference["granger"].as_array().unwrap();
     assert!(cases.len() >= 20);
     // One run per CPI × KPI × arguments; both directions come from it.
-    let mut runs: BTreeMap<(String, String, Vec<String>), Vec<HashMap<String, String>>> =
-        BTreeMap::new();
+    let mut runs: BTreeMap<(String, String, Vec<String>), Records> = BTreeMap::new();
     for case in cases {
         let (cpi, kpi) = (case["cpi"].as_str().unwrap(), case["kpi"].as_str().unwrap());
         let args: Vec<String> = case["args"]
@@ -248,4 +249,127 @@ fn granger_mistakes_are_usage_errors() {
         assert_eq!(r.code, 2, "{args:?}: {r:?}");
         assert!(r.stderr.contains(message), "{args:?}: {}", r.stderr);
     }
+}
+
+/// The generator's planted truth over three seeds on a long history (10,000
+/// customers, 20 years): drivers lead, the reverse CPI is led, the
+/// trend-only CPI shows the levels trap and passes `--trend ct`.
+#[test]
+fn planted_drivers_reverse_and_trend_only_relations_are_told_apart() {
+    let cpis = "first_contact_resolution,on_time_delivery,time_to_first_response,complete_delivery,\
+                return_completed_within,damage_free_delivery,quote_answered_within,callback_on_time,callback_within";
+    let kpis = "kpi_monthly.nps,kpi_monthly.churn_rate,kpi_monthly.ces,kpi_monthly.revenue,kpi_monthly.clv,kpi_loyalty.repeat_rate";
+    let (mut true_nulls, mut false_positives) = (0usize, 0usize);
+    for seed in [11u64, 12, 13] {
+        let ws = crate::support::generate(10_000, 240, seed);
+        let dir = ws.path();
+        let text = std::fs::read_to_string(dir.join("data-samples/planted_relations.csv")).unwrap();
+        let mut kind: HashMap<(String, String, String), String> = HashMap::new();
+        for line in text.lines().skip(1) {
+            let f: Vec<&str> = line.split(',').collect();
+            kind.insert((f[0].into(), f[1].into(), f[2].into()), f[6].into());
+        }
+        for k in ["drives", "trend_only", "reverse"] {
+            assert!(
+                kind.values().any(|v| v == k),
+                "{k} missing from planted_relations.csv"
+            );
+        }
+        let out = crate::support::cpiq_in(
+            dir,
+            &[
+                "granger",
+                cpis,
+                "--with",
+                kpis,
+                "--by",
+                "segment",
+                "--max-lag",
+                "3",
+                "-f",
+                "csv",
+            ],
+        )
+        .ok();
+        let rows = records(&out);
+        assert_eq!(rows.len(), 9 * 6 * 3 * 2);
+        for r in &rows {
+            let key = (r["segment"].clone(), r["cpi"].clone(), r["kpi"].clone());
+            let q: f64 = r["q_value"].parse().unwrap_or(1.0);
+            let what = format!(
+                "seed {seed}: {} {} {} {}: q {q}",
+                r["cpi"], r["kpi"], r["segment"], r["direction"]
+            );
+            let forward = r["direction"] == "cpi_leads";
+            match (kind.get(&key).map(String::as_str), forward) {
+                (Some("drives"), true) => assert!(q < 0.01, "{what}"),
+                (Some("reverse"), false) => assert!(q < 0.01, "{what}"),
+                (Some("reverse"), true) | (Some("trend_only"), _) => {
+                    assert!(q >= 0.05, "{what}")
+                }
+                _ => {
+                    // H0 holds: a driver's reverse direction, or a pair
+                    // with no planted relation.
+                    true_nulls += 1;
+                    if q < 0.05 {
+                        false_positives += 1;
+                        eprintln!("false positive: {what}");
+                    }
+                }
+            }
+        }
+        // The trap: in levels, the trend-only CPI correlates with the KPI
+        // at every lag.
+        let levels = crate::support::cpiq_in(
+            dir,
+            &[
+                "correlate",
+                "callback_on_time",
+                "--with",
+                "kpi_loyalty.repeat_rate",
+                "--by",
+                "segment",
+                "-f",
+                "csv",
+            ],
+        )
+        .ok();
+        let levels = records(&levels);
+        assert_eq!(levels.len(), 3 * 4);
+        assert!(
+            levels.iter().all(|r| r["significant"] == "true"),
+            "seed {seed}: {levels:?}"
+        );
+        // And so does a Granger test with a constant only, both ways.
+        let constant_only = crate::support::cpiq_in(
+            dir,
+            &[
+                "granger",
+                "callback_on_time",
+                "--with",
+                "kpi_loyalty.repeat_rate",
+                "--by",
+                "segment",
+                "--max-lag",
+                "3",
+                "--trend",
+                "c",
+                "-f",
+                "csv",
+            ],
+        )
+        .ok();
+        let constant_only = records(&constant_only);
+        assert_eq!(constant_only.len(), 3 * 2);
+        assert!(
+            constant_only.iter().all(|r| r["significant"] == "true"),
+            "seed {seed}: {constant_only:?}"
+        );
+    }
+    let rate = false_positives as f64 / true_nulls as f64;
+    eprintln!(
+        "false-positive rate: {false_positives} of {true_nulls} rows without a planted lead ({:.1}%)",
+        100.0 * rate
+    );
+    assert!(rate < 0.05, "{rate}");
 }

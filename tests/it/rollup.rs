@@ -111,7 +111,7 @@ fn rollup_answers_equal_raw_answers_for_every_cpi_and_shape() {
     );
 
     let built = records(&cpiq_in(dir, &["-f", "csv", "rollup", "build"]).ok());
-    assert_eq!(built.len(), 8);
+    assert_eq!(built.len(), 10);
     for r in &built {
         assert_eq!(r["state"], "built");
         assert_eq!(r["grain"], "day");

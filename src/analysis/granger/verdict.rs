@@ -52,7 +52,7 @@ pub(super) fn lines(rows: &[Row], q: &[Option<f64>]) -> Vec<String> {
             let sig = |i: usize| q[i].is_some_and(|q| q < ALPHA);
             let r = &rows[a];
             Some(format!(
-                "{} → {}{}: {} (CPI leads: {}; KPI leads: {}; {} lags, n {})",
+                "{} → {}{}: {} (CPI leads: {}; KPI leads: {}; {} lag{}, n {})",
                 r.cpi,
                 r.kpi,
                 r.dim
@@ -63,6 +63,7 @@ pub(super) fn lines(rows: &[Row], q: &[Option<f64>]) -> Vec<String> {
                 figures(r, q[a]),
                 figures(&rows[b], q[b]),
                 r.outcome.lags,
+                if r.outcome.lags == 1 { "" } else { "s" },
                 r.outcome.n,
             ))
         })

@@ -131,9 +131,10 @@ fn generate_sample(opts: &GenerateOptions, read_only: bool) -> Result<ExitCode> 
     let t = std::time::Instant::now();
     let summary = generate(opts)?;
     eprintln!(
-        "generated {} events and {} survey responses in {} files under {} ({:.1} s)",
+        "generated {} events, {} survey responses and {} callback requests in {} files under {} ({:.1} s)",
         summary.events,
         summary.surveys,
+        summary.callbacks,
         summary.files,
         opts.out.display(),
         t.elapsed().as_secs_f64()

@@ -11,12 +11,16 @@
 //! monthly quality level drives both a CPI and, one or two months later, a
 //! KPI, with a known sign and correlation; three CPIs drive nothing. The
 //! relations are written to `data-samples/planted_relations.csv` so that the
-//! correlation feature can be checked against ground truth.
+//! correlation feature can be checked against ground truth. Beside them, on
+//! random streams of their own ([`loyalty`]), a CPI that shares only a
+//! trend with a KPI and one that a KPI leads: the traps Granger tests with
+//! a trend must not fall into.
 //!
 //! It streams day by day, so memory stays bounded whatever the size; only the
 //! per-customer attributes (a few bytes each) are held.
 
 mod days;
+mod loyalty; // the trend-only and reverse relations, on streams of their own
 mod rng;
 mod tables;
 mod workspace_files;
@@ -72,6 +76,8 @@ pub struct GenerateSummary {
     pub events: u64,
     /// Survey responses.
     pub surveys: u64,
+    /// Callback requests (the planted trend-only and reverse CPIs' table).
+    pub callbacks: u64,
     /// Parquet files written.
     pub files: usize,
 }
@@ -214,6 +220,16 @@ pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary> {
     }
 
     write_kpis(&root, &latent, &customers, &data, start, n_months)?;
+    summary.files += 1;
+
+    // Streams 5 and 6, drawn after everything else: the tables above keep
+    // their bytes.
+    let fl = loyalty::fluctuations(&root, n_months);
+    let (callbacks, files) =
+        loyalty::write_callbacks(&root, &customers, &fl, &data, start, n_months)?;
+    summary.callbacks = callbacks;
+    summary.files += files;
+    loyalty::write_kpi(&fl, &data, start, n_months)?;
     summary.files += 1;
 
     write_planted(&data.join("planted_relations.csv"))?;
@@ -436,5 +452,11 @@ mod tests {
             let inert = UNPLANTED.contains(&name);
             assert!(planted ^ inert, "{name}");
         }
+        // The generated workspace's two extra CPIs are the traps.
+        let extra: Vec<&str> = loyalty::CPIS
+            .iter()
+            .map(|(f, _)| f.trim_end_matches(".sql"))
+            .collect();
+        assert_eq!(extra, [loyalty::TREND_ONLY, loyalty::REVERSE]);
     }
 }

@@ -487,3 +487,65 @@ impl<T: Row> Partitioned for TableWriter<T> {
         Ok(1)
     }
 }
+
+/// A callback request (the planted trend-only and reverse CPIs).
+pub struct Callback {
+    pub callback_id: i64,
+    pub customer_id: i64,
+    pub segment: u8,
+    pub region: u8,
+    pub requested_at: i64,
+    pub promised_at: i64,
+    pub called_at: Option<i64>,
+}
+
+impl Row for Callback {
+    fn schema() -> SchemaRef {
+        Arc::new(Schema::new(vec![
+            f("callback_id", DataType::Int64, false),
+            f("customer_id", DataType::Int64, false),
+            f("segment", DataType::Utf8, false),
+            f("region", DataType::Utf8, false),
+            f("requested_at", ts(), false),
+            f("promised_at", ts(), false),
+            f("called_at", ts(), true),
+        ]))
+    }
+    fn columns(rows: &[Self]) -> Vec<ArrayRef> {
+        vec![
+            i64s(rows, |r| r.callback_id),
+            i64s(rows, |r| r.customer_id),
+            strs(rows, &SEGMENTS, |r| r.segment),
+            strs(rows, &REGIONS, |r| r.region),
+            tss(rows, |r| Some(r.requested_at)),
+            tss(rows, |r| Some(r.promised_at)),
+            tss(rows, |r| r.called_at),
+        ]
+    }
+}
+
+/// A month and segment of the loyalty KPI table.
+pub struct LoyaltyRow {
+    pub month: NaiveDate,
+    pub segment: u8,
+    pub repeat_rate: f64,
+}
+
+impl Row for LoyaltyRow {
+    fn schema() -> SchemaRef {
+        Arc::new(Schema::new(vec![
+            f("month", DataType::Date32, false),
+            f("segment", DataType::Utf8, false),
+            f("repeat_rate", DataType::Float64, false),
+        ]))
+    }
+    fn columns(rows: &[Self]) -> Vec<ArrayRef> {
+        vec![
+            Arc::new(Date32Array::from_iter_values(
+                rows.iter().map(|r| days(r.month)),
+            )),
+            strs(rows, &SEGMENTS, |r| r.segment),
+            f64s(rows, |r| (r.repeat_rate * 1e5).round() / 1e5),
+        ]
+    }
+}

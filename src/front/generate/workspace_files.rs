@@ -118,12 +118,22 @@ path = "data-samples/returns"
 [tables.quote_requests]
 path = "data-samples/quote_requests"
 
+[tables.callbacks]
+path = "data-samples/callbacks"
+
 [kpis.kpi_monthly]
 path = "data-samples/kpi_monthly.parquet"
 time = "month"
 dimensions = ["segment"]
 measures = { nps = "avg", ces = "avg", churn_rate = "avg", revenue = "sum", clv = "avg" }
 directions = { nps = "higher_is_better", ces = "higher_is_better", churn_rate = "lower_is_better", revenue = "higher_is_better", clv = "higher_is_better" }
+
+[kpis.kpi_loyalty]
+path = "data-samples/kpi_loyalty.parquet"
+time = "month"
+dimensions = ["segment"]
+measures = { repeat_rate = "avg" }
+directions = { repeat_rate = "higher_is_better" }
 
 [kpis.survey_responses]
 path = "data-samples/survey_responses"
@@ -144,7 +154,7 @@ pub(super) fn write_workspace_files(out: &Path) -> Result<()> {
     std::fs::write(&cfg, CONFIG_TEMPLATE).map_err(|e| CpiqError::io(&cfg, e))?;
     let dir = out.join("queries/cpis");
     std::fs::create_dir_all(&dir).map_err(|e| CpiqError::io(&dir, e))?;
-    for (name, text) in CPI_LIBRARY {
+    for (name, text) in CPI_LIBRARY.iter().chain(&super::loyalty::CPIS) {
         let p = dir.join(name);
         if !p.exists() {
             std::fs::write(&p, text).map_err(|e| CpiqError::io(&p, e))?;
@@ -154,13 +164,13 @@ pub(super) fn write_workspace_files(out: &Path) -> Result<()> {
 }
 
 pub(super) fn write_planted(path: &Path) -> Result<()> {
-    let mut s = String::from("segment,cpi,kpi,lag,sign,strength\n");
+    let mut s = String::from("segment,cpi,kpi,lag,sign,strength,kind\n");
     for (i, seg) in SEGMENTS.iter().enumerate() {
         for p in &PLANTED {
             let rho = p.rho[i];
             let sign = if rho > 0.0 { "+" } else { "-" };
             s.push_str(&format!(
-                "{seg},{},{},{},{sign},{:.2}\n",
+                "{seg},{},{},{},{sign},{:.2},drives\n",
                 p.cpi,
                 p.kpi,
                 p.lag,
@@ -168,8 +178,15 @@ pub(super) fn write_planted(path: &Path) -> Result<()> {
             ));
         }
         for cpi in UNPLANTED {
-            s.push_str(&format!("{seg},{cpi},none,,0,0.00\n"));
+            s.push_str(&format!("{seg},{cpi},none,,0,0.00,none\n"));
         }
+        let (trend, reverse, kpi) = (
+            super::loyalty::TREND_ONLY,
+            super::loyalty::REVERSE,
+            super::loyalty::KPI,
+        );
+        s.push_str(&format!("{seg},{trend},{kpi},,0,,trend_only\n"));
+        s.push_str(&format!("{seg},{reverse},{kpi},1,-,,reverse\n"));
     }
     std::fs::write(path, s).map_err(|e| CpiqError::io(path, e))
 }
