@@ -373,3 +373,22 @@ fn planted_drivers_reverse_and_trend_only_relations_are_told_apart() {
     );
     assert!(rate < 0.05, "{rate}");
 }
+
+#[test]
+fn the_shell_and_scripts_run_the_same_granger_as_the_cli() {
+    let reference = reference();
+    let ws = workspace(&reference);
+    let cli = ws
+        .cpiq(&[
+            "granger", "x1,x3", "--with", "kpi.y1", "--lags", "2", "--trend", "c", "-f", "csv",
+        ])
+        .ok();
+    let piped = crate::support::cpiq_stdin(
+        ws.path(),
+        &["-f", "csv"],
+        "\\granger x1, x3 with kpi.y1 lags 2 trend c\n",
+    );
+    assert_eq!(piped.code, 0, "{piped:?}");
+    assert_eq!(piped.stdout, cli);
+    assert_eq!(records(&cli).len(), 4);
+}
