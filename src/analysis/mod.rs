@@ -3,6 +3,7 @@
 //! an [`crate::engine::Engine`] and know no terminal, file format or flag.
 
 pub mod correlate; // CPI-to-KPI correlation: lags, significance, per segment and per customer
+pub mod drivers; // key-driver analysis over time: leads, forecasts, placebos, Shapley importance
 pub mod granger; // Granger tests in both directions, with Toda–Yamamoto augmentation
 pub mod plan; // the thin layer that answers requests: rollup or view, then slice
 pub mod rollup; // pre-aggregated CPI cells that answer repeated slices, and their staleness

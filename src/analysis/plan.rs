@@ -11,6 +11,7 @@ use datafusion::arrow::array::RecordBatch;
 use datafusion::prelude::SessionContext;
 
 use super::correlate::{self, CorrelateRequest, Correlation};
+use super::drivers::{self, Drivers, DriversRequest};
 use super::granger::{self, Granger, GrangerRequest};
 use super::rollup::{self, Choice};
 use super::slice::{self, CpiSliceFunction, ExplainRequest, RollupSource, SliceRequest};
@@ -117,6 +118,18 @@ pub async fn correlate(engine: &Engine, req: &CorrelateRequest) -> Result<Correl
 /// Granger tests of CPIs and KPIs, both directions.
 pub async fn granger(engine: &Engine, req: &GrangerRequest) -> Result<Granger> {
     granger::run(
+        engine.ctx(),
+        &engine.definitions(),
+        &engine.workspace().kpis,
+        &engine.calendar(),
+        req,
+    )
+    .await
+}
+
+/// Rank CPIs as drivers of a KPI.
+pub async fn drivers(engine: &Engine, req: &DriversRequest) -> Result<Drivers> {
+    drivers::run(
         engine.ctx(),
         &engine.definitions(),
         &engine.workspace().kpis,

@@ -6,6 +6,7 @@
 use chrono::NaiveDate;
 use clap::{Args, CommandFactory, Parser};
 
+use crate::analysis::drivers::DriversRequest;
 use crate::analysis::granger::{DEFAULT_MAX_LAG, GrangerRequest, LagChoice, TestSpec, Trend};
 use crate::foundation::error::{CpiqError, Result};
 use crate::{
@@ -394,6 +395,86 @@ pub fn slice_grammar() -> clap::Command {
 /// The grammar of `\correlate`.
 pub fn correlate_grammar() -> clap::Command {
     CorrelateLine::command()
+}
+
+/// Options of a key-driver analysis.
+#[derive(Debug, Clone, PartialEq, Eq, Args)]
+pub struct DriversArgs {
+    /// The KPI, as kpi_table.column.
+    #[arg(value_name = "KPI")]
+    pub kpi: String,
+    /// CPIs to rank, comma-separated (default: every CPI that carries --by).
+    #[arg(long, value_name = "CPI[,CPI…]")]
+    pub cpis: Option<String>,
+    /// Grain: week, month or quarter.
+    #[arg(long, default_value = "month", value_name = "GRAIN", value_parser = parse_grain)]
+    pub per: Grain,
+    /// A dimension both the CPIs and the KPI table carry.
+    #[arg(long, value_name = "DIM")]
+    pub by: Option<String>,
+    /// The largest lead and Granger order considered.
+    #[arg(long, default_value_t = DEFAULT_MAX_LAG, value_name = "M")]
+    pub max_lag: usize,
+    /// Deterministic terms: c (constant) or ct (constant and linear trend).
+    #[arg(long, default_value = "ct", value_name = "c|ct", value_parser = parse_trend)]
+    pub trend: Trend,
+    /// Periods forecast out of sample (default min(12, n/4)).
+    #[arg(long, value_name = "K")]
+    pub holdout: Option<usize>,
+    /// Placebo shifts behind placebo_p.
+    #[arg(long, default_value_t = 200, value_name = "N")]
+    pub placebos: usize,
+    /// Seed of the placebo shifts.
+    #[arg(long, default_value_t = 1, value_name = "S")]
+    pub seed: u64,
+    /// First day of the series (YYYY-MM-DD).
+    #[arg(long, value_name = "DATE")]
+    pub from: Option<String>,
+    /// First day after the series.
+    #[arg(long, value_name = "DATE")]
+    pub to: Option<String>,
+    /// Draw importance bars with lead and verdict: on the terminal instead
+    /// of the table, or as FILE.svg / FILE.png.
+    #[arg(long, value_name = "FILE", num_args = 0..=1)]
+    pub chart: Option<Option<std::path::PathBuf>>,
+}
+
+impl DriversArgs {
+    /// The checked request.
+    pub fn to_request(&self) -> Result<DriversRequest> {
+        Ok(DriversRequest {
+            kpi: self.kpi.clone(),
+            cpis: self.cpis.as_deref().map(split_list).unwrap_or_default(),
+            per: self.per,
+            by: self.by.clone(),
+            max_lag: self.max_lag,
+            trend: self.trend,
+            holdout: self.holdout,
+            placebos: self.placebos,
+            seed: self.seed,
+            from: optional_date("--from", self.from.as_deref())?,
+            to: optional_date("--to", self.to.as_deref())?,
+        })
+    }
+}
+
+#[derive(Debug, Parser)]
+#[command(name = "\\drivers", no_binary_name = true, disable_help_flag = true)]
+struct DriversLine {
+    #[command(flatten)]
+    args: DriversArgs,
+}
+
+/// Parse the arguments of `\drivers` (flags, or the same words without dashes).
+pub fn parse_drivers(rest: &str) -> Result<DriversArgs> {
+    DriversLine::try_parse_from(list_words(rest, &drivers_grammar())?)
+        .map(|l| l.args)
+        .map_err(clap_usage)
+}
+
+/// The grammar of `\drivers`.
+pub fn drivers_grammar() -> clap::Command {
+    DriversLine::command()
 }
 
 /// The grammar of `\granger`.

@@ -28,6 +28,12 @@ impl Session {
                 .collect();
             return Ok((charts, self.last_scatters.len() - shown));
         }
+        if self.last_kind == ResultKind::Drivers
+            && let Some((_, batches)) = &self.last
+            && let Some(b) = batches.first()
+        {
+            return Ok((vec![Chart::Bars(crate::present::chart::bars_of(b)?)], 0));
+        }
         let (_, batches) = self.last.as_ref().ok_or_else(|| {
             CpiqError::Usage(
                 "nothing to chart yet: run a slice (\\slice … per month) or a correlation first"

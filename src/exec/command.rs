@@ -9,8 +9,8 @@ use std::path::PathBuf;
 use std::str::FromStr;
 
 use super::args::{
-    self, CorrelateArgs, ExplainArgs, GrangerArgs, RollupArgs, SliceArgs, parse_correlate,
-    parse_explain, parse_granger, parse_rollup, parse_slice,
+    self, CorrelateArgs, DriversArgs, ExplainArgs, GrangerArgs, RollupArgs, SliceArgs,
+    parse_correlate, parse_drivers, parse_explain, parse_granger, parse_rollup, parse_slice,
 };
 use crate::foundation::error::{CpiqError, Result};
 use crate::present::output::{Expanded, Format};
@@ -38,6 +38,8 @@ pub enum Command {
     Correlate(Box<CorrelateArgs>),
     /// `\granger CPI[,CPI…] with KPI[,KPI…] [per GRAIN] [by DIM] [lags N | max-lag M] …`.
     Granger(Box<GrangerArgs>),
+    /// `\drivers KPI [cpis CPI,…] [per GRAIN] [by DIM] [max-lag M] …`: rank CPIs as drivers.
+    Drivers(Box<DriversArgs>),
     /// `\explain CPI by DIM from-period P1 to-period P2 [per GRAIN]`: why a CPI moved.
     Explain(Box<ExplainArgs>),
     /// `\rollup build|refresh|status|drop [CPI…] [grain GRAIN]`: manage rollups.
@@ -176,6 +178,13 @@ pub const COMMANDS: &[CommandSpec] = &[
         "Granger tests both ways: does the CPI lead the KPI, or the KPI the CPI?",
     )
     .with(Grammar::Keywords(args::granger_grammar)),
+    spec(
+        "drivers",
+        &[],
+        "KPI [cpis CPI,…] [per GRAIN] [by DIM] [max-lag M] [trend c|ct] [holdout K] [placebos N] [seed S]",
+        "rank CPIs as drivers of a KPI: lead, Granger both ways, forecast gain, placebo, importance",
+    )
+    .with(Grammar::Keywords(args::drivers_grammar)),
     spec(
         "explain",
         &["explain-change"],
@@ -400,6 +409,7 @@ impl FromStr for Command {
             "explain" => Ok(Command::Explain(Box::new(parse_explain(rest)?))),
             "correlate" => Ok(Command::Correlate(Box::new(parse_correlate(rest)?))),
             "granger" => Ok(Command::Granger(Box::new(parse_granger(rest)?))),
+            "drivers" => Ok(Command::Drivers(Box::new(parse_drivers(rest)?))),
             "set" => {
                 if rest.is_empty() {
                     return Ok(Command::Set(None));
@@ -494,6 +504,7 @@ mod tests {
             "cpi" | "unset" => "x".into(),
             "slice" | "compare" => "on_time_delivery".into(),
             "correlate" | "granger" => "on_time_delivery with kpi_monthly.nps".into(),
+            "drivers" => "kpi_monthly.nps".into(),
             "explain" | "explain-change" => "x by c from-period 2024-01 to-period 2024-02".into(),
             "maxrows" => "10".into(),
             "export" => "out.parquet".into(),

@@ -9,7 +9,9 @@ use std::time::Instant;
 use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 
-use super::args::{CorrelateArgs, ExplainArgs, GrangerArgs, RollupAction, RollupArgs, SliceArgs};
+use super::args::{
+    CorrelateArgs, DriversArgs, ExplainArgs, GrangerArgs, RollupAction, RollupArgs, SliceArgs,
+};
 use super::command::{Command, command_help, help_text};
 use super::route::batch_has_missed;
 use super::{Flow, LastSource, Screen, Session};
@@ -74,6 +76,7 @@ impl Session {
             }
             Command::Correlate(args) => self.correlate(&args).await?,
             Command::Granger(args) => self.granger(&args).await?,
+            Command::Drivers(args) => self.drivers(&args).await?,
             Command::Explain(args) => self.explain_change(&args).await?,
             Command::Timing(on) => self.timing(on)?,
         }
@@ -331,6 +334,52 @@ impl Session {
                 writeln!(self.out, "{v}")?;
             }
             self.out.flush()?;
+        }
+        Ok(())
+    }
+
+    /// `\drivers`: notes on stderr, the table (formatted on the screen),
+    /// then the ranked summary; importance bars with `chart`.
+    async fn drivers(&mut self, args: &DriversArgs) -> Result<()> {
+        let req = args.to_request()?;
+        let result = plan::drivers(&self.engine, &req).await?;
+        for n in &result.notes {
+            eprintln!("{n}");
+        }
+        if let Some(Some(p)) = &args.chart {
+            self.chart_file_format(p)?;
+        }
+        let on_screen = self.output.is_none() && self.format == Format::Table;
+        self.remember(
+            ResultKind::Drivers,
+            result.batch.schema(),
+            vec![result.batch.clone()],
+            Vec::new(),
+            result.summary.clone(),
+        );
+        let bars =
+            crate::present::chart::Chart::Bars(crate::present::chart::bars_of(&result.batch)?);
+        if let Some(None) = &args.chart {
+            for v in &result.summary {
+                writeln!(self.out, "{v}")?;
+            }
+            writeln!(self.out)?;
+            return self.draw(&[bars], None, 0);
+        }
+        let shown = if on_screen {
+            output::display_correlation(&result.batch)?
+        } else {
+            result.batch
+        };
+        self.emit_memory(shown.schema(), vec![shown], None).await?;
+        if on_screen {
+            for v in &result.summary {
+                writeln!(self.out, "{v}")?;
+            }
+            self.out.flush()?;
+        }
+        if let Some(Some(p)) = &args.chart {
+            self.draw(&[bars], Some(p), 0)?;
         }
         Ok(())
     }

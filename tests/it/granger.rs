@@ -392,3 +392,67 @@ fn the_shell_and_scripts_run_the_same_granger_as_the_cli() {
     assert_eq!(piped.stdout, cli);
     assert_eq!(records(&cli).len(), 4);
 }
+
+/// `cpiq drivers` against the same definitions recomputed in Python:
+/// statsmodels' HAC OLS (coef, se, p, R²), a brute-force Shapley over all
+/// subsets, and numpy re-implementations of the lead, the out-of-sample gain
+/// and the placebo p-value (SplitMix64 shifts).
+#[test]
+fn drivers_figures_equal_statsmodels_and_plain_reimplementations() {
+    let reference = reference();
+    let ws = workspace(&reference);
+    for case in reference["drivers"].as_array().unwrap() {
+        let kpi = format!("kpi.{}", case["kpi"].as_str().unwrap());
+        let cpis: Vec<&str> = case["cpis"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_str().unwrap())
+            .collect();
+        let list = cpis.join(",");
+        let max_lag = case["max_lag"].to_string();
+        let out = ws
+            .cpiq(&[
+                "drivers",
+                &kpi,
+                "--cpis",
+                &list,
+                "--max-lag",
+                &max_lag,
+                "-f",
+                "csv",
+            ])
+            .ok();
+        assert!(
+            out.starts_with("kpi,cpi,lead,n,r_levels,r_prewhitened,granger_q,reverse_q,oos_gain,placebo_p,coef,coef_se,coef_p,importance,model_r2,verdict,expected"),
+            "{out}"
+        );
+        let rows = records(&out);
+        assert_eq!(rows.len(), cpis.len());
+        // Ordered by importance, largest first.
+        let imp: Vec<f64> = rows
+            .iter()
+            .map(|r| r["importance"].parse().unwrap())
+            .collect();
+        assert!(imp.windows(2).all(|w| w[0] >= w[1]), "{imp:?}");
+        for row in &rows {
+            let want = &case["rows"][row["cpi"].as_str()];
+            assert_eq!(row["lead"], want["lead"].to_string(), "{}", row["cpi"]);
+            for col in [
+                "r_levels",
+                "r_prewhitened",
+                "oos_gain",
+                "placebo_p",
+                "coef",
+                "coef_se",
+                "coef_p",
+                "importance",
+                "model_r2",
+            ] {
+                close(&row[col], &want[col], &format!("{} {col}", row["cpi"]));
+            }
+        }
+        let sum: f64 = imp.iter().sum();
+        assert!(sum < rows[0]["model_r2"].parse::<f64>().unwrap());
+    }
+}

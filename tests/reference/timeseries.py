@@ -68,7 +68,10 @@ y3 = np.empty(T)
 y3[0] = 10.0
 y3[1:] = 10.0 + 50.0 * (x3[:-1] - 0.7) + 0.5 * ar1(0.6, T - 1)
 
-series = {"x1": x1, "y1": y1, "x2": x2, "y2": y2, "x3": x3, "y3": y3}
+# Case 4: an AR(1) CPI unrelated to any KPI, for the drivers model.
+x4 = 0.8 + 0.02 * ar1(0.5, T)
+
+series = {"x1": x1, "y1": y1, "x2": x2, "y2": y2, "x3": x3, "y3": y3, "x4": x4}
 
 
 def design(x, y, n, trend, augment, rows=None):
@@ -178,12 +181,106 @@ for cpi, kpi in [("x1", "y1"), ("x3", "y3")]:
         r[str(lag)] = {"n": int(ok.sum()), "r": float(np.corrcoef(a[ok], b[ok])[0, 1])}
     prewhiten.append({"cpi": cpi, "kpi": kpi, "max_lag": 4, "order": p, "lags": r})
 
+def splitmix64(seed):
+    state = seed
+    mask = (1 << 64) - 1
+    while True:
+        state = (state + 0x9E3779B97F4A7C15) & mask
+        z = state
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & mask
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & mask
+        yield z ^ (z >> 31)
+
+
+def corr_at(a, b, lag):
+    """Pearson r of a_t with b_(t+lag) over pairs where both exist."""
+    u, v = a[: len(a) - lag], b[lag:]
+    ok = ~(np.isnan(u) | np.isnan(v))
+    return float(np.corrcoef(u[ok], v[ok])[0, 1]), int(ok.sum())
+
+
+def drivers(kpi, cpis, max_lag, trend="ct", placebos=200, seed=1):
+    """What `cpiq drivers` reports per CPI, recomputed from the definitions."""
+    y = series[kpi]
+    n_grid = len(y)
+    rows = {}
+    for c in cpis:
+        x = series[c]
+        sel = ar_select_order(x, maxlag=max_lag, ic="aic", trend="c")
+        p = 0 if not sel.ar_lags else max(sel.ar_lags)
+        phi = AutoReg(x, lags=p, trend="c").fit().params[1:]
+        def filt(s):
+            out = np.full(len(s), np.nan)
+            for t in range(p, len(s)):
+                out[t] = s[t] - sum(phi[i] * s[t - 1 - i] for i in range(p))
+            return out
+        e, f = filt(x), filt(y)
+        rs = [corr_at(e, f, lag)[0] for lag in range(1, max_lag + 1)]
+        lead = int(np.argmax(np.abs(rs))) + 1
+        r_pw = rs[lead - 1]
+        r_lv = corr_at(x, y, lead)[0]
+        # The Granger order (AIC on the common sample, as granger() above).
+        order = granger(c, kpi, "cpi_leads", max_lag=max_lag, trend=trend)
+        q, n_obs = order["lags"], order["n"]
+        holdout = min(12, n_obs // 4)
+        yy, full, _, _ = design(x, y, q, trend, 0)
+        base = full[:, : (2 if trend == "ct" else 1) + q]
+        err_b = err_f = 0.0
+        for i in range(len(yy) - holdout, len(yy)):
+            bb = np.linalg.lstsq(base[:i], yy[:i], rcond=None)[0]
+            bf = np.linalg.lstsq(full[:i], yy[:i], rcond=None)[0]
+            err_b += abs(yy[i] - base[i] @ bb)
+            err_f += abs(yy[i] - full[i] @ bf)
+        gain = 1.0 - err_f / err_b
+        rng = splitmix64(seed)
+        lo, hi = max_lag + 1, n_grid - max_lag - 1
+        hits = 0
+        for _ in range(placebos):
+            s_ = lo + next(rng) % (hi - lo + 1)
+            shifted = np.array([e[(t + s_) % n_grid] for t in range(n_grid)])
+            if abs(corr_at(shifted, f, lead)[0]) >= abs(r_pw):
+                hits += 1
+        rows[c] = {"lead": lead, "r_levels": r_lv, "r_prewhitened": r_pw, "oos_gain": gain,
+                   "placebo_p": (1 + hits) / (1 + placebos), "granger_lags": q}
+    # The multivariate model: KPI(t) on every CPI at its lead, z-scored.
+    cols = {c: np.r_[[np.nan] * rows[c]["lead"], series[c][: -rows[c]["lead"]]] for c in cpis}
+    mat = np.column_stack([y] + [cols[c] for c in cpis])
+    keep = ~np.isnan(mat).any(axis=1)
+    t = np.arange(n_grid, dtype=float)[keep]
+    m = mat[keep]
+    z = (m - m.mean(axis=0)) / m.std(axis=0, ddof=1)
+    def exog(idx):
+        parts = [np.ones(len(z))] + ([t] if trend == "ct" else []) + [z[:, 1 + i] for i in idx]
+        return np.column_stack(parts)
+    nw = int(np.floor(4 * (len(z) / 100) ** (2 / 9)))
+    fit = sm.OLS(z[:, 0], exog(range(len(cpis)))).fit(cov_type="HAC", cov_kwds={"maxlags": nw})
+    off = 2 if trend == "ct" else 1
+    from itertools import combinations
+    from math import factorial
+    def r2(idx):
+        return sm.OLS(z[:, 0], exog(idx)).fit().rsquared
+    k = len(cpis)
+    for j, c in enumerate(cpis):
+        others = [i for i in range(k) if i != j]
+        share = 0.0
+        for size in range(k):
+            for subset in combinations(others, size):
+                w = factorial(size) * factorial(k - size - 1) / factorial(k)
+                share += w * (r2(list(subset) + [j]) - r2(list(subset)))
+        rows[c].update({"coef": float(fit.params[off + j]), "coef_se": float(fit.bse[off + j]),
+                        "coef_p": float(fit.pvalues[off + j]), "importance": share,
+                        "model_r2": float(fit.rsquared)})
+    return {"kpi": kpi, "cpis": cpis, "max_lag": max_lag, "trend": trend, "placebos": placebos,
+            "seed": seed, "n_model": int(len(z)), "newey_west_lags": nw, "rows": rows}
+
+
 out = {
     "start": "2020-01-01",
     "series": {k: [None if np.isnan(v) else float(v) for v in s] for k, s in series.items()},
     "granger": cases,
     "ar": ar,
     "prewhiten": prewhiten,
+    "drivers": [drivers("y1", ["x1", "x3", "x4"], 3)],
 }
 target = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).with_suffix(".json")
 target.write_text(json.dumps(out, indent=1) + "\n")

@@ -311,15 +311,35 @@ pub fn on_grid(
     cal: &Calendar,
     per: Grain,
 ) -> (Vec<NaiveDate>, Grid, Grid) {
-    let of = |s: &Series| -> BTreeMap<NaiveDate, f64> {
-        s.iter()
-            .filter(|((d, e, _), _)| d == dim && e.is_none())
-            .map(|((_, _, p), v)| (*p, *v))
-            .collect()
-    };
-    let (a, b) = (of(a), of(b));
-    let first = a.keys().chain(b.keys()).min().copied();
-    let last = a.keys().chain(b.keys()).max().copied();
+    let (periods, mut grids) = on_common_grid(&[a, b], dim, cal, per);
+    let gb = grids.pop().unwrap_or_default();
+    let ga = grids.pop().unwrap_or_default();
+    (periods, ga, gb)
+}
+
+/// Dimension value `dim` of every series on one period grid, as
+/// [`on_grid`] places two.
+pub fn on_common_grid(
+    all: &[&Series],
+    dim: &Option<String>,
+    cal: &Calendar,
+    per: Grain,
+) -> (Vec<NaiveDate>, Vec<Grid>) {
+    let maps: Vec<BTreeMap<NaiveDate, f64>> = all
+        .iter()
+        .map(|s| {
+            s.iter()
+                .filter(|((d, e, _), _)| d == dim && e.is_none())
+                .map(|((_, _, p), v)| (*p, *v))
+                .collect()
+        })
+        .collect();
+    let first = maps.iter().filter_map(|m| m.keys().next()).min().copied();
+    let last = maps
+        .iter()
+        .filter_map(|m| m.keys().next_back())
+        .max()
+        .copied();
     let mut periods = Vec::new();
     if let (Some(mut p), Some(last)) = (first, last) {
         while p <= last {
@@ -327,7 +347,9 @@ pub fn on_grid(
             p = cal.shift(per, p, 1);
         }
     }
-    let place = |s: &BTreeMap<NaiveDate, f64>| periods.iter().map(|p| s.get(p).copied()).collect();
-    let (ga, gb) = (place(&a), place(&b));
-    (periods, ga, gb)
+    let grids = maps
+        .iter()
+        .map(|m| periods.iter().map(|p| m.get(p).copied()).collect())
+        .collect();
+    (periods, grids)
 }

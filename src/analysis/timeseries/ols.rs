@@ -97,6 +97,36 @@ pub fn f_test(restricted: &Fit, full: &Fit) -> Option<FTest> {
     })
 }
 
+/// Coefficient standard errors robust to heteroskedasticity and
+/// autocorrelation (Newey–West, Bartlett weights 1 − l/(m+1) up to `maxlags`):
+/// statsmodels' `OLS(y, x).fit(cov_type="HAC", cov_kwds={"maxlags": m})`,
+/// whose default applies no n/(n − k) factor (`use_correction=False`).
+pub fn hac_se(x: &[Vec<f64>], y: &[f64], fit: &Fit, maxlags: usize) -> Option<Vec<f64>> {
+    let (n, k) = (fit.n, fit.k);
+    let design = DMatrix::from_fn(n, k, |i, j| x[i][j]);
+    let beta = DVector::from_column_slice(&fit.coef);
+    let resid = DVector::from_column_slice(y) - &design * &beta;
+    let xtx_inv = (design.transpose() * &design).try_inverse()?;
+    let xu = DMatrix::from_fn(n, k, |i, j| design[(i, j)] * resid[i]);
+    let mut s = xu.transpose() * &xu;
+    for lag in 1..=maxlags.min(n.saturating_sub(1)) {
+        let w = 1.0 - lag as f64 / (maxlags as f64 + 1.0);
+        let later = xu.rows(lag, n - lag);
+        let earlier = xu.rows(0, n - lag);
+        let g = later.transpose() * earlier;
+        s += (&g + g.transpose()) * w;
+    }
+    let cov = &xtx_inv * s * &xtx_inv;
+    Some((0..k).map(|j| cov[(j, j)].max(0.0).sqrt()).collect())
+}
+
+/// R² of a fit with a constant: 1 − SSR / Σ(y − ȳ)².
+pub fn r_squared(fit: &Fit, y: &[f64]) -> f64 {
+    let mean = y.iter().sum::<f64>() / y.len() as f64;
+    let sst: f64 = y.iter().map(|v| (v - mean) * (v - mean)).sum();
+    if sst == 0.0 { 0.0 } else { 1.0 - fit.ssr / sst }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -135,6 +135,10 @@ pub enum Cmd {
     /// (`kpi_leads`)? F tests with a trend by default, lag order by AIC,
     /// Toda–Yamamoto augmentation, Benjamini–Hochberg q-values, verdicts.
     Granger(crate::exec::args::GrangerArgs),
+    /// Rank CPIs as drivers of a KPI over time: lead, Granger both ways,
+    /// out-of-sample forecast gain, placebo p-value, a multivariate model
+    /// with Newey–West errors and Shapley importance, and a verdict.
+    Drivers(crate::exec::args::DriversArgs),
     /// Split the change of a CPI between two periods into rate and mix
     /// effects per value of one dimension (guards against Simpson's paradox).
     ExplainChange(crate::exec::args::ExplainArgs),

@@ -234,6 +234,7 @@ async fn one_shot(session: &mut Session, command: Option<&Cmd>) -> Result<ExitCo
         Some(Cmd::Slice(args)) => Command::Slice(Box::new(args.clone())),
         Some(Cmd::Correlate(args)) => Command::Correlate(Box::new(args.clone())),
         Some(Cmd::Granger(args)) => Command::Granger(Box::new(args.clone())),
+        Some(Cmd::Drivers(args)) => Command::Drivers(Box::new(args.clone())),
         Some(Cmd::ExplainChange(args)) => Command::Explain(Box::new(args.clone())),
         Some(Cmd::Cpis) => Command::Cpis,
         Some(Cmd::Check) => Command::Check,

@@ -17,7 +17,7 @@ use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::text_anchor;
 
-use super::{Chart, Scatter, Trend, format_tick, nice_ticks, value_range};
+use super::{Bars, Chart, Scatter, Trend, format_tick, nice_ticks, value_range};
 use crate::foundation::error::{CpiqError, Result};
 
 /// Pixels of one chart panel.
@@ -127,6 +127,7 @@ fn draw_all<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, charts: &[Chart])
         match chart {
             Chart::Trend(t) => trend(area, t)?,
             Chart::Scatter(s) => scatter(area, s)?,
+            Chart::Bars(b) => bars(area, b)?,
         }
     }
     Ok(())
@@ -304,6 +305,78 @@ fn left_out_note(t: &Trend) -> Option<String> {
     } else {
         note
     })
+}
+
+/// Importance bars: one horizontal bar per dimension value and CPI, labelled
+/// with the lead and the verdict; drivers in the first colour.
+fn bars<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, b: &Bars) -> Result<()> {
+    let labels: Vec<String> = b
+        .groups
+        .iter()
+        .flat_map(|(dim, g)| {
+            g.iter().map(move |x| {
+                let lead = x
+                    .lead
+                    .map(|l| format!("lead {l}"))
+                    .unwrap_or_else(|| "no lead".into());
+                match dim {
+                    Some(d) => format!("[{d}] {} ({lead}, {})", x.cpi, x.verdict),
+                    None => format!("{} ({lead}, {})", x.cpi, x.verdict),
+                }
+            })
+        })
+        .collect();
+    let values: Vec<(f64, bool)> = b
+        .groups
+        .iter()
+        .flat_map(|(_, g)| {
+            g.iter()
+                .map(|x| (x.importance.unwrap_or(0.0).max(0.0), x.verdict == "drives"))
+        })
+        .collect();
+    let top = values.iter().map(|v| v.0).fold(0.0f64, f64::max);
+    let (_, xhi, xstep) = nice_ticks(0.0, if top > 0.0 { top } else { 1.0 }, 6);
+    let n = values.len().max(1) as i32;
+    let longest = labels.iter().map(|l| l.chars().count()).max().unwrap_or(10) as u32;
+    let mut chart = ChartBuilder::on(area)
+        .caption(
+            format!("{}: driver importance (Shapley share of R²)", b.kpi),
+            (FONT, 18).into_font().style(FontStyle::Bold),
+        )
+        .margin(16)
+        .margin_right(28)
+        .x_label_area_size(40)
+        .y_label_area_size((longest * 7).clamp(120, 520))
+        .build_cartesian_2d(0.0..xhi, 0..n)
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .disable_y_mesh()
+        .light_line_style(RGBColor(235, 235, 235))
+        .x_labels((xhi / xstep).round() as usize + 1)
+        .x_label_formatter(&|x| format_tick(None, *x, xstep))
+        .y_labels(n as usize + 1)
+        .y_label_formatter(&|i| {
+            let row = (n - 1 - *i) as usize;
+            labels.get(row).cloned().unwrap_or_default()
+        })
+        .x_desc("share of R²")
+        .label_style((FONT, 12))
+        .axis_desc_style((FONT, 14))
+        .draw()
+        .map_err(err)?;
+    chart
+        .draw_series(values.iter().enumerate().map(|(row, (v, drives))| {
+            let y = n - 1 - row as i32;
+            let colour = if *drives {
+                PALETTE[0]
+            } else {
+                RGBColor(170, 170, 170)
+            };
+            Rectangle::new([(0.0, y), (*v, y + 1)], colour.filled())
+        }))
+        .map_err(err)?;
+    Ok(())
 }
 
 fn scatter<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, s: &Scatter) -> Result<()> {

@@ -123,6 +123,72 @@ pub enum Chart {
     Trend(Trend),
     /// A CPI against a KPI.
     Scatter(Scatter),
+    /// CPIs ranked as drivers of a KPI.
+    Bars(Bars),
+}
+
+/// One bar: a CPI's importance as a driver, with its lead and verdict.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Bar {
+    /// The CPI.
+    pub cpi: String,
+    /// Its Shapley share of R² (`None` when the model could not be fitted).
+    pub importance: Option<f64>,
+    /// Its lead in periods.
+    pub lead: Option<i64>,
+    /// The verdict (`drives`, `trend_only`, …).
+    pub verdict: String,
+}
+
+/// The importance bars of a drivers result, one group per dimension value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Bars {
+    /// The KPI.
+    pub kpi: String,
+    /// (dimension value, its bars in rank order).
+    pub groups: Vec<(Option<String>, Vec<Bar>)>,
+}
+
+/// The bars of a drivers table (columns `kpi`, the dimension, `cpi`,
+/// `lead`, …, `importance`, …, `verdict`).
+pub fn bars_of(batch: &RecordBatch) -> Result<Bars> {
+    use crate::analysis::drivers::col as d;
+    let schema = batch.schema();
+    let cpi = columns::strings(batch, d::CPI)?;
+    let verdict = columns::strings(batch, d::VERDICT)?;
+    let importance = columns::floats(batch, d::IMPORTANCE)?;
+    let lead = columns::integers(batch, d::LEAD)?;
+    let kpi = columns::strings(batch, d::KPI)?;
+    // The dimension column, when there is one, sits between kpi and cpi.
+    let dim = (schema.index_of(d::CPI).ok() == Some(2))
+        .then(|| columns::strings(batch, schema.field(1).name()))
+        .transpose()?;
+    let mut groups: Vec<(Option<String>, Vec<Bar>)> = Vec::new();
+    for i in 0..batch.num_rows() {
+        let key = dim
+            .as_ref()
+            .filter(|c| !c.is_null(i))
+            .map(|c| c.value(i).to_string());
+        if groups.last().is_none_or(|g| g.0 != key) {
+            groups.push((key, Vec::new()));
+        }
+        if let Some(g) = groups.last_mut() {
+            g.1.push(Bar {
+                cpi: cpi.value(i).to_string(),
+                importance: (!importance.is_null(i)).then(|| importance.value(i)),
+                lead: (!lead.is_null(i)).then(|| lead.value(i)),
+                verdict: verdict.value(i).to_string(),
+            });
+        }
+    }
+    Ok(Bars {
+        kpi: if batch.num_rows() > 0 {
+            kpi.value(0).to_string()
+        } else {
+            String::new()
+        },
+        groups,
+    })
 }
 
 /// The period labels for `periods`: the coarsest form that tells them apart.

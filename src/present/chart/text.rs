@@ -6,11 +6,13 @@
 //! apart by ANSI colours and Unicode markers; without, by ASCII markers
 //! alone, so a chart in a log file or a dumb terminal still reads.
 
+mod bars; // driver importance bars
 mod grid; // the character grid and the chart frame
 mod scatter; // scatter charts
 mod trend; // trend charts
 
 use super::Chart;
+use bars::bars;
 use scatter::scatter;
 use trend::trend;
 
@@ -150,6 +152,7 @@ pub fn render(chart: &Chart, o: &TextOptions) -> String {
     match chart {
         Chart::Trend(t) => trend(t, o),
         Chart::Scatter(s) => scatter(s, o),
+        Chart::Bars(b) => bars(b, o),
     }
 }
 

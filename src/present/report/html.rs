@@ -217,13 +217,25 @@ fn statement(h: &mut String, n: usize, c: &Captured, defs: &[CpiDefinition]) -> 
             })
             .unwrap_or_default(),
         ResultKind::Granger | ResultKind::Listing => Vec::new(),
+        ResultKind::Drivers => chart::bars_of(
+            &r.batches
+                .first()
+                .cloned()
+                .unwrap_or_else(|| RecordBatch::new_empty(r.schema.clone())),
+        )
+        .map(|b| vec![Chart::Bars(b)])
+        .unwrap_or_default(),
     };
     if !charts.is_empty() {
         let svg = chart::image::svg(&charts)?;
         h.push_str(&svg.replacen("<svg ", "<svg class=\"chart\" ", 1));
         h.push('\n');
     }
-    if matches!(r.kind, ResultKind::Correlation | ResultKind::Granger) && !r.verdicts.is_empty() {
+    if matches!(
+        r.kind,
+        ResultKind::Correlation | ResultKind::Granger | ResultKind::Drivers
+    ) && !r.verdicts.is_empty()
+    {
         h.push_str("<ul class=\"verdicts\">\n");
         for v in &r.verdicts {
             let _ = writeln!(h, "<li>{}</li>", escape(v));
@@ -252,7 +264,7 @@ fn table(h: &mut String, r: &super::CapturedResult, defs: &[CpiDefinition]) -> R
         }
         let display = match r.kind {
             ResultKind::Slice => crate::present::output::display_batch(raw, &units)?,
-            ResultKind::Correlation | ResultKind::Granger => {
+            ResultKind::Correlation | ResultKind::Granger | ResultKind::Drivers => {
                 crate::present::output::display_correlation(raw)?
             }
             _ => raw.clone(),

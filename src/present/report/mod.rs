@@ -36,6 +36,8 @@ pub enum ResultKind {
     Correlation,
     /// Granger tests.
     Granger,
+    /// Key drivers of a KPI.
+    Drivers,
     /// A listing (`\cpis`, `\d`, rollup reports…).
     Listing,
 }
