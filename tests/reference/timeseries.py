@@ -222,7 +222,7 @@ def drivers(kpi, cpis, max_lag, trend="ct", placebos=200, seed=1):
         # The Granger order (AIC on the common sample, as granger() above).
         order = granger(c, kpi, "cpi_leads", max_lag=max_lag, trend=trend)
         q, n_obs = order["lags"], order["n"]
-        holdout = min(12, n_obs // 4)
+        holdout = min(12, int((~(np.isnan(x) | np.isnan(y))).sum()) // 4)
         yy, full, _, _ = design(x, y, q, trend, 0)
         base = full[:, : (2 if trend == "ct" else 1) + q]
         err_b = err_f = 0.0

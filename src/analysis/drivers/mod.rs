@@ -273,7 +273,7 @@ fn dimension_rows(
                 pearson(&a, &b).and_then(|r| p_value(r, a.len()))
             })
             .collect();
-        let holdout = req.holdout.unwrap_or((forward.n / 4).min(12));
+        let holdout = req.holdout.unwrap_or((aligned / 4).min(12));
         let oos_gain = evidence::oos_gain(x, &y, forward.lags, req.trend, holdout);
         let placebo_p = match (&white, lead) {
             (Some((e, f)), Some((l, r))) => {
