@@ -644,3 +644,34 @@ fn the_shell_and_scripts_run_the_same_drivers_as_the_cli() {
         &text[..200.min(text.len())]
     );
 }
+
+#[test]
+fn a_report_shows_the_drivers_table_summary_and_bars() {
+    let dir = tempfile::tempdir().unwrap();
+    let job = dir.path().join("drivers.sql");
+    std::fs::write(&job, "\\drivers kpi_monthly.nps by segment max-lag 2\n").unwrap();
+    let run = crate::support::cpiq_in(
+        &crate::support::repo(),
+        &[
+            "report",
+            job.to_str().unwrap(),
+            "--html",
+            "report.html",
+            "--output-dir",
+            dir.path().to_str().unwrap(),
+        ],
+    );
+    assert_eq!(run.code, 0, "{run:?}");
+    let html = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
+    assert!(
+        html.contains(
+            "kpi_monthly.nps [smb]: first_contact_resolution drives it, leading by 1 month"
+        ),
+        "no summary"
+    );
+    assert!(html.contains("<th>importance</th>") && html.contains("<th>verdict</th>"));
+    assert!(
+        html.contains("driver importance (Shapley share of R²)"),
+        "no bars"
+    );
+}
