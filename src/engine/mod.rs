@@ -24,7 +24,9 @@ use std::sync::Arc;
 
 use datafusion::dataframe::DataFrame;
 use datafusion::execution::SessionStateBuilder;
+use datafusion::execution::context::SQLOptions;
 use datafusion::execution::runtime_env::RuntimeEnv;
+use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
 use crate::foundation::error::{CpiqError, Result};
@@ -427,6 +429,72 @@ impl Engine {
     /// Plan one SQL statement. DDL (`CREATE VIEW …`) takes effect here.
     pub async fn sql(&self, sql: &str) -> Result<DataFrame> {
         Ok(self.ctx.sql(sql).await?)
+    }
+
+    /// Plan one SQL statement without running any of it, for a read-only
+    /// session: the logical plan, and what in it would write (DDL, DML,
+    /// COPY, a statement other than SET/RESET of a session option) —
+    /// found on the plan, so `EXPLAIN ANALYZE` and any nesting are seen
+    /// through. Run an accepted plan with [`Engine::execute`].
+    pub async fn plan_read_only(&self, sql: &str) -> Result<(LogicalPlan, Option<&'static str>)> {
+        let plan = self.ctx.state().create_logical_plan(sql).await?;
+        let writes = writes(&plan);
+        Ok((plan, writes))
+    }
+
+    /// Run a plan from [`Engine::plan_read_only`].
+    pub async fn execute(&self, plan: LogicalPlan) -> Result<DataFrame> {
+        Ok(self.ctx.execute_logical_plan(plan).await?)
+    }
+}
+
+/// What in `plan` writes, named as the user wrote it (`COPY`, `INSERT`,
+/// `CREATE`, …), or `None`. DataFusion's `SQLOptions::verify_plan` (no DDL,
+/// no DML, COPY counted as DML) is the authority; statements other than
+/// SET and RESET of session options are refused too.
+pub fn writes(plan: &LogicalPlan) -> Option<&'static str> {
+    use datafusion::common::tree_node::{TreeNodeRecursion, TreeNodeVisitor};
+    use datafusion::logical_expr::{DdlStatement, Statement, WriteOp};
+    struct Find(Option<&'static str>);
+    impl<'n> TreeNodeVisitor<'n> for Find {
+        type Node = LogicalPlan;
+        fn f_down(
+            &mut self,
+            node: &'n LogicalPlan,
+        ) -> datafusion::error::Result<TreeNodeRecursion> {
+            let kind = match node {
+                LogicalPlan::Copy(_) => "COPY",
+                LogicalPlan::Dml(d) => match d.op {
+                    WriteOp::Insert(_) => "INSERT",
+                    WriteOp::Delete => "DELETE",
+                    WriteOp::Update => "UPDATE",
+                    WriteOp::Ctas => "CREATE",
+                    WriteOp::Truncate => "TRUNCATE",
+                    _ => "MERGE",
+                },
+                LogicalPlan::Ddl(DdlStatement::CreateExternalTable(_)) => "CREATE EXTERNAL TABLE",
+                LogicalPlan::Ddl(d) if d.name().starts_with("Drop") => "DROP",
+                LogicalPlan::Ddl(_) => "CREATE",
+                LogicalPlan::Statement(Statement::SetVariable(_) | Statement::ResetVariable(_)) => {
+                    return Ok(TreeNodeRecursion::Continue);
+                }
+                LogicalPlan::Statement(_) => "this statement",
+                _ => return Ok(TreeNodeRecursion::Continue),
+            };
+            self.0 = Some(kind);
+            Ok(TreeNodeRecursion::Stop)
+        }
+    }
+    let mut find = Find(None);
+    let _ = plan.visit_with_subqueries(&mut find);
+    let options = SQLOptions::new()
+        .with_allow_ddl(false)
+        .with_allow_dml(false)
+        .with_allow_statements(true);
+    match (find.0, options.verify_plan(plan)) {
+        (Some(kind), _) => Some(kind),
+        (None, Err(_)) => Some("this statement"),
+        (None, Ok(())) => None,
     }
 }
 

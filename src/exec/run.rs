@@ -198,7 +198,18 @@ impl Session {
             self.statement_outputs.push(copy);
             return Ok(());
         }
-        let df = self.engine.sql(sql).await?;
+        let df = if self.read_only {
+            // The text check above names most writes; the plan is the
+            // authority (EXPLAIN ANALYZE COPY …, INSERT under EXPLAIN, a
+            // write composed with cpi_slice()).
+            let (plan, writes) = self.engine.plan_read_only(sql).await?;
+            if let Some(kind) = writes {
+                self.refuse_if_read_only(kind)?;
+            }
+            self.engine.execute(plan).await?
+        } else {
+            self.engine.sql(sql).await?
+        };
         if let Some(path) = self.output.clone()
             && !self.partition_by.is_empty()
             && !df.schema().fields().is_empty()

@@ -103,3 +103,101 @@ fn the_workspace_setting_turns_it_on() {
         "one\n1\n"
     );
 }
+
+/// The read-only check is made on the logical plan (issue 23): writes
+/// under EXPLAIN and EXPLAIN ANALYZE, or composed with cpi_slice(), are
+/// refused through every route SQL takes, and nothing reaches the disk.
+#[test]
+fn writes_are_refused_on_the_plan_under_explain_through_every_route() {
+    // A table whose path is a folder, as in the report (INSERT would add a
+    // file to it).
+    let ws = crate::support::TempWorkspace::with_own_cpis(&[], &[]);
+    let data = ws.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    ws.cpiq(&[
+        "sql",
+        "SELECT * FROM (VALUES (1, 'x'), (2, 'y')) AS v(a, b)",
+        "--output",
+        "data/part-0.parquet",
+    ])
+    .ok();
+    let cfg = ws.path().join("cpiq.toml");
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    std::fs::write(&cfg, format!("{text}\n[tables.t]\npath = \"data\"\n")).unwrap();
+    let listing = |d: &std::path::Path| -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(d)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    };
+    let before = (listing(ws.path()), listing(&data));
+    let statements = [
+        ("EXPLAIN ANALYZE COPY (SELECT 1 AS x) TO 'x.csv'", "COPY"),
+        ("EXPLAIN COPY (SELECT 1 AS x) TO 'x.csv'", "COPY"),
+        (
+            "EXPLAIN ANALYZE INSERT INTO t SELECT * FROM t LIMIT 1",
+            "INSERT",
+        ),
+        ("EXPLAIN INSERT INTO t SELECT * FROM t", "INSERT"),
+        ("EXPLAIN ANALYZE CREATE VIEW v AS SELECT 1", "CREATE"),
+    ];
+    for (sql, kind) in statements {
+        let message = format!("read-only session: {kind} is refused");
+        // cpiq sql
+        let r = ws.cpiq(&["--read-only", "sql", sql]);
+        assert_ne!(r.code, 0, "{sql}: {r:?}");
+        assert!(r.stderr.contains(&message), "sql {sql}: {}", r.stderr);
+        // piped input
+        let r = cpiq_stdin(ws.path(), &["--read-only"], &format!("{sql};\n"));
+        assert!(r.stderr.contains(&message), "stdin {sql}: {}", r.stderr);
+        // \i and cpiq run, from a script outside the workspace
+        let scripts = tempfile::tempdir().unwrap();
+        let script = scripts.path().join("job.sql");
+        std::fs::write(&script, format!("{sql};\n")).unwrap();
+        let r = cpiq_stdin(
+            ws.path(),
+            &["--read-only"],
+            &format!("\\i {}\n", script.display()),
+        );
+        assert!(r.stderr.contains(&message), "\\i {sql}: {}", r.stderr);
+        let r = ws.cpiq(&["--read-only", "run", script.to_str().unwrap()]);
+        assert_ne!(r.code, 0);
+        assert!(r.stderr.contains(&message), "run {sql}: {}", r.stderr);
+        assert_eq!((listing(ws.path()), listing(&data)), before, "{sql} wrote");
+    }
+    // Composed with cpi_slice() on the generated workspace.
+    let out = tempfile::tempdir().unwrap();
+    let target = out.path().join("y.parquet");
+    let sql = format!(
+        "EXPLAIN ANALYZE COPY (SELECT * FROM cpi_slice('on_time_delivery', 'channel', 'month')) TO '{}'",
+        target.display()
+    );
+    let r = cpiq_in(generated(), &["--read-only", "sql", &sql]);
+    assert!(
+        r.stderr.contains("read-only session: COPY is refused"),
+        "{}",
+        r.stderr
+    );
+    assert!(!target.exists());
+    assert_eq!(std::fs::read_dir(out.path()).unwrap().count(), 0);
+    // Without --read-only the same EXPLAIN ANALYZE COPY does write: the
+    // refusal above is the check, not a statement that cannot run.
+    let r = ws.cpiq(&["sql", "EXPLAIN ANALYZE COPY (SELECT 1 AS x) TO 'x.csv'"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(ws.path().join("x.csv").exists());
+    // Reading, SET and SHOW still work in a read-only session.
+    let r = cpiq_stdin(
+        ws.path(),
+        &["--read-only", "-f", "csv"],
+        "SET datafusion.execution.batch_size = 1024;\nSHOW datafusion.execution.batch_size;\nEXPLAIN SELECT * FROM t;\nSELECT COUNT(*) AS n FROM t;\n",
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(
+        r.stdout.contains("1024") && r.stdout.contains("n\n2\n"),
+        "{}",
+        r.stdout
+    );
+}
