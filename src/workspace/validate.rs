@@ -332,9 +332,29 @@ impl Workspace {
 
     /// Validate the text of a `cpiq.toml` found at `config_path`.
     pub fn parse(config_path: &Path, text: &str) -> Result<Workspace> {
-        let raw: RawConfig = toml::from_str(text).map_err(|e| {
-            let line = e.span().map(|s| line_of(text, s.start)).unwrap_or(0);
-            CpiqError::config(config_path, line, e.message().trim().to_string())
+        let at_line = |e: &toml::de::Error| e.span().map(|s| line_of(text, s.start)).unwrap_or(0);
+        let de = toml::de::Deserializer::parse(text).map_err(|e| {
+            CpiqError::config(config_path, at_line(&e), e.message().trim().to_string())
+        })?;
+        // The key path (`tables.dirty.path`) comes from serde_path_to_error,
+        // the line from toml's span.
+        let raw: RawConfig = serde_path_to_error::deserialize(de).map_err(|e| {
+            // toml::Spanned values add a private segment of their own.
+            let key = e
+                .path()
+                .to_string()
+                .split('.')
+                .filter(|s| !s.starts_with("$__serde_spanned"))
+                .collect::<Vec<_>>()
+                .join(".");
+            let inner = e.into_inner();
+            let message = inner.message().trim();
+            let message = if key.is_empty() || key == "." {
+                message.to_string()
+            } else {
+                format!("{key}: {message}")
+            };
+            CpiqError::config(config_path, at_line(&inner), message)
         })?;
         let root = config_path
             .parent()

@@ -138,7 +138,7 @@ fn config_mistakes_name_file_line_and_key() {
     assert_eq!(r.code, 1, "{r:?}");
     assert!(
         r.stderr
-            .contains("cpiq.toml:8: unknown field `memory_limt`"),
+            .contains("cpiq.toml:8: settings.memory_limt: unknown field `memory_limt`"),
         "{}",
         r.stderr
     );
@@ -304,4 +304,36 @@ fn a_corrupt_file_fails_its_table_or_is_skipped_and_reported() {
         "{}",
         r.stderr
     );
+}
+
+/// Type errors, missing keys and bad values name the key path (issue 23).
+#[test]
+fn config_errors_name_the_key_path() {
+    for (extra, want) in [
+        (
+            "\n[tables.dirty]\npath = 42\n",
+            "cpiq.toml:8: tables.dirty.path: invalid type: integer `42`, expected a string",
+        ),
+        (
+            "\n[tables.dirty]\nformat = \"csv\"\n",
+            "cpiq.toml:7: tables.dirty: missing field `path`",
+        ),
+        (
+            "\n[kpis.k]\npath = \"k.csv\"\ntime = \"month\"\nmeasures = { nps = 3 }\n",
+            "cpiq.toml:10: kpis.k.measures.nps: invalid type: integer `3`, expected a string",
+        ),
+        (
+            "\n[settings]\nmemory_limit = \"lots\"\n",
+            "cpiq.toml:8: settings.memory_limit: \"lots\" is not a size",
+        ),
+        (
+            "\n[settings]\nread_only = \"yes\"\n",
+            "cpiq.toml:8: settings.read_only: invalid type: string \"yes\", expected a boolean",
+        ),
+    ] {
+        let ws = TempWorkspace::with_tables(&[("events", "events.csv", EVENTS)], extra);
+        let r = ws.cpiq(&["cpis"]);
+        assert_eq!(r.code, 1, "{extra}: {r:?}");
+        assert!(r.stderr.contains(want), "{extra}: {}", r.stderr);
+    }
 }
