@@ -349,10 +349,17 @@ fn the_shell_command_matches_the_cli_and_prints_verdicts_on_a_table() {
         ],
     )
     .ok();
-    assert!(
-        table.contains("first_contact_resolution [smb] leads kpi_monthly.nps by 1 month, r = 0.59"),
-        "{table}"
-    );
+    // The r of the verdict, computed independently in plain SQL over the
+    // CPI's rows and the KPI table (not from an earlier run).
+    let q = "WITH f AS (SELECT date_trunc('month', opened_at) AS m, \
+                    CAST(SUM(numerator) AS DOUBLE) / SUM(denominator) AS fcr \
+                    FROM first_contact_resolution WHERE segment = 'smb' GROUP BY 1), \
+             k AS (SELECT CAST(month AS TIMESTAMP) AS m, nps FROM kpi_monthly WHERE segment = 'smb') \
+             SELECT corr(f.fcr, k.nps) FROM f JOIN k ON k.m = f.m + INTERVAL '1 month'";
+    let r: f64 = scalar(&cpiq_in(ws, &["sql", q]).ok()).parse().unwrap();
+    let verdict =
+        format!("first_contact_resolution [smb] leads kpi_monthly.nps by 1 month, r = {r:.2}");
+    assert!(table.contains(&verdict), "{verdict}\n{table}");
     assert!(
         table.contains(
             "first_contact_resolution [consumer] and kpi_monthly.nps: no significant relation"
