@@ -266,6 +266,7 @@ impl Session {
     async fn correlate(&mut self, args: &CorrelateArgs) -> Result<()> {
         let req = args.to_request()?;
         let result = plan::correlate(&self.engine, &req).await?;
+        self.set_source(req.cpis.iter().chain(&req.kpis));
         for n in &result.notes {
             eprintln!("{n}");
         }
@@ -293,7 +294,7 @@ impl Session {
         } else {
             result.batch
         };
-        self.emit_memory(shown.schema(), vec![shown], None).await?;
+        self.emit_result(shown.schema(), vec![shown], None).await?;
         if on_screen {
             for v in &result.verdicts {
                 writeln!(self.out, "{v}")?;
@@ -312,6 +313,7 @@ impl Session {
     async fn granger(&mut self, args: &GrangerArgs) -> Result<()> {
         let req = args.to_request()?;
         let result = plan::granger(&self.engine, &req).await?;
+        self.set_source(req.cpis.iter().chain(&req.kpis));
         for n in &result.notes {
             eprintln!("{n}");
         }
@@ -328,7 +330,7 @@ impl Session {
         } else {
             result.batch
         };
-        self.emit_memory(shown.schema(), vec![shown], None).await?;
+        self.emit_result(shown.schema(), vec![shown], None).await?;
         if on_screen {
             for v in &result.verdicts {
                 writeln!(self.out, "{v}")?;
@@ -343,6 +345,11 @@ impl Session {
     async fn drivers(&mut self, args: &DriversArgs) -> Result<()> {
         let req = args.to_request()?;
         let result = plan::drivers(&self.engine, &req).await?;
+        let cpis: Vec<String> =
+            crate::foundation::columns::strings(&result.batch, crate::analysis::drivers::col::CPI)
+                .map(|a| a.iter().flatten().map(String::from).collect())
+                .unwrap_or_default();
+        self.set_source(cpis.iter().chain(std::iter::once(&req.kpi)));
         for n in &result.notes {
             eprintln!("{n}");
         }
@@ -371,7 +378,7 @@ impl Session {
         } else {
             result.batch
         };
-        self.emit_memory(shown.schema(), vec![shown], None).await?;
+        self.emit_result(shown.schema(), vec![shown], None).await?;
         if on_screen {
             for v in &result.summary {
                 writeln!(self.out, "{v}")?;
@@ -388,6 +395,27 @@ impl Session {
     async fn explain_change(&mut self, args: &ExplainArgs) -> Result<()> {
         let req = args.to_request(&self.engine.calendar())?;
         let batch = plan::explain_change(&self.engine, &req).await?;
-        self.emit_batch(batch).await
+        self.set_source(std::iter::once(&req.cpi));
+        self.remember(
+            ResultKind::Listing,
+            batch.schema(),
+            vec![batch.clone()],
+            Vec::new(),
+            Vec::new(),
+        );
+        self.emit_result(batch.schema(), vec![batch], None).await
+    }
+
+    /// Record what the next exported result is made from: the command, and
+    /// the CPIs and KPIs (`kpi_table.column` counts as its table) whose
+    /// input files [`Session::last_inputs`] lists.
+    fn set_source<'a>(&mut self, names: impl Iterator<Item = &'a String>) {
+        self.last_source = LastSource {
+            command: self.command.clone(),
+            files: Vec::new(),
+            cpis: names
+                .map(|n| n.split('.').next().unwrap_or(n).to_string())
+                .collect(),
+        };
     }
 }

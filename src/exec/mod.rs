@@ -159,6 +159,12 @@ impl Session {
         self.output_dir = dir;
     }
 
+    /// The command line a one-shot command came from, recorded in what it
+    /// exports (`cpiq.command`).
+    pub fn set_command(&mut self, text: String) {
+        self.command = text;
+    }
+
     /// Refuse every statement and command that writes: DDL, DML, COPY,
     /// `\\export`, `\\o` and output files.
     pub fn set_read_only(&mut self, on: bool) {

@@ -167,6 +167,23 @@ impl Session {
         self.emit(Box::pin(stream)).await
     }
 
+    /// Emit an analysis result (slice, correlation, Granger, drivers): as
+    /// [`Session::emit_memory`], and an exported file records the input
+    /// files of the result's CPIs and KPI tables ([`Session::last_inputs`]).
+    pub(super) async fn emit_result(
+        &mut self,
+        schema: SchemaRef,
+        batches: Vec<RecordBatch>,
+        elapsed: Option<Duration>,
+    ) -> Result<()> {
+        if self.output.is_none() {
+            return self.emit_memory(schema, batches, elapsed).await;
+        }
+        let inputs = self.last_inputs().await;
+        let stream = MemoryStream::try_new(batches, schema, None)?;
+        self.emit_with_inputs(Box::pin(stream), &inputs).await
+    }
+
     pub(super) async fn emit(
         &mut self,
         stream: datafusion::execution::SendableRecordBatchStream,
@@ -300,7 +317,7 @@ impl Session {
             let elapsed = self.last_elapsed.take();
             return self.emit_memory(shown.schema(), vec![shown], elapsed).await;
         }
-        self.emit_memory(batch.schema(), vec![batch], None).await
+        self.emit_result(batch.schema(), vec![batch], None).await
     }
 
     pub(super) async fn emit_batch(&mut self, batch: RecordBatch) -> Result<()> {

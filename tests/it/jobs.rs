@@ -644,3 +644,108 @@ fn sigterm_or_sigint_stops_a_one_shot_export_and_leaves_nothing() {
         );
     }
 }
+
+/// Every analysis command's `--output` describes itself (issue 23): the
+/// command line in `cpiq.command`, and the files of the tables its CPIs
+/// and KPIs read in `cpiq.inputs`.
+#[test]
+fn every_analysis_export_records_its_command_and_inputs() {
+    let ws = repo();
+    let ws = ws.to_str().unwrap();
+    let d = tempfile::tempdir().unwrap();
+    let cases: [(&str, &[&str], &[&str]); 5] = [
+        (
+            "slice",
+            &[
+                "slice",
+                "on_time_delivery",
+                "--by",
+                "channel",
+                "--per",
+                "month",
+            ],
+            &["data-samples/orders/"],
+        ),
+        (
+            "correlate",
+            &[
+                "correlate",
+                "first_contact_resolution",
+                "--with",
+                "kpi_monthly.nps",
+            ],
+            &[
+                "data-samples/support_cases/",
+                "data-samples/kpi_monthly.parquet",
+            ],
+        ),
+        (
+            "explain-change",
+            &[
+                "explain-change",
+                "on_time_delivery",
+                "--by",
+                "channel",
+                "--from-period",
+                "2024-01",
+                "--to-period",
+                "2024-02",
+            ],
+            &["data-samples/orders/"],
+        ),
+        (
+            "granger",
+            &[
+                "granger",
+                "first_contact_resolution",
+                "--with",
+                "kpi_monthly.nps",
+                "--lags",
+                "1",
+            ],
+            &[
+                "data-samples/support_cases/",
+                "data-samples/kpi_monthly.parquet",
+            ],
+        ),
+        (
+            "drivers",
+            &[
+                "drivers",
+                "kpi_monthly.nps",
+                "--cpis",
+                "on_time_delivery",
+                "--max-lag",
+                "2",
+            ],
+            &["data-samples/orders/", "data-samples/kpi_monthly.parquet"],
+        ),
+    ];
+    for (name, args, inputs) in cases {
+        let out = d.path().join(format!("{name}.parquet"));
+        let mut argv = vec!["-w", ws];
+        argv.extend(args);
+        argv.extend(["--output", out.to_str().unwrap()]);
+        cpiq_in(d.path(), &argv).ok();
+        let shown = cpiq_in(d.path(), &["inspect", out.to_str().unwrap()]).ok();
+        let line = |key: &str| {
+            shown
+                .lines()
+                .find_map(|l| l.strip_prefix(key))
+                .unwrap_or_else(|| panic!("{name}: no {key} in {shown}"))
+                .trim()
+                .to_string()
+        };
+        let command = line("cpiq.command");
+        assert!(
+            command.starts_with("cpiq -w ") && command.contains(&format!(" {name} ")),
+            "{name}: {command}"
+        );
+        assert!(command.contains("--output"), "{name}: {command}");
+        let recorded = line("cpiq.inputs");
+        assert_ne!(recorded, "[]", "{name}");
+        for want in inputs {
+            assert!(recorded.contains(want), "{name}: {want} not in {recorded}");
+        }
+    }
+}

@@ -247,6 +247,27 @@ async fn one_shot(session: &mut Session, command: Option<&Cmd>) -> Result<ExitCo
             | Cmd::Generate { .. },
         ) => unreachable!("run before a session is opened"),
     };
+    session.set_command(command_line());
     session.run_command(command).await?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// This process's command line as a shell would read it back: `cpiq` and
+/// its arguments, each quoted when it holds anything but safe characters.
+fn command_line() -> String {
+    let safe = |a: &str| {
+        !a.is_empty()
+            && a.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_./=,:@%+".contains(c))
+    };
+    std::iter::once("cpiq".to_string())
+        .chain(std::env::args().skip(1).map(|a| {
+            if safe(&a) {
+                a
+            } else {
+                format!("'{}'", a.replace('\'', "'\\''"))
+            }
+        }))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
