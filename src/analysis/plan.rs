@@ -129,11 +129,17 @@ pub async fn granger(engine: &Engine, req: &GrangerRequest) -> Result<Granger> {
 
 /// Rank CPIs as drivers of a KPI.
 pub async fn drivers(engine: &Engine, req: &DriversRequest) -> Result<Drivers> {
+    let defs = engine.definitions();
+    let bodies = defs
+        .iter()
+        .filter_map(|d| Some((d.name.clone(), engine.rendered(d).ok()?)))
+        .collect();
     drivers::run(
         engine.ctx(),
-        &engine.definitions(),
+        &defs,
         &engine.workspace().kpis,
         &engine.calendar(),
+        &bodies,
         req,
     )
     .await

@@ -426,6 +426,11 @@ impl Engine {
         Ok(())
     }
 
+    /// The body of CPI `def` with this session's parameter values in place.
+    pub fn rendered(&self, def: &CpiDefinition) -> Result<String> {
+        def.render(&self.params)
+    }
+
     /// Plan one SQL statement. DDL (`CREATE VIEW …`) takes effect here.
     pub async fn sql(&self, sql: &str) -> Result<DataFrame> {
         Ok(self.ctx.sql(sql).await?)

@@ -12,6 +12,7 @@
 mod prewhiten; // the CPI's AR filter applied to both series before correlating
 mod scatter; // the pairs behind a scatter chart
 pub mod series; // CPI and KPI series per period, names resolved against the catalog
+pub mod shared_scan; // the series of many CPIs from one pass over each table
 pub mod stats; // Pearson, Spearman, p-values, Fisher intervals, Benjamini–Hochberg
 mod table; // the result table and its column names
 mod verdicts; // best lags, verdict lines, scatters

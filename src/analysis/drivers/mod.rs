@@ -23,6 +23,7 @@ use datafusion::arrow::array::RecordBatch;
 use datafusion::prelude::SessionContext;
 
 use crate::analysis::correlate::series::{self, SeriesSpec};
+use crate::analysis::correlate::shared_scan;
 use crate::analysis::correlate::stats::{benjamini_hochberg, p_value, pearson};
 use crate::analysis::granger::{LagChoice, TestSpec, Trend, leads};
 use crate::analysis::timeseries::Grid;
@@ -117,6 +118,7 @@ pub async fn run(
     defs: &[CpiDefinition],
     kpis: &[KpiSpec],
     cal: &Calendar,
+    bodies: &std::collections::HashMap<String, String>,
     req: &DriversRequest,
 ) -> Result<Drivers> {
     if !matches!(req.per, Grain::Week | Grain::Month | Grain::Quarter) {
@@ -154,12 +156,16 @@ pub async fn run(
     if let Some(to) = req.to {
         kpi.retain(|(_, _, p), _| *p < to);
     }
-    let mut cpi_series = Vec::new();
+    let mut chosen = Vec::new();
     for name in &names {
         let def = series::resolve_cpi(defs, name)?;
         series::check_cpi(def, req.by.as_deref(), false)?;
-        cpi_series.push((def, series::cpi_series(ctx, def, cal, &spec).await?));
+        chosen.push((def, bodies.get(&def.name).cloned().unwrap_or_default()));
     }
+    // One pass over each event table for all of its CPIs.
+    let all = shared_scan::cpi_series_all(ctx, &chosen, cal, &spec).await?;
+    let cpi_series: Vec<(&CpiDefinition, series::Series)> =
+        chosen.iter().map(|(d, _)| *d).zip(all).collect();
     let dims: BTreeSet<Option<String>> = kpi.keys().map(|(d, _, _)| d.clone()).collect();
     let mut rows = Vec::new();
     let mut notes = Vec::new();
