@@ -289,6 +289,8 @@ impl Session {
                 ("kpi", k.table.path_as_written.clone())
             } else if let Some(t) = ws.tables.iter().find(|t| t.name == n) {
                 ("table", t.path_as_written.clone())
+            } else if n == super::route::LAST_RESULT {
+                ("session", "the last result".to_string())
             } else {
                 ("session", String::new())
             };

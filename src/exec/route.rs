@@ -66,6 +66,9 @@ pub(super) fn rows_written(batches: &[RecordBatch]) -> u64 {
         .sum()
 }
 
+/// The name under which SQL reads the last result: `SELECT * FROM _`.
+pub const LAST_RESULT: &str = "_";
+
 impl Session {
     /// Remember a result: for `\export`, `\chart` and the report.
     pub(super) fn remember(
@@ -79,12 +82,27 @@ impl Session {
         self.last_gen += 1;
         // Query results can be large: kept only when asked. Slices,
         // correlations and listings are small, and `\\chart` draws them.
-        if self.keep_last || self.captures.is_some() || kind != ResultKind::Query {
+        let kept = self.keep_last || self.captures.is_some() || kind != ResultKind::Query;
+        if kept {
             self.last = Some((schema, batches));
         }
+        self.name_last(kept);
         self.last_kind = kind;
         self.last_scatters = scatters;
         self.last_verdicts = verdicts;
+    }
+
+    /// Register the last result as the table `_` (or drop `_` when the
+    /// result was too large to keep), so SQL can read it.
+    fn name_last(&self, kept: bool) {
+        let ctx = self.engine.ctx();
+        let _ = ctx.deregister_table(LAST_RESULT);
+        if let (true, Some((schema, batches))) = (kept, &self.last)
+            && let Ok(table) =
+                datafusion::datasource::MemTable::try_new(schema.clone(), vec![batches.clone()])
+        {
+            let _ = ctx.register_table(LAST_RESULT, Arc::new(table));
+        }
     }
 
     /// Write `df` as a hive-style directory partitioned by the session's

@@ -749,3 +749,50 @@ fn every_analysis_export_records_its_command_and_inputs() {
         }
     }
 }
+
+/// `_` is the last result as a table (issue 21): after a slice, SQL over
+/// `_` sees exactly its rows; a new result replaces it.
+#[test]
+fn the_last_result_is_the_table_underscore() {
+    let d = tempfile::tempdir().unwrap();
+    let slice = "\\slice on_time_delivery by channel per quarter\n";
+    let ws = repo();
+    let ws = ws.to_str().unwrap();
+    let plain = cpiq_in(
+        d.path(),
+        &[
+            "-w",
+            ws,
+            "slice",
+            "on_time_delivery",
+            "--by",
+            "channel",
+            "--per",
+            "quarter",
+            "-f",
+            "csv",
+        ],
+    )
+    .ok();
+    let rows = crate::support::records(&plain);
+    let missed = rows.iter().filter(|r| r["status"] == "missed").count();
+    let script = job(
+        d.path(),
+        &format!(
+            "{slice}SELECT COUNT(*) AS n, SUM(CASE WHEN status = 'missed' THEN 1 ELSE 0 END) AS missed FROM _;\n\
+             SELECT n + 1 AS m FROM _;\n"
+        ),
+    );
+    let out = cpiq_in(
+        d.path(),
+        &["-w", ws, "-f", "csv", "run", script.to_str().unwrap()],
+    )
+    .ok();
+    // The slice's CSV, then the count over `_`, then a query over that count.
+    assert!(out.starts_with(&plain), "{out}");
+    let rest = &out[plain.len()..];
+    assert_eq!(
+        rest,
+        format!("n,missed\n{},{missed}\nm\n{}\n", rows.len(), rows.len() + 1)
+    );
+}
