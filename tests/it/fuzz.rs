@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 use std::str::FromStr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use cpiq::exec::args::{parse_correlate, parse_explain, parse_slice, words};
 use cpiq::exec::command::Command;
@@ -194,8 +194,25 @@ fn quiet_panics(on: bool) {
     QUIET.with(|q| q.set(on));
 }
 
-/// Feed `target` mutants of `corpus`; fail with the input that panicked.
-fn fuzz(name: &str, corpus: Vec<String>, target: impl Fn(&str)) {
+/// The longest one input may take before it counts as a hang: the parsers
+/// take microseconds, so this is thousands of times their typical time.
+const HANG: Duration = Duration::from_secs(5);
+
+/// Feed `target` mutants of `corpus`; fail with the input that panicked or
+/// hung (ran longer than [`HANG`]).
+fn fuzz(name: &str, corpus: Vec<String>, target: impl Fn(&str) + Send + 'static) {
+    fuzz_bounded(name, corpus, HANG, target)
+}
+
+/// [`fuzz`] with a given hang bound. Inputs run on a worker thread that the
+/// loop waits for with a timeout, so a hang fails the test (naming the
+/// input) instead of stalling it; a hung worker is left parked.
+fn fuzz_bounded(
+    name: &str,
+    corpus: Vec<String>,
+    bound: Duration,
+    target: impl Fn(&str) + Send + 'static,
+) {
     let corpus: Vec<Vec<u8>> = corpus.into_iter().map(String::into_bytes).collect();
     let seed = std::env::var("CPIQ_FUZZ_SEED")
         .ok()
@@ -204,25 +221,47 @@ fn fuzz(name: &str, corpus: Vec<String>, target: impl Fn(&str)) {
     let mut rng = Rng(seed | 1);
     let n = iterations();
     let started = Instant::now();
-    quiet_panics(true);
+    let (to_worker, inputs) = std::sync::mpsc::channel::<String>();
+    let (to_loop, outcomes) = std::sync::mpsc::channel::<bool>();
+    let worker = std::thread::spawn(move || {
+        quiet_panics(true);
+        for text in inputs {
+            let panicked = catch_unwind(AssertUnwindSafe(|| target(&text))).is_err();
+            if to_loop.send(panicked).is_err() {
+                break;
+            }
+        }
+        quiet_panics(false);
+        target
+    });
     let mut failure = None;
     for i in 0..n {
         let seed_input = &corpus[rng.below(corpus.len())];
         let mutant = mutate(&mut rng, seed_input, &corpus);
-        let text = String::from_utf8_lossy(&mutant);
-        if catch_unwind(AssertUnwindSafe(|| target(&text))).is_err() {
-            failure = Some((i, text.into_owned()));
-            break;
+        let text = String::from_utf8_lossy(&mutant).into_owned();
+        to_worker
+            .send(text.clone())
+            .expect("the fuzz worker is running");
+        match outcomes.recv_timeout(bound) {
+            Ok(false) => {}
+            Ok(true) => {
+                failure = Some((i, text));
+                break;
+            }
+            Err(_) => panic!(
+                "{name}: input {i} (seed {seed}) is a hang (still running after {bound:?}): {text:?}"
+            ),
         }
     }
-    quiet_panics(false);
+    drop(to_worker);
+    let target = worker.join().expect("the fuzz worker ends");
     if let Some((i, text)) = failure {
         // Run it again with the hook back, so the panic's message is shown.
         let _ = catch_unwind(AssertUnwindSafe(|| target(&text)));
         panic!("{name}: input {i} (seed {seed}) panicked: {text:?}");
     }
     eprintln!(
-        "fuzz {name}: {n} inputs, no panic, {:.1} s",
+        "fuzz {name}: {n} inputs, no panic, no hang, {:.1} s",
         started.elapsed().as_secs_f64()
     );
 }
@@ -289,7 +328,7 @@ fn fuzz_cpi_parameters() {
     let values = ["24", "2024-01-01", "phone", "1.5", "x' OR 1=1 --", "a\\'b"]
         .map(String::from)
         .to_vec();
-    fuzz("cpi parameter", values, |value| {
+    fuzz("cpi parameter", values, move |value| {
         for def in &defs {
             let overrides = def
                 .params
@@ -370,4 +409,28 @@ fn the_fuzzer_finds_a_planted_panic() {
         .cloned()
         .unwrap_or_default();
     assert!(message.contains("planted: input"), "{message}");
+}
+
+#[test]
+fn the_fuzzer_reports_a_planted_hang() {
+    // A parser that never returns on some inputs (it parks its thread, so
+    // the hung worker costs no CPU afterwards): reported as a hang.
+    let caught = catch_unwind(|| {
+        fuzz_bounded("hang", commands(), Duration::from_millis(300), |line| {
+            if line.contains("by") && line.len() % 7 == 3 {
+                loop {
+                    std::thread::park();
+                }
+            }
+        })
+    });
+    let message = caught.expect_err("the planted hang was not caught");
+    let message = message
+        .downcast_ref::<String>()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        message.contains("hang: input") && message.contains("is a hang"),
+        "{message}"
+    );
 }
