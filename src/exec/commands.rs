@@ -273,7 +273,6 @@ impl Session {
         if let Some(Some(p)) = &args.chart {
             self.chart_file_format(p)?;
         }
-        let on_screen = self.output.is_none() && self.format == Format::Table;
         self.remember(
             ResultKind::Correlation,
             result.batch.schema(),
@@ -289,18 +288,7 @@ impl Session {
             let (charts, more) = self.last_charts()?;
             return self.draw(&charts, None, more);
         }
-        let shown = if on_screen {
-            output::display_correlation(&result.batch)?
-        } else {
-            result.batch
-        };
-        self.emit_result(shown.schema(), vec![shown], None).await?;
-        if on_screen {
-            for v in &result.verdicts {
-                writeln!(self.out, "{v}")?;
-            }
-            self.out.flush()?;
-        }
+        self.emit_statistics(result.batch, &result.verdicts).await?;
         if let Some(Some(p)) = &args.chart {
             let (charts, _) = self.last_charts()?;
             self.draw(&charts, Some(p), 0)?;
@@ -317,7 +305,6 @@ impl Session {
         for n in &result.notes {
             eprintln!("{n}");
         }
-        let on_screen = self.output.is_none() && self.format == Format::Table;
         self.remember(
             ResultKind::Granger,
             result.batch.schema(),
@@ -325,18 +312,7 @@ impl Session {
             Vec::new(),
             result.verdicts.clone(),
         );
-        let shown = if on_screen {
-            output::display_correlation(&result.batch)?
-        } else {
-            result.batch
-        };
-        self.emit_result(shown.schema(), vec![shown], None).await?;
-        if on_screen {
-            for v in &result.verdicts {
-                writeln!(self.out, "{v}")?;
-            }
-            self.out.flush()?;
-        }
+        self.emit_statistics(result.batch, &result.verdicts).await?;
         Ok(())
     }
 
@@ -356,7 +332,6 @@ impl Session {
         if let Some(Some(p)) = &args.chart {
             self.chart_file_format(p)?;
         }
-        let on_screen = self.output.is_none() && self.format == Format::Table;
         self.remember(
             ResultKind::Drivers,
             result.batch.schema(),
@@ -373,20 +348,29 @@ impl Session {
             writeln!(self.out)?;
             return self.draw(&[bars], None, 0);
         }
+        self.emit_statistics(result.batch, &result.summary).await?;
+        if let Some(Some(p)) = &args.chart {
+            self.draw(&[bars], Some(p), 0)?;
+        }
+        Ok(())
+    }
+
+    /// A statistics table (correlation, Granger, drivers): formatted for
+    /// people and followed by its verdict `lines` on the screen, as it is
+    /// when exported or piped.
+    async fn emit_statistics(&mut self, batch: RecordBatch, lines: &[String]) -> Result<()> {
+        let on_screen = self.output.is_none() && self.format == Format::Table;
         let shown = if on_screen {
-            output::display_correlation(&result.batch)?
+            output::display_correlation(&batch)?
         } else {
-            result.batch
+            batch
         };
         self.emit_result(shown.schema(), vec![shown], None).await?;
         if on_screen {
-            for v in &result.summary {
+            for v in lines {
                 writeln!(self.out, "{v}")?;
             }
             self.out.flush()?;
-        }
-        if let Some(Some(p)) = &args.chart {
-            self.draw(&[bars], Some(p), 0)?;
         }
         Ok(())
     }

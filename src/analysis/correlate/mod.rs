@@ -183,11 +183,7 @@ pub async fn run(
     cal: &Calendar,
     req: &CorrelateRequest,
 ) -> Result<Correlation> {
-    if !matches!(req.per, Grain::Week | Grain::Month | Grain::Quarter) {
-        return Err(CpiqError::Usage(
-            "--per must be week, month or quarter for a correlation".into(),
-        ));
-    }
+    series::require_series_grain(req.per, "a correlation")?;
     if req.cpis.is_empty() || req.kpis.is_empty() {
         return Err(CpiqError::Usage(
             "name at least one CPI and one KPI (--with kpi_table.column)".into(),

@@ -49,8 +49,20 @@ pub struct KpiRef<'a> {
     pub aggregation: Aggregation,
 }
 
-fn needs_grain() -> CpiqError {
+pub(super) fn needs_grain() -> CpiqError {
     CpiqError::Usage("correlate needs a time grain: --per day|week|month|quarter|year".into())
+}
+
+/// Refuse a grain other than week, month or quarter, the ones time-series
+/// analyses run at; `analysis` names the one asking (`a correlation`).
+pub fn require_series_grain(per: Grain, analysis: &str) -> Result<()> {
+    if matches!(per, Grain::Week | Grain::Month | Grain::Quarter) {
+        Ok(())
+    } else {
+        Err(CpiqError::Usage(format!(
+            "--per must be week, month or quarter for {analysis}"
+        )))
+    }
 }
 
 /// The definition of CPI `name`, or an error listing the known ones.
@@ -135,6 +147,37 @@ pub fn resolve_kpi<'a>(kpis: &'a [KpiSpec], name: &'a str, by: Option<&str>) -> 
     })
 }
 
+/// `expr`, the value of CPI `def`'s time column, as a timestamp: cast when
+/// the view types that column as a date.
+pub(super) async fn timestamp_of(
+    ctx: &SessionContext,
+    def: &CpiDefinition,
+    expr: &str,
+) -> Result<String> {
+    let view = ctx.table(def.name.as_str()).await?;
+    let t_type = view
+        .schema()
+        .field_with_unqualified_name(&def.time)
+        .map(|f| f.data_type().clone())
+        .map_err(|e| CpiqError::Usage(e.to_string()))?;
+    Ok(match t_type {
+        DataType::Date32 | DataType::Date64 => format!("CAST({expr} AS TIMESTAMP)"),
+        _ => expr.to_string(),
+    })
+}
+
+/// The conditions `spec`'s `--from`/`--to` put on the timestamp `ts`.
+pub(super) fn range_conds(ts: &str, spec: &SeriesSpec) -> Vec<String> {
+    let mut conds = Vec::new();
+    if let Some(f) = spec.from {
+        conds.push(format!("{ts} >= {}", lit(f)));
+    }
+    if let Some(t) = spec.to {
+        conds.push(format!("{ts} < {}", lit(t)));
+    }
+    conds
+}
+
 /// A timestamp literal for period bounds.
 fn lit(d: NaiveDate) -> String {
     format!("TIMESTAMP '{d} 00:00:00'")
@@ -173,24 +216,9 @@ pub async fn cpi_series(
     cal: &Calendar,
     spec: &SeriesSpec,
 ) -> Result<Series> {
-    let view = ctx.table(def.name.as_str()).await?;
-    let t_type = view
-        .schema()
-        .field_with_unqualified_name(&def.time)
-        .map(|f| f.data_type().clone())
-        .map_err(|e| CpiqError::Usage(e.to_string()))?;
-    let ts = match t_type {
-        DataType::Date32 | DataType::Date64 => format!("CAST({} AS TIMESTAMP)", def.time),
-        _ => def.time.clone(),
-    };
+    let ts = timestamp_of(ctx, def, &def.time).await?;
     let period = cal.period_sql(spec.per, &ts).ok_or_else(needs_grain)?;
-    let mut conds = Vec::new();
-    if let Some(f) = spec.from {
-        conds.push(format!("{ts} >= {}", lit(f)));
-    }
-    if let Some(t) = spec.to {
-        conds.push(format!("{ts} < {}", lit(t)));
-    }
+    let conds = range_conds(&ts, spec);
     let (cols, group) = keys(period, spec);
     let inner = format!(
         "SELECT {}, numerator, denominator FROM {}{}",

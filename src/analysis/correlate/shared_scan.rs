@@ -18,7 +18,7 @@ use datafusion::sql::sqlparser::ast::{GroupByExpr, SelectItem, SetExpr, Statemen
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::parser::Parser;
 
-use super::series::{Series, SeriesSpec, cpi_series};
+use super::series::{Series, SeriesSpec, cpi_series, needs_grain, range_conds, timestamp_of};
 use crate::foundation::columns::{date_of, dates, floats, strings_if_present};
 use crate::foundation::error::{CpiqError, Result};
 use crate::model::calendar::Calendar;
@@ -148,26 +148,14 @@ async fn one_pass(
     cal: &Calendar,
     spec: &SeriesSpec,
 ) -> Result<Vec<Series>> {
-    let lit = |d: chrono::NaiveDate| format!("TIMESTAMP '{d} 00:00:00'");
     // CPIs cut by the same period and dimension expressions share one
     // grouping set (each set costs the aggregation a pass over the rows).
     let mut sets: Vec<(String, Option<String>)> = Vec::new();
     let mut set_of = Vec::new();
     let mut aggs = Vec::new();
     for (k, ((_, s), def)) in group.iter().zip(defs).enumerate() {
-        let view = ctx.table(def.name.as_str()).await?;
-        let t_type = view
-            .schema()
-            .field_with_unqualified_name(&def.time)
-            .map(|f| f.data_type().clone())
-            .map_err(|e| CpiqError::Usage(e.to_string()))?;
-        let ts = match t_type {
-            DataType::Date32 | DataType::Date64 => format!("CAST({} AS TIMESTAMP)", s.time),
-            _ => s.time.clone(),
-        };
-        let period = cal
-            .period_sql(spec.per, &ts)
-            .ok_or_else(|| CpiqError::Usage("a series needs a time grain".into()))?;
+        let ts = timestamp_of(ctx, def, &s.time).await?;
+        let period = cal.period_sql(spec.per, &ts).ok_or_else(needs_grain)?;
         let key = (period, s.dim.clone());
         let j = match sets.iter().position(|x| *x == key) {
             Some(j) => j,
@@ -178,12 +166,7 @@ async fn one_pass(
         };
         set_of.push(j);
         let mut conds: Vec<String> = s.filter.iter().cloned().collect();
-        if let Some(f) = spec.from {
-            conds.push(format!("{ts} >= {}", lit(f)));
-        }
-        if let Some(t) = spec.to {
-            conds.push(format!("{ts} < {}", lit(t)));
-        }
+        conds.extend(range_conds(&ts, spec));
         let when = if conds.is_empty() {
             "TRUE".to_string()
         } else {

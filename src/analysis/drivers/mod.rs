@@ -121,11 +121,7 @@ pub async fn run(
     bodies: &std::collections::HashMap<String, String>,
     req: &DriversRequest,
 ) -> Result<Drivers> {
-    if !matches!(req.per, Grain::Week | Grain::Month | Grain::Quarter) {
-        return Err(CpiqError::Usage(
-            "--per must be week, month or quarter for drivers".into(),
-        ));
-    }
+    series::require_series_grain(req.per, "drivers")?;
     if req.max_lag == 0 || req.max_lag > 24 {
         return Err(CpiqError::Usage("--max-lag must be 1 to 24".into()));
     }
@@ -269,15 +265,18 @@ fn dimension_rows(
         let backward = leads(&y, x, &spec);
         let white = evidence::prewhitened(x, &y, m);
         let lead = white.as_ref().and_then(|(e, f)| evidence::lead(e, f, m));
-        let r_levels = lead.and_then(|(l, _)| {
-            let (a, b) = evidence::pairs(x, &y, l);
-            pearson(&a, &b)
-        });
-        let level_ps = (0..=m)
+        // Levels correlation at every lag 0..M: its p-values feed the
+        // trend_only verdict, its r at the lead is r_levels (M ≥ lead).
+        let levels: Vec<(Option<f64>, usize)> = (0..=m)
             .map(|l| {
                 let (a, b) = evidence::pairs(x, &y, l);
-                pearson(&a, &b).and_then(|r| p_value(r, a.len()))
+                (pearson(&a, &b), a.len())
             })
+            .collect();
+        let r_levels = lead.and_then(|(l, _)| levels[l].0);
+        let level_ps = levels
+            .iter()
+            .map(|(r, n)| r.and_then(|r| p_value(r, *n)))
             .collect();
         let holdout = req.holdout.unwrap_or((aligned / 4).min(12));
         let oos_gain = evidence::oos_gain(x, &y, forward.lags, req.trend, holdout);

@@ -109,11 +109,7 @@ pub async fn run(
     cal: &Calendar,
     req: &GrangerRequest,
 ) -> Result<Granger> {
-    if !matches!(req.per, Grain::Week | Grain::Month | Grain::Quarter) {
-        return Err(CpiqError::Usage(
-            "--per must be week, month or quarter for a Granger test".into(),
-        ));
-    }
+    series::require_series_grain(req.per, "a Granger test")?;
     if req.cpis.is_empty() || req.kpis.is_empty() {
         return Err(CpiqError::Usage(
             "name at least one CPI and one KPI (--with kpi_table.column)".into(),
