@@ -3,9 +3,9 @@
 //! an [`crate::engine::Engine`] and know no terminal, file format or flag.
 
 pub mod correlate; // CPI-to-KPI correlation: lags, significance, per segment and per customer
-pub mod drivers; // key-driver analysis over time: leads, forecasts, placebos, Shapley importance
-pub mod granger; // Granger tests in both directions, with Toda–Yamamoto augmentation
+pub(crate) mod drivers; // key-driver analysis over time: leads, forecasts, placebos, Shapley importance
+pub(crate) mod granger; // Granger tests in both directions, with Toda–Yamamoto augmentation
 pub mod plan; // the thin layer that answers requests: rollup or view, then slice
 pub mod rollup; // pre-aggregated CPI cells that answer repeated slices, and their staleness
 pub mod slice; // slicing CPIs by dimension and period, comparisons, explain-change
-pub mod timeseries; // OLS, F tests, AR order by AIC, prewhitening: the numbers time-series analyses share
+pub(crate) mod timeseries; // OLS, F tests, AR order by AIC, prewhitening: the numbers time-series analyses share

@@ -116,7 +116,7 @@ pub async fn correlate(engine: &Engine, req: &CorrelateRequest) -> Result<Correl
 }
 
 /// Granger tests of CPIs and KPIs, both directions.
-pub async fn granger(engine: &Engine, req: &GrangerRequest) -> Result<Granger> {
+pub(crate) async fn granger(engine: &Engine, req: &GrangerRequest) -> Result<Granger> {
     granger::run(
         engine.ctx(),
         &engine.definitions(),
@@ -128,7 +128,7 @@ pub async fn granger(engine: &Engine, req: &GrangerRequest) -> Result<Granger> {
 }
 
 /// Rank CPIs as drivers of a KPI.
-pub async fn drivers(engine: &Engine, req: &DriversRequest) -> Result<Drivers> {
+pub(crate) async fn drivers(engine: &Engine, req: &DriversRequest) -> Result<Drivers> {
     let defs = engine.definitions();
     let bodies = defs
         .iter()

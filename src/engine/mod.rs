@@ -10,11 +10,11 @@
 //! broken or a CPI whose definition is wrong is recorded as a problem
 //! ([`Engine::problems`]) and the rest of the workspace keeps working.
 
-pub mod cluster;
+pub(crate) mod cluster;
 mod compact;
 mod register;
 mod resources;
-pub mod storage;
+pub(crate) mod storage;
 
 pub use resources::{Resources, runtime_builder};
 

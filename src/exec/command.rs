@@ -410,36 +410,9 @@ impl FromStr for Command {
             "correlate" => Ok(Command::Correlate(Box::new(parse_correlate(rest)?))),
             "granger" => Ok(Command::Granger(Box::new(parse_granger(rest)?))),
             "drivers" => Ok(Command::Drivers(Box::new(parse_drivers(rest)?))),
-            "set" => {
-                if rest.is_empty() {
-                    return Ok(Command::Set(None));
-                }
-                let (name, value) = rest
-                    .split_once(|c: char| c.is_whitespace() || c == '=')
-                    .ok_or_else(usage)?;
-                let value = value.trim().trim_start_matches('=').trim();
-                let value = value
-                    .strip_prefix('\'')
-                    .and_then(|v| v.strip_suffix('\''))
-                    .unwrap_or(value);
-                if value.is_empty() {
-                    return Err(usage());
-                }
-                Ok(Command::Set(Some((name.to_string(), value.to_string()))))
-            }
+            "set" => parse_set(rest).ok_or_else(usage),
             "unset" => Ok(Command::Unset(one_arg()?)),
-            "format" => {
-                if rest.is_empty() {
-                    return Err(usage());
-                }
-                let f: Format = rest.parse()?;
-                if f == Format::Parquet {
-                    return Err(CpiqError::Usage(
-                        "parquet is for files: use \\export FILE.parquet".into(),
-                    ));
-                }
-                Ok(Command::Format(f))
-            }
+            "format" => parse_format(rest).unwrap_or_else(|| Err(usage())),
             "maxrows" => match rest {
                 "all" => Ok(Command::MaxRows(None)),
                 n => n
@@ -458,20 +431,7 @@ impl FromStr for Command {
             },
             "pager" => Ok(Command::Pager(toggle()?)),
             "timing" => Ok(Command::Timing(toggle()?)),
-            "export" => {
-                if rest.is_empty() {
-                    return Err(usage());
-                }
-                let (file, query) = match rest.split_once(char::is_whitespace) {
-                    Some((f, q)) => (f, Some(q.trim().trim_end_matches(';').to_string())),
-                    None => (rest, None),
-                };
-                let mut path = PathBuf::from(file.trim_matches(|c| c == '\'' || c == '"'));
-                if path.extension().is_none() {
-                    path.set_extension("parquet");
-                }
-                Ok(Command::Export(path, query.filter(|q| !q.is_empty())))
-            }
+            "export" => parse_export(rest).ok_or_else(usage),
             "chart" => Ok(Command::Chart(if rest.is_empty() {
                 None
             } else {
@@ -491,6 +451,53 @@ impl FromStr for Command {
             other => unreachable!("command {other} is listed but not parsed"),
         }
     }
+}
+
+/// `\set` alone (list), or `\set NAME VALUE` / `NAME = 'VALUE'`; None when
+/// the value is missing.
+fn parse_set(rest: &str) -> Option<Command> {
+    if rest.is_empty() {
+        return Some(Command::Set(None));
+    }
+    let (name, value) = rest.split_once(|c: char| c.is_whitespace() || c == '=')?;
+    let value = value.trim().trim_start_matches('=').trim();
+    let value = value
+        .strip_prefix('\'')
+        .and_then(|v| v.strip_suffix('\''))
+        .unwrap_or(value);
+    (!value.is_empty()).then(|| Command::Set(Some((name.to_string(), value.to_string()))))
+}
+
+/// `\format NAME`: None when no name is given; Parquet is for files only.
+fn parse_format(rest: &str) -> Option<Result<Command>> {
+    if rest.is_empty() {
+        return None;
+    }
+    Some(rest.parse::<Format>().and_then(|f| {
+        if f == Format::Parquet {
+            Err(CpiqError::Usage(
+                "parquet is for files: use \\export FILE.parquet".into(),
+            ))
+        } else {
+            Ok(Command::Format(f))
+        }
+    }))
+}
+
+/// `\export FILE [QUERY]`: a FILE without extension is Parquet.
+fn parse_export(rest: &str) -> Option<Command> {
+    if rest.is_empty() {
+        return None;
+    }
+    let (file, query) = match rest.split_once(char::is_whitespace) {
+        Some((f, q)) => (f, Some(q.trim().trim_end_matches(';').to_string())),
+        None => (rest, None),
+    };
+    let mut path = PathBuf::from(file.trim_matches(|c| c == '\'' || c == '"'));
+    if path.extension().is_none() {
+        path.set_extension("parquet");
+    }
+    Some(Command::Export(path, query.filter(|q| !q.is_empty())))
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ pub mod args;
 mod charts;
 pub mod command;
 mod commands;
-pub mod job;
+pub(crate) mod job;
 mod listings;
 mod route;
 mod run;

@@ -103,11 +103,6 @@ impl AtomicFile {
         })
     }
 
-    /// The final path.
-    pub fn target(&self) -> &Path {
-        &self.target
-    }
-
     /// Flush to disk and move the file into place. Returns its size in bytes.
     pub fn commit(mut self) -> Result<u64> {
         let Some(file) = self.file.take() else {

@@ -5,8 +5,8 @@
 
 pub mod cli; // the one-shot command line: flags and glue
 #[cfg(feature = "distributed")]
-pub mod cluster; // `cpiq cluster scheduler|executor`: Ballista's processes, embedded
+pub(crate) mod cluster; // `cpiq cluster scheduler|executor`: Ballista's processes, embedded
 pub mod generate; // the deterministic sample data generator
 mod pager; // showing long results through $PAGER
-pub mod shell; // the interactive shell
-pub mod term; // the terminal: size, pager, progress line, colour
+pub(crate) mod shell; // the interactive shell
+pub(crate) mod term; // the terminal: size, pager, progress line, colour

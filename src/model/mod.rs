@@ -4,4 +4,4 @@
 
 pub mod calendar; // grains, period starts, fiscal years, dates as typed
 pub mod cpi; // CPI definitions, parameters, units, the catalog of a CPI directory
-pub mod period; // cpiq_period_start: period starts over Arrow arrays (a scalar UDF)
+pub(crate) mod period; // cpiq_period_start: period starts over Arrow arrays (a scalar UDF)

@@ -3,5 +3,5 @@
 //! how a request was typed.
 
 pub mod chart; // charts of slices and correlations: terminal, SVG/PNG, sparklines
-pub mod output; // result formats (table, CSV, JSON, Parquet) and exports
-pub mod report; // the CPI scorecard and the self-contained HTML report of a job
+pub(crate) mod output; // result formats (table, CSV, JSON, Parquet) and exports
+pub(crate) mod report; // the CPI scorecard and the self-contained HTML report of a job

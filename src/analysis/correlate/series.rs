@@ -274,6 +274,23 @@ pub async fn kpi_series(
     collect(ctx, &sql, false).await
 }
 
+/// The KPI series over the CPI series' own span: periods starting before
+/// `spec.to`, where [`kpi_series`] reads on to the end of the period holding
+/// it (for correlation's leads). Granger and drivers test both series on
+/// the same periods.
+pub async fn kpi_series_within(
+    ctx: &SessionContext,
+    kpi: &KpiRef<'_>,
+    cal: &Calendar,
+    spec: &SeriesSpec,
+) -> Result<Series> {
+    let mut series = kpi_series(ctx, kpi, cal, spec).await?;
+    if let Some(to) = spec.to {
+        series.retain(|(_, _, p), _| *p < to);
+    }
+    Ok(series)
+}
+
 /// Run `sql` (columns period, v, optional dim, entity and den) into a series;
 /// with `with_den` each value is v / den, rows with a zero or missing
 /// denominator and non-finite values are left out.

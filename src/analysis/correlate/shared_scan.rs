@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 
-use datafusion::arrow::array::{Array, Int64Array};
+use datafusion::arrow::array::{Array, Int64Array, RecordBatch};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::prelude::SessionContext;
@@ -203,8 +203,15 @@ async fn one_pass(
         inner.join(", "),
         grouping_sets.join(", ")
     );
-    let mut out = vec![Series::new(); group.len()];
-    for b in ctx.sql(&sql).await?.collect().await? {
+    let batches = ctx.sql(&sql).await?.collect().await?;
+    series_of(&batches, &set_of)
+}
+
+/// The series of each CPI `k` from the one-pass result: the rows of its
+/// grouping set `set_of[k]` (GROUPING = 0), value Σn / Σe where defined.
+fn series_of(batches: &[RecordBatch], set_of: &[usize]) -> Result<Vec<Series>> {
+    let mut out = vec![Series::new(); set_of.len()];
+    for b in batches {
         for (k, series) in out.iter_mut().enumerate() {
             let j = set_of[k];
             let g = cast(
@@ -216,11 +223,11 @@ async fn one_pass(
                 .as_any()
                 .downcast_ref::<Int64Array>()
                 .ok_or_else(|| CpiqError::Usage("grouping".into()))?;
-            let period = dates(&b, &format!("__p{j}"))?;
-            let dim = strings_if_present(&b, &format!("__d{j}"))?;
+            let period = dates(b, &format!("__p{j}"))?;
+            let dim = strings_if_present(b, &format!("__d{j}"))?;
             let (n, e) = (
-                floats(&b, &format!("__n{k}"))?,
-                floats(&b, &format!("__e{k}"))?,
+                floats(b, &format!("__n{k}"))?,
+                floats(b, &format!("__e{k}"))?,
             );
             for i in 0..b.num_rows() {
                 if g.value(i) != 0

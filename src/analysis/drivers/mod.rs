@@ -13,7 +13,6 @@ pub mod model; // the multivariate model: HAC standard errors, Shapley importanc
 mod summary; // the ranked summary in words
 mod table; // the result table and its column names
 
-pub use evidence::SplitMix64;
 pub use table::col;
 
 use std::collections::BTreeSet;
@@ -148,10 +147,7 @@ pub async fn run(
         to: req.to,
         kpi_lead: 0,
     };
-    let mut kpi = series::kpi_series(ctx, &kref, cal, &spec).await?;
-    if let Some(to) = req.to {
-        kpi.retain(|(_, _, p), _| *p < to);
-    }
+    let kpi = series::kpi_series_within(ctx, &kref, cal, &spec).await?;
     let mut chosen = Vec::new();
     for name in &names {
         let def = series::resolve_cpi(defs, name)?;
@@ -286,17 +282,7 @@ fn dimension_rows(
             }
             _ => None,
         };
-        let expected = match (kpi_higher, lead) {
-            (Some(kh), Some((_, r))) if r != 0.0 => {
-                let ch = def.direction == Direction::HigherIsBetter;
-                Some(if (r > 0.0) == (ch == kh) {
-                    "agrees"
-                } else {
-                    "contradicts"
-                })
-            }
-            _ => None,
-        };
+        let expected = expected_sign(def, kpi_higher, lead);
         rows.push(Row {
             cpi: def.name.clone(),
             dim: dim.clone(),
@@ -316,29 +302,62 @@ fn dimension_rows(
             expected,
         });
     }
-    // The multivariate model over the CPIs that have a lead.
+    fit_model(req, &y, &grids, &mut rows, dim, notes);
+    rows
+}
+
+/// Whether the lead's sign agrees with the CPI's and the KPI's declared
+/// directions (`None` when either is unknown or r is 0).
+fn expected_sign(
+    def: &CpiDefinition,
+    kpi_higher: Option<bool>,
+    lead: Option<(usize, f64)>,
+) -> Option<&'static str> {
+    match (kpi_higher, lead) {
+        (Some(kh), Some((_, r))) if r != 0.0 => {
+            let ch = def.direction == Direction::HigherIsBetter;
+            Some(if (r > 0.0) == (ch == kh) {
+                "agrees"
+            } else {
+                "contradicts"
+            })
+        }
+        _ => None,
+    }
+}
+
+/// The multivariate model over the CPIs that have a lead: fills their
+/// `term` and `model_r2`, or notes why it cannot be fitted.
+fn fit_model(
+    req: &DriversRequest,
+    y: &Grid,
+    grids: &[Grid],
+    rows: &mut [Row],
+    dim: &Option<String>,
+    notes: &mut Vec<String>,
+) {
     let with_lead: Vec<usize> = (0..rows.len())
         .filter(|&i| rows[i].lead.is_some())
         .collect();
-    if !with_lead.is_empty() {
-        let inputs: Vec<(&Grid, usize)> = with_lead
-            .iter()
-            .map(|&i| (&grids[i], rows[i].lead.unwrap_or(1)))
-            .collect();
-        match model::fit(&y, &inputs, req.trend) {
-            Some(fitted) => {
-                for (j, &i) in with_lead.iter().enumerate() {
-                    rows[i].term = Some(fitted.terms[j]);
-                    rows[i].model_r2 = Some(fitted.r2);
-                }
-            }
-            None => notes.push(format!(
-                "note: {}{}: the multivariate model cannot be fitted (too few aligned periods for {} CPIs)",
-                req.kpi,
-                dim.as_ref().map(|d| format!(" [{d}]")).unwrap_or_default(),
-                with_lead.len()
-            )),
-        }
+    if with_lead.is_empty() {
+        return;
     }
-    rows
+    let inputs: Vec<(&Grid, usize)> = with_lead
+        .iter()
+        .map(|&i| (&grids[i], rows[i].lead.unwrap_or(1)))
+        .collect();
+    match model::fit(y, &inputs, req.trend) {
+        Some(fitted) => {
+            for (j, &i) in with_lead.iter().enumerate() {
+                rows[i].term = Some(fitted.terms[j]);
+                rows[i].model_r2 = Some(fitted.r2);
+            }
+        }
+        None => notes.push(format!(
+            "note: {}{}: the multivariate model cannot be fitted (too few aligned periods for {} CPIs)",
+            req.kpi,
+            dim.as_ref().map(|d| format!(" [{d}]")).unwrap_or_default(),
+            with_lead.len()
+        )),
+    }
 }

@@ -13,7 +13,6 @@ mod table; // the result table and its column names
 mod verdict; // one line per CPI × KPI × dimension value
 
 pub use causality::{Outcome, TestSpec, leads};
-pub use table::col;
 
 use std::collections::BTreeSet;
 
@@ -143,12 +142,7 @@ pub async fn run(
         let cpi = series::cpi_series(ctx, def, cal, &spec).await?;
         for kpi_name in &req.kpis {
             let kref = series::resolve_kpi(kpis, kpi_name, req.by.as_deref())?;
-            let mut kpi = series::kpi_series(ctx, &kref, cal, &spec).await?;
-            // Both series end where --to says (the KPI query reads on to
-            // the end of the period holding it, for correlation's leads).
-            if let Some(to) = req.to {
-                kpi.retain(|(_, _, p), _| *p < to);
-            }
+            let kpi = series::kpi_series_within(ctx, &kref, cal, &spec).await?;
             let dims: BTreeSet<Option<String>> = cpi.keys().map(|(d, _, _)| d.clone()).collect();
             for dim in dims {
                 let (_, x, y) = series::on_grid(&cpi, &kpi, &dim, cal, req.per);

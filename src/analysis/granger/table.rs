@@ -46,6 +46,7 @@ pub mod col {
 pub const ALPHA: f64 = 0.05;
 
 /// The table of `rows` with their q-values; `by` names the dimension column.
+// One column per entry, in the documented order: the list reads better whole.
 pub(super) fn batch(
     rows: &[Row],
     q: &[Option<f64>],

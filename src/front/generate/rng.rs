@@ -1,32 +1,31 @@
-//! A small, fixed pseudo-random generator (SplitMix64) and the few
-//! distributions the sample data needs. Written out here rather than taken
-//! from a crate so that the same seed yields the same data forever.
+//! The sample data's random streams: SplitMix64 (fixed forever, so the
+//! same seed yields the same data) and the few distributions it needs.
 
-/// SplitMix64: fast, statistically sound for simulation, and stable.
+use crate::foundation::random::SplitMix64;
+
+/// A stream of draws.
 #[derive(Debug, Clone)]
-pub struct Rng(u64);
+pub struct Rng(SplitMix64);
 
 impl Rng {
     /// A generator from `seed`.
     pub fn new(seed: u64) -> Rng {
-        Rng(seed ^ 0x5DEE_CE66_D1CE_4E5B)
+        Rng(SplitMix64::new(seed ^ 0x5DEE_CE66_D1CE_4E5B))
     }
 
     /// An independent generator for `stream`, so that adding draws to one
     /// part of the data does not shift another.
     pub fn fork(&self, stream: u64) -> Rng {
-        let mut r = Rng(self.0 ^ stream.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let mut r = Rng(SplitMix64::new(
+            self.0.state() ^ stream.wrapping_mul(0x9E37_79B9_7F4A_7C15),
+        ));
         r.next_u64();
         r
     }
 
     /// The next 64 random bits.
     pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        self.0.next_u64()
     }
 
     /// Uniform in [0, 1).

@@ -10,9 +10,8 @@ mod complete; // what to complete where the cursor is
 mod helper; // the rustyline helper: validation, and the hooks to the rooms below
 mod highlight; // colouring SQL and commands
 
-pub use complete::{Catalog, candidates};
-pub use helper::{CpiqHelper, Readiness, readiness};
-pub use highlight::highlight_sql;
+pub use complete::Catalog;
+pub use helper::CpiqHelper;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

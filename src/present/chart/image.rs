@@ -133,6 +133,8 @@ fn draw_all<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, charts: &[Chart])
     Ok(())
 }
 
+/// A trend chart: axes, target line, one line per series, legend.
+// The drawing steps in the order they paint: it reads better whole.
 fn trend<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, t: &Trend) -> Result<()> {
     let labels = t.period_labels();
     let n = t.periods.len();

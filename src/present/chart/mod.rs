@@ -8,7 +8,7 @@
 //! PNG, [`spark`] as one-line sparklines. Running queries, choosing files
 //! and terminals is the caller's business.
 
-pub mod image;
+pub(crate) mod image;
 pub mod spark;
 pub mod text;
 

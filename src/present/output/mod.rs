@@ -173,14 +173,10 @@ pub async fn write_stream_with(
     Ok(rows)
 }
 
-/// Write `stream` to `path` in the format its extension names. The file
-/// appears only when complete; on any error nothing is left at `path`.
-pub async fn export(stream: SendableRecordBatchStream, path: &Path) -> Result<Written> {
-    export_with(stream, path, &[]).await
-}
-
-/// [`export`], with key-value metadata for Parquet files (provenance);
-/// Parquet as [`parquet::write`] writes it.
+/// Write `stream` to `path` in the format its extension names, with
+/// key-value metadata for Parquet files (provenance). The file appears only
+/// when complete; on any error nothing is left at `path`.
+/// Parquet is written as [`parquet::write`] writes it.
 pub async fn export_with(
     stream: SendableRecordBatchStream,
     path: &Path,
