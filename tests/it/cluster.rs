@@ -412,9 +412,19 @@ fn an_executor_killed_mid_query_never_gives_a_wrong_answer() {
         assert_eq!(r.stdout, local, "a wrong answer after losing an executor");
     } else {
         assert!(r.stdout.is_empty(), "a failed query printed rows: {r:?}");
+        // The scheduler's error about the lost work, as a runtime error
+        // (exit 1): not a crash, a usage error or a client-side failure.
+        assert_eq!(r.code, 1, "{r:?}");
         assert!(
             r.stderr.starts_with("error: ") && !r.stderr.contains("panicked"),
             "{r:?}"
+        );
+        let said = r.stderr.to_lowercase();
+        assert!(
+            ["job", "task", "executor", "fetch", "shuffle"]
+                .iter()
+                .any(|w| said.contains(w)),
+            "the error does not name the lost work: {r:?}"
         );
     }
     // The cluster still answers on the remaining executor.

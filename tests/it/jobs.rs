@@ -541,11 +541,12 @@ fn signal_mid_write(dir: &Path, args: &[&str], signals: &[&str]) -> (i32, Durati
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    // Writing: the temporary beside the target has rows in it.
     let writing = || {
-        std::fs::read_dir(dir)
-            .unwrap()
-            .flatten()
-            .any(|e| e.file_name().to_string_lossy().contains("cpiq-tmp"))
+        std::fs::read_dir(dir).unwrap().flatten().any(|e| {
+            e.file_name().to_string_lossy().contains("cpiq-tmp")
+                && e.metadata().is_ok_and(|m| m.len() > 0)
+        })
     };
     let deadline = Instant::now() + Duration::from_secs(60);
     while !writing() {
@@ -553,7 +554,6 @@ fn signal_mid_write(dir: &Path, args: &[&str], signals: &[&str]) -> (i32, Durati
         assert!(Instant::now() < deadline, "never started writing");
         std::thread::sleep(Duration::from_millis(10));
     }
-    std::thread::sleep(Duration::from_millis(200));
     let sent = Instant::now();
     for s in signals {
         let pid = child.id().to_string();

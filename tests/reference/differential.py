@@ -72,6 +72,7 @@ class Kpi:
     sql: str           # DuckDB: columns t, dims..., v (one row per record)
     agg: str           # avg | sum | min | max | median
     dims: list
+    entity: str = None  # the customer column, for --per-entity
 
 
 @dataclass
@@ -93,11 +94,18 @@ def parquet(path):
 
 
 def sample_cpis(root):
+    cpis = shipped_cpis(root)
+    for c in cpis:
+        c.entity = "customer_id"
+    return cpis
+
+
+def shipped_cpis(root):
     t = lambda name: parquet(os.path.join(root, "data-samples", name, "*.parquet"))
     dims3 = ["channel", "segment", "region"]
     dims4 = dims3 + ["category"]
     orders = lambda num: (
-        f"SELECT promised_at AS t, channel, segment, region, {num} AS numerator, 1 AS denominator "
+        f"SELECT promised_at AS t, customer_id, channel, segment, region, {num} AS numerator, 1 AS denominator "
         f"FROM {t('orders')} WHERE status = 'delivered'")
     epoch = lambda a, b: f"(epoch({a}) - epoch({b}))"
     return [
@@ -108,25 +116,25 @@ def sample_cpis(root):
         Cpi("damage_free_delivery", orders("CASE WHEN damaged THEN 0 ELSE 1 END"),
             dims3, 0.98, True, 30),
         Cpi("first_contact_resolution",
-            "SELECT opened_at AS t, channel, segment, region, category, "
+            "SELECT opened_at AS t, customer_id, channel, segment, region, category, "
             "CASE WHEN contacts = 1 THEN 1 ELSE 0 END AS numerator, 1 AS denominator "
             f"FROM {t('support_cases')} WHERE resolved_at IS NOT NULL", dims4, 0.70, True, 30),
         Cpi("resolved_within_sla",
-            "SELECT opened_at AS t, channel, segment, region, category, "
+            "SELECT opened_at AS t, customer_id, channel, segment, region, category, "
             f"CASE WHEN resolved_at IS NOT NULL AND {epoch('resolved_at', 'opened_at')} <= {{sla_hours}} * 3600 "
             f"THEN 1 ELSE 0 END AS numerator, 1 AS denominator FROM {t('support_cases')}",
             dims4, 0.85, True, 30, {"sla_hours": (24, [4, 8, 12, 48, 72])}),
         Cpi("time_to_first_response",
-            "SELECT opened_at AS t, channel, segment, region, category, "
+            "SELECT opened_at AS t, customer_id, channel, segment, region, category, "
             f"{epoch('first_response_at', 'opened_at')} / 3600.0 AS numerator, 1 AS denominator "
             f"FROM {t('support_cases')} WHERE first_response_at IS NOT NULL", dims4, 2.0, False, 30),
         Cpi("quote_answered_within",
-            "SELECT requested_at AS t, channel, segment, region, "
+            "SELECT requested_at AS t, customer_id, channel, segment, region, "
             f"CASE WHEN answered_at IS NOT NULL AND {epoch('answered_at', 'requested_at')} <= {{hours}} * 3600 "
             f"THEN 1 ELSE 0 END AS numerator, 1 AS denominator FROM {t('quote_requests')}",
             dims3, 0.85, True, 30, {"hours": (4, [1, 2, 8, 24])}),
         Cpi("return_completed_within",
-            "SELECT requested_at AS t, channel, segment, region, reason, "
+            "SELECT requested_at AS t, customer_id, channel, segment, region, reason, "
             f"CASE WHEN completed_at IS NOT NULL AND {epoch('completed_at', 'requested_at')} <= {{days}} * 86400 "
             f"THEN 1 ELSE 0 END AS numerator, 1 AS denominator FROM {t('returns')}",
             dims3 + ["reason"], 0.85, True, 30, {"days": (7, [3, 5, 14])}),
@@ -142,8 +150,8 @@ def sample_kpis(root):
                        agg, ["segment"]))
     for col in ["nps_score", "ces_score"]:
         out.append(Kpi(f"survey_responses.{col}",
-                       f"SELECT responded_at AS t, segment, region, {col} AS v FROM {survey}",
-                       "avg", ["segment", "region"]))
+                       f"SELECT responded_at AS t, customer_id, segment, region, {col} AS v FROM {survey}",
+                       "avg", ["segment", "region"], "customer_id"))
     return out
 
 
@@ -565,20 +573,22 @@ def compare_slice(con, cpiq, ds, s, scratch, n):
 # Correlations ---------------------------------------------------------------
 
 
-def series_sql(s_events, grain, fs, dim, agg, value, start, end, lead):
-    """Per period (and dimension value): `value` aggregated over the rows."""
+def series_sql(events, grain, fs, dim, entity, agg, start, end):
+    """Per period (and dimension value, entity): `agg` over the rows with
+    start <= t < end."""
     conds = []
     if start:
-        conds.append(f"t >= TIMESTAMP {quote(start)}")
+        conds.append(f"t >= TIMESTAMP {quote(str(start))}")
     if end:
-        conds.append(f"t < TIMESTAMP {quote(end)}")
+        conds.append(f"t < TIMESTAMP {quote(str(end))}")
     where = f"WHERE {' AND '.join(conds)}" if conds else ""
-    d = f", CAST({dim} AS VARCHAR) AS dim" if dim else ", NULL AS dim"
-    return (f"SELECT {period_sql(grain, 'CAST(t AS TIMESTAMP)', fs)} AS period{d}, {agg} AS v "
-            f"FROM ({s_events}) {where} GROUP BY ALL")
+    d = f"CAST({dim} AS VARCHAR)" if dim else "NULL"
+    e = f"CAST({entity} AS VARCHAR)" if entity else "NULL"
+    return (f"SELECT {period_sql(grain, 'CAST(t AS TIMESTAMP)', fs)} AS period, {d} AS dim, {e} AS entity, "
+            f"{agg} AS v FROM ({events}) {where} GROUP BY ALL")
 
 
-def draw_correlation(rng, ds):
+def draw_correlation(rng, ds, info):
     cpi = rng.choice(ds.cpis)
     kpi = rng.choice(ds.kpis)
     shared = [d for d in kpi.dims if d in cpi.dims]
@@ -586,7 +596,15 @@ def draw_correlation(rng, ds):
     per = rng.choice(["month", "month", "quarter", "week"])
     lags = sorted(rng.sample(range(0, 4), rng.randint(1, 3)))
     method = rng.choice(["pearson", "spearman", "both"])
-    return dict(cpi=cpi, kpi=kpi, by=by, per=per, lags=lags, method=method)
+    r = dict(cpi=cpi, kpi=kpi, by=by, per=per, lags=lags, method=method, difference=rng.random() < 0.25,
+             per_entity=bool(cpi.entity and kpi.entity) and rng.random() < 0.3, start=None, end=None)
+    if rng.random() < 0.3:
+        import datetime as dt
+        lo, hi = info[cpi.name]["range"]
+        r["start"] = random_day(rng, lo, hi, per, ds.fiscal_start)
+        if rng.random() < 0.7:
+            r["end"] = r["start"] + dt.timedelta(days=rng.randint(120, 500))
+    return r
 
 
 def bh(ps):
@@ -609,23 +627,40 @@ def compare_correlation(con, cpiq, ds, r, scratch, n):
             "--lags", ",".join(map(str, r["lags"])), "--method", r["method"]]
     if r["by"]:
         args += ["--by", r["by"]]
+    if r["difference"]:
+        args.append("--difference")
+    if r["per_entity"]:
+        args.append("--per-entity")
+    if r["start"]:
+        args += ["--from", str(r["start"])]
+    if r["end"]:
+        args += ["--to", str(r["end"])]
     cmd, p = run_cpiq(cpiq, ds.workspace, args, out)
     shown = " ".join(shlex.quote(a) for a in cmd)
     if p.returncode != 0:
         return [f"cpiq failed ({p.returncode}): {shown}\n{p.stderr.strip()}"]
-    fs, c, k = ds.fiscal_start, r["cpi"], r["kpi"]
+    fs, c, k, per = ds.fiscal_start, r["cpi"], r["kpi"], r["per"]
+    step = STEP[per]
+    shifted = lambda day, n: con.execute(f"SELECT CAST(DATE {quote(str(day))} + {n} * {step} AS DATE)").fetchone()[0]
     params = {name: d for name, (d, _) in c.params.items()}
-    cpi_sql = series_sql(c.events.format(**params), r["per"], fs, r["by"], "SUM(numerator) / SUM(denominator)",
-                         None, None, None, 0)
-    kpi_sql = series_sql(k.sql, r["per"], fs, r["by"], f"{k.agg}(CAST(v AS DOUBLE))", None, None, None, 0)
-    cpi = {(d, p): v for p, d, v in con.execute(cpi_sql).fetchall() if v is not None and math.isfinite(v)}
-    kpi = {(d, p): v for p, d, v in con.execute(kpi_sql).fetchall() if v is not None and math.isfinite(v)}
-    step = STEP[r["per"]]
-    periods = sorted({p for _, p in cpi} | {p for _, p in kpi})
-    shift = {}
-    for p in periods:
-        shift[p] = {lag: con.execute(f"SELECT CAST(DATE {quote(str(p))} + {lag} * {step} AS DATE)").fetchone()[0]
-                    for lag in r["lags"]}
+    # The CPI series spans [from, to); the KPI's runs on to the end of the
+    # period holding `to`, plus the largest lag (the CPI leads).
+    kpi_end = shifted(truncate(per, str(r["end"]), fs), max(r["lags"]) + 1) if r["end"] else None
+    cpi_sql = series_sql(c.events.format(**params), per, fs, r["by"], c.entity if r["per_entity"] else None,
+                         "SUM(numerator) / SUM(denominator)", r["start"], r["end"])
+    kpi_sql = series_sql(k.sql, per, fs, r["by"], k.entity if r["per_entity"] else None,
+                         f"{k.agg}(CAST(v AS DOUBLE))", r["start"], kpi_end)
+    cpi = {(d, e, p): v for p, d, e, v in con.execute(cpi_sql).fetchall() if v is not None and math.isfinite(v)}
+    kpi = {(d, e, p): v for p, d, e, v in con.execute(kpi_sql).fetchall() if v is not None and math.isfinite(v)}
+    periods = sorted({p for *_, p in cpi} | {p for *_, p in kpi})
+    shift = {p: {lag: shifted(p, lag) for lag in set(r["lags"]) | {-1}} for p in periods}
+    if r["difference"]:
+        # Each value's change from the previous period of its (dimension, entity).
+        cpi = {(d, e, p): v - cpi[(d, e, shift[p][-1])] for (d, e, p), v in cpi.items()
+               if (d, e, shift[p][-1]) in cpi}
+        kpi = {(d, e, p): v - kpi[(d, e, shift[p][-1])] for (d, e, p), v in kpi.items()
+               if (d, e, shift[p][-1]) in kpi}
+
     def coefficient(x, y, method):
         if len(x) < 3 or len(set(x)) < 2 or len(set(y)) < 2:
             return None
@@ -654,10 +689,10 @@ def compare_correlation(con, cpiq, ds, r, scratch, n):
         return (math.tanh(z - q * se), math.tanh(z + q * se))
 
     want = []
-    for dim in sorted({d for d, _ in cpi}, key=lambda d: (d is not None, d)):
+    for dim in sorted({d for d, _, _ in cpi}, key=lambda d: (d is not None, d)):
         for lag in r["lags"]:
-            pairs = [(v, kpi[(dim, shift[p][lag])]) for (d, p), v in sorted(cpi.items(), key=lambda x: x[0][1])
-                     if d == dim and (dim, shift[p][lag]) in kpi]
+            pairs = [(v, kpi[(dim, e, shift[p][lag])]) for (d, e, p), v in cpi.items()
+                     if d == dim and (dim, e, shift[p][lag]) in kpi]
             x, y = [a for a, _ in pairs], [b for _, b in pairs]
             n = len(pairs)
             pr, rho = coefficient(x, y, "pearson"), coefficient(x, y, "spearman")
@@ -779,7 +814,13 @@ def main():
         corr_sets = [ds for ds in sets if ds.kpis]
         for n in range(correlations if corr_sets else 0):
             ds = rng.choice(corr_sets)
-            differences += compare_correlation(con, a.cpiq, ds, draw_correlation(rng, ds), scratch, n)
+            r = draw_correlation(rng, ds, infos[ds.name])
+            flags = {"by": "by", "difference": "difference", "per_entity": "per-entity", "start": "from",
+                     "end": "to"}
+            for f in [f"correlate {r['method']}", f"correlate per {r['per']}"] + [
+                    f"correlate {label}" for k, label in flags.items() if r[k]]:
+                features[f] = features.get(f, 0) + 1
+            differences += compare_correlation(con, a.cpiq, ds, r, scratch, n)
         for d in differences:
             print(d, end="\n\n")
         per_set = ", ".join(f"{k}: {v}" for k, v in counts.items())
