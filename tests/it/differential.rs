@@ -118,6 +118,9 @@ fn every_slice_shape_and_correlation_agrees_with_duckdb_and_scipy() {
         "correlate per-entity",
         "correlate from",
         "correlate to",
+        "correlate min",
+        "correlate max",
+        "correlate median",
     ] {
         assert!(
             drawn.get(f).is_some_and(|n| *n > 0),

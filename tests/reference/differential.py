@@ -293,10 +293,21 @@ def fiscal_sample(scratch, rng):
                         f'cpis = "{ROOT}/queries/cpis"\ncache = "{folder}/cache"')
     toml = toml.replace('path = "data-samples/', f'path = "{ROOT}/data-samples/')
     toml = toml.replace("[settings]", f"[settings]\nfiscal_year_start = {fs}")
+    # The other aggregations a KPI may declare.
+    toml = toml.replace("[settings]", f"""[kpis.kpi_spread]
+path = "{ROOT}/data-samples/kpi_monthly.parquet"
+time = "month"
+dimensions = ["segment"]
+measures = {{ nps = "min", ces = "max", churn_rate = "median" }}
+
+[settings]""")
     with open(os.path.join(folder, "cpiq.toml"), "w") as f:
         f.write(toml)
+    monthly = parquet(os.path.join(ROOT, "data-samples", "kpi_monthly.parquet"))
+    spread = [Kpi(f"kpi_spread.{col}", f"SELECT month AS t, segment, {col} AS v FROM {monthly}", agg, ["segment"])
+              for col, agg in [("nps", "min"), ("ces", "max"), ("churn_rate", "median")]]
     return Dataset(f"sample (fiscal year from month {fs}, rollups)", folder, sample_cpis(ROOT), fs,
-                   sample_kpis(ROOT), rollups=True)
+                   sample_kpis(ROOT) + spread, rollups=True)
 
 
 # --------------------------------------------------------------------------
@@ -817,7 +828,7 @@ def main():
             r = draw_correlation(rng, ds, infos[ds.name])
             flags = {"by": "by", "difference": "difference", "per_entity": "per-entity", "start": "from",
                      "end": "to"}
-            for f in [f"correlate {r['method']}", f"correlate per {r['per']}"] + [
+            for f in [f"correlate {r['method']}", f"correlate per {r['per']}", f"correlate {r['kpi'].agg}"] + [
                     f"correlate {label}" for k, label in flags.items() if r[k]]:
                 features[f] = features.get(f, 0) + 1
             differences += compare_correlation(con, a.cpiq, ds, r, scratch, n)
