@@ -80,6 +80,8 @@ impl Session {
             Command::Explain(args) => self.explain_change(&args).await?,
             Command::Timing(on) => self.timing(on)?,
         }
+        // What a command said (`Pager is off.`) shows before the next prompt.
+        self.out.flush()?;
         Ok(Flow::Continue)
     }
 

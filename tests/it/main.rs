@@ -14,6 +14,7 @@ mod correlate; // cpiq correlate: planted effects, numerical checks, Olist (issu
 mod cpi_values; // every shipped CPI against hand-worked values (issue 2)
 mod definitions; // bad cpiq.toml and CPI files: file:line errors, the rest loads (issue 2)
 mod differential; // every slice shape and correlations against DuckDB and scipy (issue 23)
+mod documented; // documented behaviour of the shell, outputs, read-only, exit codes (issue 23)
 mod fuzz; // mutation fuzzing of every parser of user input (issue 8)
 mod generate; // the generator: determinism, planted relations, 10M scale knobs (issue 2)
 mod granger; // cpiq granger and correlate --prewhiten against statsmodels (issue 19)

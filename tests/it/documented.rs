@@ -1,0 +1,401 @@
+//! Documented behaviour that had no test (issue 23, part 5): the shell's
+//! display commands and keys under a pseudo-terminal, `\cpi`, `\check`,
+//! `\d`, `\reload`, `\o`, `\i`, `\compare` and `\explain`, result files by
+//! extension, the read-only refusals of every other writing route, exit 3
+//! from exported rows and the generator's `--start`. Each test fails when the
+//! behaviour its name describes is removed.
+
+use std::collections::HashMap;
+
+use crate::shell::{run, shell};
+use crate::support::{TempWorkspace, cpiq_in, cpiq_stdin, csv_rows, repo};
+
+/// The values in the single-column table cells of a terminal table. The
+/// pseudo-terminal's text arrives one char per byte; it is UTF-8 again here.
+fn cells(out: &str) -> Vec<String> {
+    let bytes: Vec<u8> = out.chars().map(|c| c as u32 as u8).collect();
+    without_escapes(&String::from_utf8_lossy(&bytes))
+        .lines()
+        .filter_map(|l| l.trim_end().strip_prefix('│')?.strip_suffix('│'))
+        .map(|c| c.trim().to_string())
+        .collect()
+}
+
+/// `s` without terminal control sequences (ESC [ … final byte).
+fn without_escapes(s: &str) -> String {
+    let mut out = String::new();
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c != '\x1b' {
+            out.push(c);
+            continue;
+        }
+        if chars.next() == Some('[') {
+            for f in chars.by_ref() {
+                if ('\x40'..='\x7e').contains(&f) {
+                    break;
+                }
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn the_shells_display_commands_and_keys_do_what_the_readme_says() {
+    let hist = tempfile::tempdir().unwrap();
+    let mut p = shell(&repo(), &hist.path().join("history"));
+    // \maxrows: a longer table shows its first and last rows and says so.
+    run(&mut p, "\\maxrows 4");
+    let out = run(&mut p, "SELECT value FROM range(10);");
+    let shown = cells(&out);
+    for v in ["0", "1", "8", "9"] {
+        assert!(shown.iter().any(|c| c == v), "{v} missing: {out}");
+    }
+    assert!(!shown.iter().any(|c| c == "5"), "row 5 shown: {out}");
+    assert!(out.contains("(10 rows, 4 shown"), "{out}");
+    run(&mut p, "\\maxrows all");
+    let out = run(&mut p, "SELECT value FROM range(10);");
+    assert!(cells(&out).iter().any(|c| c == "5"), "{out}");
+    // \x on: one line per column.
+    run(&mut p, "\\x on");
+    let out = run(&mut p, "SELECT 1 AS alpha, 'b' AS beta;");
+    assert!(out.contains("-[ RECORD 1 ]-"), "{out}");
+    assert!(
+        out.lines().any(|l| l.trim_end() == "beta  | b"),
+        "expanded rows: {out}"
+    );
+    run(&mut p, "\\x off");
+    let out = run(&mut p, "SELECT 1 AS alpha;");
+    assert!(!out.contains("RECORD"), "{out}");
+    // \timing on: a Time line after each statement; off: none.
+    run(&mut p, "\\timing on");
+    let out = run(&mut p, "SELECT 7 AS seven;");
+    assert!(out.lines().any(|l| l.starts_with("Time: ")), "{out}");
+    run(&mut p, "\\timing off");
+    let out = run(&mut p, "SELECT 7 AS seven;");
+    assert!(!out.contains("Time: "), "{out}");
+    // \pager off is acknowledged.
+    let out = run(&mut p, "\\pager off");
+    assert!(out.contains("Pager is off."), "{out}");
+    // Ctrl-C at the prompt clears the line: the half-typed string is gone.
+    // (Were it kept, the next line would continue an unterminated string.)
+    p.send("SELECT 'typed").unwrap();
+    p.send_control('c').unwrap();
+    p.exp_string("cpiq> ").unwrap();
+    let out = run(&mut p, "SELECT 'fresh' AS f;");
+    assert!(cells(&out).iter().any(|c| c == "fresh"), "{out}");
+    assert!(!out.contains("error"), "{out}");
+    // Ctrl-D leaves.
+    p.send_control('d').unwrap();
+    p.exp_eof().unwrap();
+}
+
+#[test]
+fn cpi_check_and_d_describe_the_workspace() {
+    let r = cpiq_stdin(&repo(), &[], "\\cpi on_time_delivery\n\\check\n\\d\n");
+    assert_eq!(r.code, 0, "{r:?}");
+    let field = |name: &str| {
+        r.stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(name).map(str::trim))
+            .unwrap_or_else(|| panic!("no {name}: {}", r.stdout))
+            .to_string()
+    };
+    // The header of queries/cpis/on_time_delivery.sql, as written there.
+    assert_eq!(field("target "), "95.0%");
+    assert_eq!(field("min_denominator "), "30");
+    assert_eq!(field("time "), "promised_at");
+    assert_eq!(field("dimensions "), "channel, segment, region");
+    assert!(
+        field("file ").ends_with("queries/cpis/on_time_delivery.sql"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("CASE WHEN delivered_at <= promised_at"),
+        "the body is shown: {}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains("7 of 7 tables registered, 8 of 8 CPIs planned"),
+        "{}",
+        r.stdout
+    );
+    // \d lists every table of cpiq.toml and every CPI view.
+    for name in [
+        "orders",
+        "support_cases",
+        "returns",
+        "quote_requests",
+        "customers",
+        "kpi_monthly",
+        "survey_responses",
+        "first_contact_resolution",
+    ] {
+        assert!(
+            r.stdout.lines().any(|l| l.contains(name)),
+            "\\d lacks {name}: {}",
+            r.stdout
+        );
+    }
+}
+
+#[test]
+fn reload_reports_an_edited_cpi_and_uses_its_new_target() {
+    let cpi = |target: &str| {
+        format!(
+            "-- cpi: share_big\n-- label: Big\n-- unit: percent\n-- direction: higher_is_better\n\
+             -- target: {target}\n-- time: at\n-- dimensions: kind\n\
+             SELECT at, kind, CASE WHEN v > 5 THEN 1 ELSE 0 END AS numerator, 1 AS denominator FROM t\n"
+        )
+    };
+    let ws = TempWorkspace::with_own_cpis(
+        &[(
+            "t",
+            "t.csv",
+            "at,kind,v\n2025-01-05,a,9\n2025-01-06,a,1\n2025-01-07,b,7\n",
+        )],
+        &[("share_big.sql", &cpi("0.5"))],
+    );
+    let hist = tempfile::tempdir().unwrap();
+    let mut p = shell(ws.path(), &hist.path().join("history"));
+    run(&mut p, "\\format csv");
+    let before = run(&mut p, "\\slice share_big per all");
+    assert!(before.contains(",0.5,met,"), "{before}");
+    std::fs::write(ws.path().join("cpis/share_big.sql"), cpi("0.9")).unwrap();
+    let out = run(&mut p, "\\reload");
+    assert!(out.contains("share_big"), "the change is reported: {out}");
+    // 2 of 3 events have v > 5: 0.667 misses the new target of 0.9.
+    let after = run(&mut p, "\\slice share_big per all");
+    assert!(after.contains(",0.9,missed,"), "{after}");
+    p.send_line("\\q").unwrap();
+    p.exp_eof().unwrap();
+}
+
+#[test]
+fn o_sends_results_to_a_file_and_i_runs_a_script() {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("out.csv");
+    let inc = d.path().join("inc.sql");
+    std::fs::write(&inc, "SELECT 'included' AS s;\n").unwrap();
+    let r = cpiq_stdin(
+        &repo(),
+        &[],
+        &format!(
+            "\\o {}\nSELECT 4 AS d;\n\\o\nSELECT 5 AS e;\n\\i {}\n",
+            out.display(),
+            inc.display()
+        ),
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "d\n4\n");
+    // After `\o` alone, results are back on standard output; then the script.
+    assert_eq!(r.stdout, "e\n5\ns\nincluded\n");
+}
+
+#[test]
+fn compare_and_explain_in_the_shell_add_up() {
+    let slice = cpiq_stdin(&repo(), &[], "\\slice on_time_delivery per quarter\n");
+    let quarters: HashMap<String, f64> = csv_rows(&slice.ok())
+        .into_iter()
+        .skip(1)
+        .map(|r| (r[1].clone(), r[2].parse().unwrap()))
+        .collect();
+    // \compare: previous_value is the quarter before's value, change the
+    // difference, change_pct the change over |previous| in percent.
+    let r = cpiq_stdin(
+        &repo(),
+        &[],
+        "\\compare on_time_delivery per quarter from 2024-04-01\n",
+    );
+    let rows = csv_rows(&r.ok());
+    let col = |name: &str| rows[0].iter().position(|c| c == name).unwrap();
+    let (period, value, prev, change, pct) = (
+        col("period"),
+        col("value"),
+        col("previous_value"),
+        col("change"),
+        col("change_pct"),
+    );
+    assert!(rows.len() > 5, "{rows:?}");
+    for row in &rows[1..] {
+        let p = chrono::NaiveDate::parse_from_str(&row[period], "%Y-%m-%d").unwrap();
+        let before = (p - chrono::Months::new(3)).to_string();
+        let (v, pv) = (row[value].parse::<f64>().unwrap(), quarters[&before]);
+        assert!(
+            (row[prev].parse::<f64>().unwrap() - pv).abs() < 1e-12,
+            "{row:?}"
+        );
+        assert!((row[change].parse::<f64>().unwrap() - (v - pv)).abs() < 1e-12);
+        let want_pct = 100.0 * (v - pv) / pv.abs();
+        assert!((row[pct].parse::<f64>().unwrap() - want_pct).abs() < 1e-9);
+    }
+    // \explain: the whole CPI's row (dimension NULL) moves from the first
+    // quarter's value to the second's.
+    let r = cpiq_stdin(
+        &repo(),
+        &[],
+        "\\explain on_time_delivery by channel from-period 2024-Q1 to-period 2025-Q1 per quarter\n",
+    );
+    let rows = csv_rows(&r.ok());
+    let col = |name: &str| rows[0].iter().position(|c| c == name).unwrap();
+    let total = rows
+        .iter()
+        .find(|r| r[col("channel")].is_empty())
+        .expect("a total row");
+    let f = |name: &str| total[col(name)].parse::<f64>().unwrap();
+    assert!((f("value_p1") - quarters["2024-01-01"]).abs() < 1e-12);
+    assert!((f("value_p2") - quarters["2025-01-01"]).abs() < 1e-12);
+    assert!((f("total_effect") - (quarters["2025-01-01"] - quarters["2024-01-01"])).abs() < 1e-12);
+}
+
+#[test]
+fn output_files_take_their_format_from_the_extension() {
+    let d = tempfile::tempdir().unwrap();
+    let sql = "SELECT 1 AS a, 'x|y' AS b UNION ALL SELECT 2, NULL ORDER BY a";
+    let write = |name: &str| {
+        let path = d.path().join(name);
+        cpiq_in(&repo(), &["sql", sql, "--output", path.to_str().unwrap()]).ok();
+        std::fs::read_to_string(path).unwrap()
+    };
+    let json: serde_json::Value = serde_json::from_str(&write("r.json")).unwrap();
+    assert_eq!(
+        json,
+        serde_json::json!([{"a": 1, "b": "x|y"}, {"a": 2, "b": null}])
+    );
+    let ndjson = write("r.ndjson");
+    let lines: Vec<serde_json::Value> = ndjson
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines, json.as_array().unwrap().clone());
+    let md = write("r.md");
+    let md: Vec<&str> = md.lines().collect();
+    assert!(md[0].starts_with("| a") && md[0].contains("| b"), "{md:?}");
+    assert!(
+        md[1].starts_with("|-") || md[1].starts_with("| -") || md[1].starts_with("|:"),
+        "{md:?}"
+    );
+    assert!(
+        md[2].contains("x\\|y"),
+        "a pipe in a value is escaped: {md:?}"
+    );
+    assert_eq!(md.len(), 4, "{md:?}");
+}
+
+#[test]
+fn read_only_refuses_every_other_writing_route() {
+    let d = tempfile::tempdir().unwrap();
+    let ws = repo();
+    let ws = ws.to_str().unwrap();
+    for (sql, kind) in [
+        ("ALTER TABLE orders ADD COLUMN x INT", "ALTER"),
+        ("UPDATE orders SET status = 'x'", "UPDATE"),
+        ("DELETE FROM orders", "DELETE"),
+    ] {
+        let r = cpiq_in(d.path(), &["-w", ws, "--read-only", "sql", sql]);
+        assert_eq!(r.code, 1, "{sql}: {r:?}");
+        assert!(
+            r.stderr
+                .contains(&format!("read-only session: {kind} is refused")),
+            "{r:?}"
+        );
+    }
+    let job = d.path().join("job.sql");
+    std::fs::write(&job, "SELECT 1 AS a;\n").unwrap();
+    let job = job.to_str().unwrap();
+    for args in [
+        vec!["run", job, "--output-dir", "outd"],
+        vec!["run", job, "--report", "r.json"],
+        vec!["report", job, "--html", "r.html"],
+    ] {
+        let mut all = vec!["-w", ws, "--read-only"];
+        all.extend(&args);
+        let r = cpiq_in(d.path(), &all);
+        assert_eq!(r.code, 2, "{args:?}: {r:?}");
+        assert!(r.stderr.contains("read-only session"), "{args:?}: {r:?}");
+    }
+    let r = cpiq_stdin(
+        d.path(),
+        &["-w", ws, "--read-only"],
+        "\\slice on_time_delivery per quarter\n\\chart c.svg\n",
+    );
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr
+            .contains("read-only session: writing a chart is refused"),
+        "{r:?}"
+    );
+    let left: Vec<_> = std::fs::read_dir(d.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(left, ["job.sql"], "nothing was written");
+}
+
+#[test]
+fn a_job_whose_exported_rows_miss_their_target_exits_3() {
+    // Bundled sample: on-time delivery misses 95% in most quarters. The
+    // job sends its slice to a file (`\o`); nothing is printed.
+    let d = tempfile::tempdir().unwrap();
+    let job = d.path().join("job.sql");
+    std::fs::write(&job, "\\o otd.csv\n\\slice on_time_delivery per quarter\n").unwrap();
+    let (ws, job) = (repo().display().to_string(), job.display().to_string());
+    let run_job = |flag: Option<&str>| {
+        let mut args = vec!["-w", &ws, "run", &job];
+        args.extend(flag);
+        cpiq_in(d.path(), &args)
+    };
+    let r = run_job(Some("--fail-on-missed-target"));
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(
+        !r.stdout.contains("on_time_delivery"),
+        "exported, not printed: {r:?}"
+    );
+    let rows = csv_rows(&std::fs::read_to_string(d.path().join("otd.csv")).unwrap());
+    let status = rows[0].iter().position(|c| c == "status").unwrap();
+    assert!(rows[1..].iter().any(|r| r[status] == "missed"), "{rows:?}");
+    // Without the flag the same job succeeds.
+    assert_eq!(run_job(None).code, 0);
+}
+
+#[test]
+fn the_generator_starts_its_history_at_start() {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("ws");
+    let r = cpiq_in(
+        d.path(),
+        &[
+            "generate",
+            "--out",
+            out.to_str().unwrap(),
+            "--customers",
+            "60",
+            "--months",
+            "2",
+            "--start",
+            "2023-05-01",
+        ],
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    let range = cpiq_in(
+        &out,
+        &[
+            "sql",
+            "SELECT CAST(min(opened_at) AS DATE) AS lo, CAST(max(opened_at) AS DATE) AS hi FROM support_cases",
+        ],
+    )
+    .ok();
+    let rows = csv_rows(&range);
+    assert!(
+        rows[1][0].as_str() >= "2023-05-01" && rows[1][0].as_str() < "2023-05-08",
+        "{range}"
+    );
+    assert!(
+        rows[1][1].as_str() >= "2023-06-20" && rows[1][1].as_str() < "2023-07-01",
+        "{range}"
+    );
+}
