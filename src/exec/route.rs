@@ -166,6 +166,7 @@ impl Session {
                 max_rows: screen.max_rows,
                 expanded: screen.expanded,
                 elapsed,
+                color: self.color,
             };
             let stream = MemoryStream::try_new(batches, schema.clone(), None)?;
             let mut buf: Vec<u8> = Vec::new();

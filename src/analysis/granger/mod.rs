@@ -13,6 +13,7 @@ mod table; // the result table and its column names
 mod verdict; // one line per CPI × KPI × dimension value
 
 pub use causality::{Outcome, TestSpec, leads};
+pub use table::col;
 
 use std::collections::BTreeSet;
 

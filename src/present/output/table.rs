@@ -17,6 +17,10 @@ use datafusion::arrow::datatypes::Schema;
 use datafusion::arrow::util::display::ArrayFormatter;
 
 use super::format_options;
+use crate::analysis::correlate::col as correlate_col;
+use crate::analysis::drivers::col as drivers_col;
+use crate::analysis::granger::col as granger_col;
+use crate::analysis::slice::col as slice_col;
 use crate::foundation::error::Result;
 
 /// Expanded display: one block per row, a line per column.
@@ -42,7 +46,32 @@ pub struct TableOptions {
     pub expanded: Expanded,
     /// How long the statement took, for the footer.
     pub elapsed: Option<Duration>,
+    /// Colour the `status` column: `missed` red, `met` green,
+    /// `insufficient` dimmed.
+    pub color: bool,
 }
+
+/// Result columns hidden first when a table is too wide, least telling
+/// first: counts, sums and interval bounds before anything else, p before q.
+/// What a CPI reader needs most (cpi, period, dimensions, value, status,
+/// target, change) is never in it; after it, columns go from the middle.
+const HIDE_FIRST: &[&str] = &[
+    slice_col::EVENTS,
+    slice_col::NUMERATOR,
+    slice_col::DENOMINATOR,
+    slice_col::CI_LOW,
+    slice_col::CI_HIGH,
+    slice_col::PREVIOUS_VALUE,
+    correlate_col::SPEARMAN_P_VALUE,
+    granger_col::DF_NUM,
+    granger_col::DF_DEN,
+    granger_col::F_STAT,
+    drivers_col::COEF_SE,
+    drivers_col::COEF_P,
+    correlate_col::P_VALUE,
+    correlate_col::N,
+    slice_col::CHANGE_PCT,
+];
 
 fn chars(s: &str) -> usize {
     s.chars().count()
@@ -109,10 +138,20 @@ pub fn render(
         .iter()
         .map(|f| type_name(f.data_type()))
         .collect();
+    // Numbers are right-aligned, also where the display has turned them
+    // into text with their units (93.1%, +2.5 pp, 2.40 h).
     let numeric: Vec<bool> = schema
         .fields()
         .iter()
-        .map(|f| f.data_type().is_numeric())
+        .enumerate()
+        .map(|(c, f)| {
+            f.data_type().is_numeric()
+                || (!show_types
+                    && rows.iter().any(|r| looks_numeric(&r[c]))
+                    && rows
+                        .iter()
+                        .all(|r| looks_numeric(&r[c]) || r[c].is_empty() || r[c] == "NULL"))
+        })
         .collect();
 
     // Column widths, values cut to a fair share of the screen.
@@ -139,7 +178,9 @@ pub fn render(
     // Columns to show: all, or as many as fit, taken from both ends (two from
     // the left for each one from the right: keys and values lead).
     let (shown, hidden) = match opts.width {
-        Some(screen) if table_width(&widths) > screen && ncols > 1 => fit_columns(&widths, screen),
+        Some(screen) if table_width(&widths) > screen && ncols > 1 => {
+            fit_columns(&widths, &names, screen)
+        }
         _ => ((0..ncols).collect(), Vec::new()),
     };
     let header: Vec<String> = (0..ncols)
@@ -157,6 +198,10 @@ pub fn render(
         hidden: &hidden,
         widths: &widths,
         numeric: &numeric,
+        status: names
+            .iter()
+            .position(|n| n == slice_col::STATUS)
+            .filter(|_| opts.color),
     };
     let table = layout.table(&header, &rows, if tail > 0 { Some(head) } else { None });
     writeln!(out, "{table}")?;
@@ -180,25 +225,34 @@ struct Layout<'a> {
     hidden: &'a [usize],
     widths: &'a [usize],
     numeric: &'a [bool],
+    /// The `status` column, when it is coloured.
+    status: Option<usize>,
 }
 
 impl Layout<'_> {
     /// The boxed table: `header`, then `rows`, with a `⋮` row before row
-    /// `gap_at` when rows were left out, and a `…` column where columns were.
+    /// `gap_at` when rows were left out, and a `…` column wherever columns
+    /// were.
     fn table(&self, header: &[String], rows: &[Vec<String>], gap_at: Option<usize>) -> Table {
-        let marker_at = self
-            .shown
+        // A marker before each shown column that follows hidden ones, and
+        // one at the end when the last columns are hidden.
+        let gap_before = |i: usize| {
+            let from = if i == 0 { 0 } else { self.shown[i - 1] + 1 };
+            self.hidden.iter().any(|&h| h >= from && h < self.shown[i])
+        };
+        let trailing = self
+            .hidden
             .iter()
-            .position(|&c| self.hidden.first().is_some_and(|&h| c > h));
+            .any(|&h| self.shown.last().is_none_or(|&l| h > l));
         let line = |cell: &dyn Fn(usize) -> Cell| -> Vec<Cell> {
             let mut cells: Vec<Cell> = Vec::new();
             for (i, &c) in self.shown.iter().enumerate() {
-                if marker_at == Some(i) {
+                if gap_before(i) {
                     cells.push(Cell::new("…"));
                 }
                 cells.push(cell(c));
             }
-            if marker_at.is_none() && !self.hidden.is_empty() {
+            if trailing {
                 cells.push(Cell::new("…"));
             }
             cells
@@ -207,14 +261,13 @@ impl Layout<'_> {
         table
             .load_preset(presets::UTF8_FULL_CONDENSED)
             .set_content_arrangement(ContentArrangement::Disabled);
+        if self.status.is_some() {
+            table.enforce_styling();
+        }
         table.set_header(line(&|c| Cell::new(&header[c])));
         for (i, r) in rows.iter().enumerate() {
             if gap_at == Some(i) {
-                let mut cells: Vec<Cell> = self.shown.iter().map(|_| Cell::new("⋮")).collect();
-                if !self.hidden.is_empty() {
-                    cells.push(Cell::new(""));
-                }
-                table.add_row(cells);
+                table.add_row(line(&|_| Cell::new("⋮")));
             }
             table.add_row(line(&|c| {
                 let align = if self.numeric[c] {
@@ -222,11 +275,64 @@ impl Layout<'_> {
                 } else {
                     CellAlignment::Left
                 };
-                Cell::new(cut(&r[c], self.widths[c])).set_alignment(align)
+                let cell = Cell::new(cut(&r[c], self.widths[c])).set_alignment(align);
+                if self.status == Some(c) {
+                    status_colour(cell, &r[c])
+                } else {
+                    cell
+                }
             }));
         }
         table
     }
+}
+
+/// `missed` red, `met` green, `insufficient` dimmed.
+fn status_colour(cell: Cell, value: &str) -> Cell {
+    use comfy_table::{Attribute, Color};
+    match value {
+        "missed" => cell.fg(Color::Red),
+        "met" => cell.fg(Color::Green),
+        "insufficient" => cell.add_attribute(Attribute::Dim),
+        _ => cell,
+    }
+}
+
+/// A value as the display writes numbers: an optional sign, digits with
+/// separators, and at most a unit after them (`93.1%`, `+2.5 pp`, `1,234`,
+/// `2.40 h`, `1.5e-7`).
+fn looks_numeric(s: &str) -> bool {
+    let s = s.trim();
+    let s = s.strip_prefix(['+', '-', '−']).unwrap_or(s);
+    let mut chars = s.char_indices().peekable();
+    let mut end = 0;
+    let mut digits = false;
+    while let Some(&(i, c)) = chars.peek() {
+        match c {
+            '0'..='9' => digits = true,
+            ',' | '.' if digits => {}
+            'e' | 'E' if digits => {
+                // An exponent: e, an optional sign, digits.
+                chars.next();
+                if let Some(&(_, '+' | '-')) = chars.peek() {
+                    chars.next();
+                }
+                if !chars.peek().is_some_and(|(_, c)| c.is_ascii_digit()) {
+                    return false;
+                }
+                continue;
+            }
+            _ => break,
+        }
+        end = i + c.len_utf8();
+        chars.next();
+    }
+    if !digits || !s.starts_with(|c: char| c.is_ascii_digit()) {
+        return false;
+    }
+    let end = chars.peek().map_or(s.len(), |&(i, _)| i).max(end);
+    let unit = s[end..].trim();
+    unit.len() <= 4 && unit.chars().all(|c| c.is_alphabetic() || c == '%')
 }
 
 /// The rows `0..head` and `from..` of `batches` as text.
@@ -250,36 +356,60 @@ fn formatted_rows(batches: &[RecordBatch], head: usize, from: usize) -> Result<V
     Ok(rows)
 }
 
-/// The columns shown on a screen `screen` wide, and the hidden ones: as many
-/// as fit, taken from both ends (two from the left for each one from the
-/// right: keys and values lead).
-fn fit_columns(widths: &[usize], screen: usize) -> (Vec<usize>, Vec<usize>) {
-    let (mut left, mut right) = (Vec::new(), Vec::new());
-    let (mut lo, mut hi) = (0usize, widths.len() - 1);
-    let mut used = 1 + 4; // border plus the marker column
-    let mut turn = 0usize;
-    while lo <= hi {
-        let take_left = turn % 3 != 2;
-        let c = if take_left { lo } else { hi };
-        if used + widths[c] + 3 > screen && !(left.is_empty() && right.is_empty()) {
+/// The columns shown on a screen `screen` wide, and the hidden ones: first
+/// the least telling result columns ([`HIDE_FIRST`], in its order), then, if
+/// the table is still too wide, as many of the others as fit, taken from
+/// both ends (two from the left for each one from the right: keys and values
+/// lead).
+fn fit_columns(widths: &[usize], names: &[String], screen: usize) -> (Vec<usize>, Vec<usize>) {
+    // Borders and cells, and a `…` marker for each run of hidden columns.
+    let width_of = |kept: &[usize]| {
+        let gaps = (0..widths.len())
+            .filter(|&c| !kept.contains(&c) && (c == 0 || kept.contains(&(c - 1))))
+            .count();
+        1 + 4 * gaps + kept.iter().map(|&c| widths[c] + 3).sum::<usize>()
+    };
+    let mut kept: Vec<usize> = (0..widths.len()).collect();
+    for name in HIDE_FIRST {
+        if width_of(&kept) <= screen {
             break;
         }
-        used += widths[c] + 3;
-        if take_left {
-            left.push(c);
-            lo += 1;
-        } else {
-            right.push(c);
-            if hi == 0 {
+        kept.retain(|&c| names[c] != *name);
+    }
+    if width_of(&kept) > screen && kept.len() > 1 {
+        // Take the rest from both ends while they fit.
+        let mut chosen: Vec<usize> = Vec::new();
+        for c in from_both_ends(&kept) {
+            chosen.push(c);
+            chosen.sort_unstable();
+            if chosen.len() > 1 && width_of(&chosen) > screen {
+                chosen.retain(|&x| x != c);
                 break;
             }
+        }
+        kept = chosen;
+    }
+    let hidden = (0..widths.len()).filter(|c| !kept.contains(c)).collect();
+    (kept, hidden)
+}
+
+/// The columns `cols` in the order a narrow screen takes them: two from the
+/// left for each one from the right.
+fn from_both_ends(cols: &[usize]) -> Vec<usize> {
+    let (mut lo, mut hi) = (0usize, cols.len());
+    let mut order = Vec::with_capacity(cols.len());
+    let mut turn = 0usize;
+    while lo < hi {
+        if turn % 3 == 2 {
             hi -= 1;
+            order.push(cols[hi]);
+        } else {
+            order.push(cols[lo]);
+            lo += 1;
         }
         turn += 1;
     }
-    let hidden = (lo..=hi).collect();
-    right.reverse();
-    (left.into_iter().chain(right).collect(), hidden)
+    order
 }
 
 /// `(1,234 rows, 40 shown: …, 0.012 s)`.
@@ -420,6 +550,126 @@ mod tests {
         // First and last rows are both there.
         assert!(t.contains("│   1 ") || t.contains(" 1 ┆"), "{t}");
         assert!(t.contains(" 100 "), "{t}");
+    }
+
+    /// A slice with comparison as the display shows it: text with units.
+    fn display_slice(status: &str) -> (Arc<Schema>, RecordBatch) {
+        use datafusion::arrow::array::StringArray;
+        use datafusion::arrow::datatypes::{DataType, Field};
+        let names = [
+            "cpi",
+            "period",
+            "channel",
+            "value",
+            "numerator",
+            "denominator",
+            "events",
+            "target",
+            "status",
+            "ci_low",
+            "ci_high",
+            "previous_value",
+            "change",
+            "change_pct",
+        ];
+        let values = [
+            "on_time_delivery",
+            "2025-01-01",
+            "web",
+            "91.9%",
+            "4,524",
+            "4,924",
+            "4,924",
+            "95.0%",
+            status,
+            "91.1%",
+            "92.6%",
+            "95.8%",
+            "-3.9 pp",
+            "-4.0%",
+        ];
+        let mut meta = std::collections::HashMap::new();
+        meta.insert(super::super::DISPLAY_ONLY.to_string(), "true".to_string());
+        let schema = Arc::new(
+            Schema::new(
+                names
+                    .iter()
+                    .map(|n| Field::new(*n, DataType::Utf8, true))
+                    .collect::<Vec<_>>(),
+            )
+            .with_metadata(meta),
+        );
+        let columns = values
+            .iter()
+            .map(|v| Arc::new(StringArray::from(vec![*v])) as _)
+            .collect();
+        (
+            schema.clone(),
+            RecordBatch::try_new(schema, columns).unwrap(),
+        )
+    }
+
+    #[test]
+    fn too_wide_cpi_tables_hide_counts_and_bounds_first_and_keep_status() {
+        let (s, b) = display_slice("missed");
+        let t = text(
+            &s,
+            &b,
+            &TableOptions {
+                width: Some(110),
+                ..TableOptions::default()
+            },
+        );
+        for line in t.lines() {
+            assert!(line.chars().count() <= 110, "too wide: {line}\n{t}");
+        }
+        let header = t.lines().nth(1).unwrap();
+        for kept in [
+            "cpi", "period", "channel", "value", "target", "status", "change ",
+        ] {
+            assert!(header.contains(kept), "{kept} hidden: {t}");
+        }
+        let note = t.lines().last().unwrap_or_default().to_string() + &t;
+        assert!(
+            note.contains("hidden to fit the screen: numerator, denominator, events"),
+            "counts go first, in table order: {t}"
+        );
+        // Numbers shown as text with units are right-aligned: "91.9%" ends
+        // where its column ends.
+        assert!(t.contains(" 91.9% ┆"), "{t}");
+        assert!(t.contains(" -3.9 pp ┆"), "{t}");
+    }
+
+    #[test]
+    fn status_is_coloured_only_when_asked() {
+        let colour = |status: &str, color: bool| {
+            let (s, b) = display_slice(status);
+            text(
+                &s,
+                &b,
+                &TableOptions {
+                    color,
+                    ..TableOptions::default()
+                },
+            )
+        };
+        // Red, green (crossterm's 256-colour codes) and dim around the cell.
+        assert!(colour("missed", true).contains("\x1b[38;5;9m missed "));
+        assert!(colour("met", true).contains("\x1b[38;5;10m met "));
+        assert!(colour("insufficient", true).contains("\x1b[2m insufficient "));
+        assert!(!colour("missed", false).contains('\x1b'));
+    }
+
+    #[test]
+    fn looks_numeric_knows_the_display_units() {
+        for yes in [
+            "93.1%", "+2.5 pp", "-4.0%", "1,234", "2.40 h", "1.5e-7", "0", "−3",
+        ] {
+            assert!(looks_numeric(yes), "{yes}");
+        }
+        for no in ["web", "2025-01-01 x", "NULL", "", "met", "a1"] {
+            assert!(!looks_numeric(no), "{no}");
+        }
     }
 
     #[test]
