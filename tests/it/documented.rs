@@ -81,6 +81,7 @@ fn the_shells_display_commands_and_keys_do_what_the_readme_says() {
     // Ctrl-C at the prompt clears the line: the half-typed string is gone.
     // (Were it kept, the next line would continue an unterminated string.)
     p.send("SELECT 'typed").unwrap();
+    p.flush().unwrap();
     p.send_control('c').unwrap();
     p.exp_string("cpiq> ").unwrap();
     let out = run(&mut p, "SELECT 'fresh' AS f;");
@@ -398,4 +399,398 @@ fn the_generator_starts_its_history_at_start() {
         rows[1][1].as_str() >= "2023-06-20" && rows[1][1].as_str() < "2023-07-01",
         "{range}"
     );
+}
+
+/// A copy of the bundled sample's cpiq.toml in `dir`, reading the same
+/// files, with its cache (rollups) in `dir`.
+fn sample_copy(dir: &std::path::Path) {
+    let root = repo().display().to_string();
+    let toml = std::fs::read_to_string(repo().join("cpiq.toml"))
+        .unwrap()
+        .replace(
+            "cpis = \"queries/cpis\"",
+            &format!(
+                "cpis = \"{root}/queries/cpis\"\ncache = \"{}\"",
+                dir.join("cache").display()
+            ),
+        )
+        .replace(
+            "path = \"data-samples/",
+            &format!("path = \"{root}/data-samples/"),
+        );
+    std::fs::write(dir.join("cpiq.toml"), toml).unwrap();
+}
+
+#[test]
+fn rollups_at_week_quarter_and_year_answer_what_their_grain_covers() {
+    // (rollup grain, a slice it answers, a slice it cannot)
+    for (grain, covered, finer) in [
+        ("week", "week", "month"),
+        ("quarter", "year", "month"),
+        ("year", "all", "quarter"),
+    ] {
+        let d = tempfile::tempdir().unwrap();
+        sample_copy(d.path());
+        let cpiq = |args: &[&str]| cpiq_in(d.path(), args);
+        cpiq(&["rollup", "build", "on_time_delivery", "--grain", grain]).ok();
+        assert!(
+            d.path().join("cache").is_dir(),
+            "the rollup is in [workspace] cache"
+        );
+        let status = cpiq(&["rollup", "status", "-f", "csv"]).ok();
+        assert!(
+            status.contains(&format!("on_time_delivery,{grain},")),
+            "{status}"
+        );
+        let explain = |per: &str| {
+            cpiq(&[
+                "slice",
+                "on_time_delivery",
+                "--per",
+                per,
+                "--explain",
+                "-f",
+                "csv",
+            ])
+            .ok()
+        };
+        assert!(
+            explain(covered).contains("on_time_delivery,rollup,"),
+            "{grain} rollup for {covered}: {}",
+            explain(covered)
+        );
+        assert!(
+            explain(finer).contains("on_time_delivery,raw,"),
+            "{grain} rollup for {finer}: {}",
+            explain(finer)
+        );
+        // Its answer is the raw events' answer.
+        let slice = |raw: bool| {
+            let mut args = vec![
+                "slice",
+                "on_time_delivery",
+                "--by",
+                "channel",
+                "--per",
+                covered,
+            ];
+            if raw {
+                args.push("--raw");
+            }
+            cpiq(&args).ok()
+        };
+        crate::support::same_slices(&slice(false), &slice(true));
+    }
+}
+
+#[test]
+fn correlate_warns_of_few_pairs_and_gives_no_statistics_under_three() {
+    // Quarterly CPI from --from to --to: three quarters give 3 pairs at
+    // lag 0 (a warning), two give 2 (a note, NULL statistics).
+    let correlate = |from: &str| {
+        cpiq_in(
+            &repo(),
+            &[
+                "correlate",
+                "on_time_delivery",
+                "--with",
+                "kpi_monthly.nps",
+                "--per",
+                "quarter",
+                "--lags",
+                "0",
+                "--from",
+                from,
+                "--to",
+                "2025-10-01",
+                "-f",
+                "csv",
+            ],
+        )
+    };
+    let three = correlate("2025-01-01");
+    assert_eq!(three.code, 0, "{three:?}");
+    assert!(
+        three.stderr.contains("lag 0: only 3 pairs"),
+        "the < 8 warning: {}",
+        three.stderr
+    );
+    let two = correlate("2025-04-01");
+    assert_eq!(two.code, 0, "{two:?}");
+    assert!(
+        two.stderr
+            .contains("lag 0: 2 pairs, too few for statistics"),
+        "the < 3 note: {}",
+        two.stderr
+    );
+    let rows = csv_rows(&two.stdout);
+    let col = |name: &str| rows[0].iter().position(|c| c == name).unwrap();
+    assert_eq!(rows[1][col("n")], "2");
+    assert_eq!(rows[1][col("pearson_r")], "", "{rows:?}");
+    assert_eq!(rows[1][col("p_value")], "", "{rows:?}");
+}
+
+#[test]
+fn history_falls_back_to_xdg_state_home_then_home() {
+    for xdg in [true, false] {
+        let d = tempfile::tempdir().unwrap();
+        let mut cmd = std::process::Command::new(crate::support::bin());
+        cmd.current_dir(repo())
+            .env_remove("CPIQ_HISTORY")
+            .env("TERM", "xterm")
+            .env("NO_COLOR", "1")
+            .env("HOME", d.path().join("home"));
+        if xdg {
+            cmd.env("XDG_STATE_HOME", d.path().join("state"));
+        } else {
+            cmd.env_remove("XDG_STATE_HOME");
+        }
+        let mut p = rexpect::session::spawn_command(cmd, Some(30_000)).unwrap();
+        p.exp_string("cpiq> ").unwrap();
+        run(&mut p, "SELECT 'remember me' AS r;");
+        p.send_line("\\q").unwrap();
+        p.exp_eof().unwrap();
+        let file = if xdg {
+            d.path().join("state/cpiq/history")
+        } else {
+            d.path().join("home/.local/state/cpiq/history")
+        };
+        let kept = std::fs::read_to_string(&file).unwrap_or_default();
+        assert!(
+            kept.contains("SELECT 'remember me' AS r;"),
+            "{file:?}: {kept}"
+        );
+    }
+}
+
+#[test]
+fn ctrl_r_finds_an_earlier_statement_and_no_color_turns_colour_off() {
+    let hist = tempfile::tempdir().unwrap();
+    let mut cmd = std::process::Command::new(crate::support::bin());
+    cmd.current_dir(repo())
+        .arg("--no-color")
+        .env("CPIQ_HISTORY", hist.path().join("history"))
+        .env("TERM", "xterm")
+        .env("NO_COLOR", "")
+        .env("PAGER", "cat");
+    let mut p = rexpect::session::spawn_command(cmd, Some(30_000)).unwrap();
+    p.exp_string("cpiq> ").unwrap();
+    run(&mut p, "SELECT 'needle' AS found;");
+    run(&mut p, "SELECT 2 AS other;");
+    // Ctrl-R, a few letters of the earlier statement, Enter: it runs again.
+    p.send_control('r').unwrap();
+    p.exp_string("(reverse-i-search)").unwrap();
+    p.send("needl").unwrap();
+    p.flush().unwrap();
+    p.exp_string("needle' AS found").unwrap();
+    p.send("\r").unwrap();
+    p.flush().unwrap();
+    p.exp_string("(1 row").unwrap();
+    p.exp_string("cpiq> ").unwrap();
+    // --no-color: a slice's status is not coloured although the terminal could.
+    p.send_line("\\slice on_time_delivery per quarter").unwrap();
+    let out = p.exp_string("rows").unwrap();
+    assert!(out.contains("missed"), "{out}");
+    assert!(
+        !out.contains("\x1b[38;5;9m"),
+        "coloured despite --no-color: {out}"
+    );
+    p.exp_string("cpiq> ").unwrap();
+    p.send_line("\\q").unwrap();
+    p.exp_eof().unwrap();
+}
+
+#[test]
+fn expected_says_whether_the_sign_agrees_with_both_directions() {
+    // time_to_first_response is lower-is-better, on_time_delivery
+    // higher-is-better; nps higher-, churn_rate lower-is-better (cpiq.toml).
+    let r = cpiq_in(
+        &repo(),
+        &[
+            "correlate",
+            "time_to_first_response,on_time_delivery",
+            "--with",
+            "kpi_monthly.nps,kpi_monthly.churn_rate",
+            "--by",
+            "segment",
+            "-f",
+            "csv",
+        ],
+    );
+    let rows = csv_rows(&r.ok());
+    let col = |name: &str| rows[0].iter().position(|c| c == name).unwrap();
+    let mut seen = HashMap::new();
+    for row in &rows[1..] {
+        let r: f64 = row[col("pearson_r")].parse().unwrap();
+        let cpi_higher = row[col("cpi")] == "on_time_delivery";
+        let kpi_higher = row[col("kpi")] == "kpi_monthly.nps";
+        // Better CPI with better KPI: r > 0 when both directions agree.
+        let want = if (r > 0.0) == (cpi_higher == kpi_higher) {
+            "agrees"
+        } else {
+            "contradicts"
+        };
+        assert_eq!(row[col("expected")], want, "{row:?}");
+        *seen.entry(want).or_insert(0) += 1;
+    }
+    assert!(seen.len() == 2, "both verdicts occur: {seen:?}");
+}
+
+#[test]
+fn exports_carry_version_creation_time_inputs_zstd_and_1m_row_groups() {
+    // Read back by DuckDB (the reference python), not by cpiq.
+    let Some(python) = std::env::var_os("CPIQ_REFERENCE_PYTHON") else {
+        assert!(
+            std::env::var_os("CPIQ_REQUIRE_REFERENCE").is_none(),
+            "CPIQ_REQUIRE_REFERENCE is set but CPIQ_REFERENCE_PYTHON is not"
+        );
+        eprintln!("SKIPPED: set CPIQ_REFERENCE_PYTHON to a python with duckdb (.ci/run does)");
+        return;
+    };
+    let d = tempfile::tempdir().unwrap();
+    let (slice, big) = (d.path().join("otd.parquet"), d.path().join("big.parquet"));
+    let before = chrono::Utc::now();
+    cpiq_in(
+        &repo(),
+        &[
+            "slice",
+            "on_time_delivery",
+            "--per",
+            "quarter",
+            "--output",
+            slice.to_str().unwrap(),
+        ],
+    )
+    .ok();
+    cpiq_in(
+        &repo(),
+        &[
+            "sql",
+            "SELECT value, value * 2 AS twice FROM range(2500000)",
+            "--output",
+            big.to_str().unwrap(),
+        ],
+    )
+    .ok();
+    let after = chrono::Utc::now();
+    let script = "import duckdb, json, sys\n\
+        kv = {k.decode(): v.decode() for _, k, v in duckdb.execute(\"SELECT * FROM parquet_kv_metadata(?)\", [sys.argv[1]]).fetchall()}\n\
+        groups = [n for (_, n) in duckdb.execute(\"SELECT DISTINCT row_group_id, row_group_num_rows FROM parquet_metadata(?) ORDER BY 1\", [sys.argv[2]]).fetchall()]\n\
+        codecs = sorted({c for (c,) in duckdb.execute(\"SELECT compression FROM parquet_metadata(?)\", [sys.argv[2]]).fetchall()})\n\
+        print(json.dumps({'kv': kv, 'groups': groups, 'codecs': codecs}))\n";
+    let out = std::process::Command::new(python)
+        .args(["-c", script, slice.to_str().unwrap(), big.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let kv = &got["kv"];
+    assert_eq!(kv["cpiq.version"], env!("CARGO_PKG_VERSION"));
+    let created =
+        chrono::DateTime::parse_from_rfc3339(kv["cpiq.created"].as_str().unwrap()).unwrap();
+    assert!(
+        created >= before && created <= after,
+        "{created} not in [{before}, {after}]"
+    );
+    assert!(
+        kv["cpiq.command"]
+            .as_str()
+            .unwrap()
+            .contains("slice on_time_delivery --per quarter")
+    );
+    // Inputs: every file of the orders folder (the table on_time_delivery
+    // reads), with its size and modification time as the file system says.
+    let inputs: Vec<String> = serde_json::from_str(kv["cpiq.inputs"].as_str().unwrap()).unwrap();
+    let mut orders: Vec<_> = std::fs::read_dir(repo().join("data-samples/orders"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    orders.sort();
+    assert_eq!(inputs.len(), orders.len(), "{inputs:?}");
+    for (entry, file) in inputs.iter().zip(&orders) {
+        let parts: Vec<&str> = entry.split('|').collect();
+        let meta = std::fs::metadata(file).unwrap();
+        assert_eq!(std::path::Path::new(parts[0]), file.as_path(), "{entry}");
+        assert_eq!(parts[1], meta.len().to_string(), "{entry}");
+        let mtime: chrono::DateTime<chrono::Utc> = meta.modified().unwrap().into();
+        let recorded = chrono::DateTime::parse_from_rfc3339(parts[2]).unwrap();
+        assert_eq!(recorded, mtime, "{entry}");
+    }
+    // 2.5M rows: row groups of 1,048,576 rows, every column zstd.
+    assert_eq!(got["groups"], serde_json::json!([1048576, 1048576, 402848]));
+    assert_eq!(got["codecs"], serde_json::json!(["ZSTD"]));
+}
+
+#[test]
+fn a_rollup_goes_stale_when_the_fiscal_year_or_time_zone_changes() {
+    let d = tempfile::tempdir().unwrap();
+    sample_copy(d.path());
+    let toml = d.path().join("cpiq.toml");
+    let cpiq = |args: &[&str]| cpiq_in(d.path(), args);
+    let set = |line: &str| {
+        let text = std::fs::read_to_string(&toml).unwrap();
+        let text = text
+            .lines()
+            .filter(|l| !l.starts_with("fiscal_year_start") && !l.starts_with("timezone"))
+            .map(|l| {
+                if l == "[settings]" {
+                    format!("[settings]\n{line}")
+                } else {
+                    l.to_string()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        std::fs::write(&toml, text).unwrap();
+    };
+    let state = || {
+        let status = cpiq(&["rollup", "status", "-f", "csv"]).ok();
+        csv_rows(&status)[1].clone()
+    };
+    for (change, was) in [
+        (
+            "fiscal_year_start = 4",
+            "fiscal_year_start=1; timezone=(each column's own)",
+        ),
+        (
+            "timezone = \"America/New_York\"",
+            "fiscal_year_start=1; timezone=Europe/Berlin",
+        ),
+    ] {
+        if change.starts_with("timezone") {
+            set("timezone = \"Europe/Berlin\"");
+        } else {
+            set("");
+        }
+        cpiq(&["rollup", "build", "on_time_delivery", "--grain", "quarter"]).ok();
+        assert!(state().contains(&"fresh".to_string()), "{:?}", state());
+        set(change);
+        let row = state();
+        assert!(row.contains(&"stale".to_string()), "{change}: {row:?}");
+        assert!(
+            row.iter()
+                .any(|c| c == &format!("built with another calendar ({was})")),
+            "{change}: {row:?}"
+        );
+        // A stale rollup answers nothing: the slice reads the raw events.
+        let explain = cpiq(&[
+            "slice",
+            "on_time_delivery",
+            "--per",
+            "year",
+            "--explain",
+            "-f",
+            "csv",
+        ])
+        .ok();
+        assert!(
+            explain.contains("on_time_delivery,raw,rollup stale"),
+            "{explain}"
+        );
+    }
 }

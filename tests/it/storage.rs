@@ -295,3 +295,90 @@ fn unknown_url_schemes_are_refused_at_load_with_the_line() {
         r.stderr
     );
 }
+
+#[test]
+fn s3a_urls_export_from_the_shell_and_partitioned_exports_are_refused() {
+    // Issue 23: `s3a://` reads as `s3://`; `\export s3://…` publishes the
+    // object; `--partition-by` to object storage is refused before writing.
+    let Some(s3) = moto() else { return };
+    let ws = sample_on_s3(&s3);
+    let toml = ws.path().join("cpiq.toml");
+    let text = std::fs::read_to_string(&toml).unwrap();
+    std::fs::write(
+        &toml,
+        text.replace("\"s3://cpiq/lake/", "\"s3a://cpiq/lake/"),
+    )
+    .unwrap();
+    let args = ["slice", "on_time_delivery", "--per", "quarter", "-f", "csv"];
+    assert_eq!(
+        cpiq_s3(ws.path(), &args).ok(),
+        cpiq_in(&repo(), &args).ok(),
+        "s3a:// reads the same files"
+    );
+    let mut child = Command::new(bin())
+        .current_dir(ws.path())
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env_remove("AWS_PROFILE")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"\\slice on_time_delivery per quarter\n\\export s3://cpiq/out/otd.parquet\n")
+        .unwrap();
+    let r: Run = child.wait_with_output().unwrap().into();
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(
+        s3.keys("cpiq")
+            .iter()
+            .filter(|k| k.starts_with("out/"))
+            .count(),
+        1
+    );
+    // The object holds the whole slice: fetched with boto3, read by inspect.
+    let fetched = ws.path().join("fetched.parquet");
+    s3.boto(&format!(
+        "s3.download_file('cpiq', 'out/otd.parquet', '{}')",
+        fetched.display()
+    ));
+    let about = cpiq_in(&repo(), &["inspect", fetched.to_str().unwrap()]).ok();
+    let local = cpiq_in(
+        &repo(),
+        &["slice", "on_time_delivery", "--per", "quarter", "-f", "csv"],
+    )
+    .ok();
+    let rows = about
+        .lines()
+        .find_map(|l| l.strip_prefix("rows"))
+        .map(str::trim)
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(rows, (local.lines().count() - 1).to_string(), "{about}");
+    let r = cpiq_s3(
+        ws.path(),
+        &[
+            "sql",
+            "SELECT channel, count(*) AS n FROM orders GROUP BY channel",
+            "--output",
+            "s3://cpiq/parts/",
+            "--partition-by",
+            "channel",
+        ],
+    );
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr
+            .contains("s3://cpiq/parts/: a partitioned export is published as one local folder"),
+        "{r:?}"
+    );
+    assert!(
+        !s3.keys("cpiq").iter().any(|k| k.starts_with("parts")),
+        "nothing was written"
+    );
+}
