@@ -13,21 +13,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use crate::support::{Run, bin, repo};
-
-fn reference_python() -> Option<PathBuf> {
-    let Some(python) = std::env::var_os("CPIQ_REFERENCE_PYTHON").map(PathBuf::from) else {
-        assert!(
-            std::env::var_os("CPIQ_REQUIRE_REFERENCE").is_none(),
-            "CPIQ_REQUIRE_REFERENCE is set but CPIQ_REFERENCE_PYTHON is not"
-        );
-        eprintln!(
-            "SKIPPED: set CPIQ_REFERENCE_PYTHON to a python with duckdb and scipy (.ci/run does)"
-        );
-        return None;
-    };
-    Some(python)
-}
+use crate::support::{Run, bin, reference_python, repo};
 
 fn differential(python: &PathBuf, args: &[&str]) -> Run {
     Command::new(python)

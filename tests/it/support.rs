@@ -258,3 +258,20 @@ pub fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// The python with DuckDB and scipy that reference checks run (`.ci/run`
+/// sets `CPIQ_REFERENCE_PYTHON`); `None`, with a note, when it is not set,
+/// unless `CPIQ_REQUIRE_REFERENCE` says CI must not skip.
+pub fn reference_python() -> Option<PathBuf> {
+    let Some(python) = std::env::var_os("CPIQ_REFERENCE_PYTHON").map(PathBuf::from) else {
+        assert!(
+            std::env::var_os("CPIQ_REQUIRE_REFERENCE").is_none(),
+            "CPIQ_REQUIRE_REFERENCE is set but CPIQ_REFERENCE_PYTHON is not"
+        );
+        eprintln!(
+            "SKIPPED: set CPIQ_REFERENCE_PYTHON to a python with duckdb and scipy (.ci/run does)"
+        );
+        return None;
+    };
+    Some(python)
+}
