@@ -789,3 +789,35 @@ fn a_rollup_goes_stale_when_the_fiscal_year_or_time_zone_changes() {
         );
     }
 }
+
+#[test]
+fn an_empty_slice_answered_from_a_rollup_is_the_raw_answer() {
+    // Found by the long differential run: `--per all` over no events read
+    // from a rollup failed ("events … contains null values").
+    let d = tempfile::tempdir().unwrap();
+    sample_copy(d.path());
+    let cpiq = |args: &[&str]| cpiq_in(d.path(), args);
+    cpiq(&["rollup", "build", "on_time_delivery"]).ok();
+    let slice = |raw: bool| {
+        let mut args = vec![
+            "slice",
+            "on_time_delivery",
+            "--per",
+            "all",
+            "--where",
+            "region IS NULL",
+            "-f",
+            "csv",
+        ];
+        if raw {
+            args.push("--raw");
+        }
+        cpiq(&args).ok()
+    };
+    let from_rollup = slice(false);
+    assert_eq!(from_rollup, slice(true));
+    let rows = csv_rows(&from_rollup);
+    let col = |name: &str| rows[0].iter().position(|c| c == name).unwrap();
+    assert_eq!(rows[1][col("events")], "0", "{from_rollup}");
+    assert_eq!(rows[1][col("value")], "", "{from_rollup}");
+}

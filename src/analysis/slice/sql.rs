@@ -144,7 +144,9 @@ impl Scan {
             aggregates: vec![
                 "SUM(numerator) AS numerator",
                 "SUM(denominator) AS denominator",
-                "CAST(SUM(events) AS BIGINT) AS events",
+                // A global aggregate of no cells (`per all` over an empty
+                // range) is one row of zero counts, as COUNT(*) gives raw.
+                "CAST(COALESCE(SUM(events), 0) AS BIGINT) AS events",
                 "BOOL_AND(is_binary) AS is_binary",
             ],
             per_event: false,
