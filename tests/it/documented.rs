@@ -7,38 +7,18 @@
 
 use std::collections::HashMap;
 
-use crate::shell::{run, shell};
-use crate::support::{TempWorkspace, cpiq_in, cpiq_stdin, csv_rows, repo};
+use cpiq::present::chart::text::strip_ansi;
 
-/// The values in the single-column table cells of a terminal table. The
-/// pseudo-terminal's text arrives one char per byte; it is UTF-8 again here.
+use crate::shell::{run, shell};
+use crate::support::{TempWorkspace, cpiq_in, cpiq_stdin, csv_rows, pty_text, repo};
+
+/// The values in the single-column table cells of a terminal table.
 fn cells(out: &str) -> Vec<String> {
-    let bytes: Vec<u8> = out.chars().map(|c| c as u32 as u8).collect();
-    without_escapes(&String::from_utf8_lossy(&bytes))
+    strip_ansi(&pty_text(out))
         .lines()
         .filter_map(|l| l.trim_end().strip_prefix('│')?.strip_suffix('│'))
         .map(|c| c.trim().to_string())
         .collect()
-}
-
-/// `s` without terminal control sequences (ESC [ … final byte).
-fn without_escapes(s: &str) -> String {
-    let mut out = String::new();
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        if c != '\x1b' {
-            out.push(c);
-            continue;
-        }
-        if chars.next() == Some('[') {
-            for f in chars.by_ref() {
-                if ('\x40'..='\x7e').contains(&f) {
-                    break;
-                }
-            }
-        }
-    }
-    out
 }
 
 #[test]

@@ -313,8 +313,7 @@ fn a_wide_cpi_table_keeps_status_and_colours_it() {
         .unwrap();
     let out = p.exp_string("rows expanded)").unwrap();
     p.exp_string("cpiq> ").unwrap();
-    let bytes: Vec<u8> = out.chars().map(|c| c as u32 as u8).collect();
-    let out = String::from_utf8_lossy(&bytes).into_owned();
+    let out = crate::support::pty_text(&out);
     let header = out
         .lines()
         .find(|l| l.contains("cpi") && l.contains("period"))

@@ -275,3 +275,10 @@ pub fn reference_python() -> Option<PathBuf> {
     };
     Some(python)
 }
+
+/// What a pseudo-terminal session printed, as text again: rexpect hands
+/// over one char per byte, so UTF-8 (table borders, `…`) arrives split.
+pub fn pty_text(out: &str) -> String {
+    let bytes: Vec<u8> = out.chars().map(|c| c as u32 as u8).collect();
+    String::from_utf8_lossy(&bytes).into_owned()
+}

@@ -82,21 +82,30 @@ fn chars(s: &str) -> usize {
     s.chars().count()
 }
 
-/// `s` as the terminal shows it: without the ANSI colour sequences
-/// (`ESC [ … m`) a coloured chart carries.
+/// `s` as the terminal shows it: without the ANSI control sequences
+/// (`ESC [ parameters final-byte`: the colours a chart carries, and the
+/// cursor and mode sequences a line editor writes).
 ///
 /// ```
 /// assert_eq!(cpiq::present::chart::text::strip_ansi("\x1b[34m●\x1b[0m web"), "● web");
+/// assert_eq!(cpiq::present::chart::text::strip_ansi("\x1b[?2004lcpiq\x1b[6C>"), "cpiq>");
 /// ```
 pub fn strip_ansi(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    let mut esc = false;
-    for ch in s.chars() {
-        match (esc, ch) {
-            (false, '\x1b') => esc = true,
-            (true, 'm') => esc = false,
-            (false, c) => out.push(c),
-            _ => {}
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c != '\x1b' {
+            out.push(c);
+            continue;
+        }
+        // ESC [ … up to the final byte (@ to ~); any other escape is two
+        // characters.
+        if chars.next() == Some('[') {
+            for f in chars.by_ref() {
+                if ('\x40'..='\x7e').contains(&f) {
+                    break;
+                }
+            }
         }
     }
     out
