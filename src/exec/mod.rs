@@ -55,6 +55,22 @@ pub enum Flow {
     Quit,
 }
 
+/// Where a session is, for a front end's prompt: the workspace, the
+/// parameters whose values differ from their defaults, and the modes that
+/// change what statements may do or where they run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Whereabouts {
+    /// The workspace's name: the name of the folder holding `cpiq.toml`.
+    pub workspace: String,
+    /// `(parameter, value)` for each parameter set to something other than
+    /// the default its CPIs declare, in name order.
+    pub params: Vec<(String, String)>,
+    /// `--read-only`.
+    pub read_only: bool,
+    /// Queries run on a cluster (`--cluster`, `[settings] cluster`).
+    pub cluster: bool,
+}
+
 /// How results fit a terminal: only in the shell, never for pipes or files.
 #[derive(Debug, Clone)]
 pub struct Screen {
@@ -150,6 +166,43 @@ impl Session {
             last_verdicts: Vec::new(),
             last_gen: 0,
             captures: None,
+        }
+    }
+
+    /// Where the session is (for the shell's prompt).
+    pub fn whereabouts(&self) -> Whereabouts {
+        let ws = self.engine.workspace();
+        let workspace = ws
+            .root
+            .canonicalize()
+            .unwrap_or_else(|_| ws.root.clone())
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "cpiq".to_string());
+        let declared: Vec<&crate::model::cpi::Param> = self
+            .engine
+            .cpis()
+            .iter()
+            .filter_map(|c| c.definition.as_ref())
+            .flat_map(|d| d.params.iter())
+            .collect();
+        let mut params: Vec<(String, String)> = self
+            .engine
+            .params()
+            .iter()
+            .filter(|(name, value)| {
+                declared
+                    .iter()
+                    .any(|p| &p.name == *name && &p.default != *value)
+            })
+            .map(|(n, v)| (n.clone(), v.clone()))
+            .collect();
+        params.sort();
+        Whereabouts {
+            workspace,
+            params,
+            read_only: self.read_only,
+            cluster: ws.settings.cluster.is_some(),
         }
     }
 

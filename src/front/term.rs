@@ -20,6 +20,17 @@ pub fn terminal_dims() -> Option<(usize, usize)> {
         .filter(|(w, h)| *w >= 20 && *h >= 5)
 }
 
+/// Columns the shell's prompt is shortened to: the terminal's, else
+/// `$COLUMNS`, else 100.
+pub fn prompt_width() -> usize {
+    terminal_dims().map(|(w, _)| w).unwrap_or_else(|| {
+        std::env::var("COLUMNS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(100)
+    })
+}
+
 /// Colour is used on a terminal unless `--no-color` or `NO_COLOR` say not;
 /// `CLICOLOR_FORCE=1` asks for it on pipes too.
 pub fn use_color(no_color_flag: bool) -> bool {

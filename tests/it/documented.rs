@@ -63,7 +63,7 @@ fn the_shells_display_commands_and_keys_do_what_the_readme_says() {
     p.send("SELECT 'typed").unwrap();
     p.flush().unwrap();
     p.send_control('c').unwrap();
-    p.exp_string("cpiq> ").unwrap();
+    crate::support::expect_prompt(&mut p);
     let out = run(&mut p, "SELECT 'fresh' AS f;");
     assert!(cells(&out).iter().any(|c| c == "fresh"), "{out}");
     assert!(!out.contains("error"), "{out}");
@@ -526,7 +526,7 @@ fn history_falls_back_to_xdg_state_home_then_home() {
             cmd.env_remove("XDG_STATE_HOME");
         }
         let mut p = rexpect::session::spawn_command(cmd, Some(30_000)).unwrap();
-        p.exp_string("cpiq> ").unwrap();
+        crate::support::expect_prompt(&mut p);
         run(&mut p, "SELECT 'remember me' AS r;");
         p.send_line("\\q").unwrap();
         p.exp_eof().unwrap();
@@ -554,7 +554,7 @@ fn ctrl_r_finds_an_earlier_statement_and_no_color_turns_colour_off() {
         .env("NO_COLOR", "")
         .env("PAGER", "cat");
     let mut p = rexpect::session::spawn_command(cmd, Some(30_000)).unwrap();
-    p.exp_string("cpiq> ").unwrap();
+    crate::support::expect_prompt(&mut p);
     run(&mut p, "SELECT 'needle' AS found;");
     run(&mut p, "SELECT 2 AS other;");
     // Ctrl-R, a few letters of the earlier statement, Enter: it runs again.
@@ -566,7 +566,7 @@ fn ctrl_r_finds_an_earlier_statement_and_no_color_turns_colour_off() {
     p.send("\r").unwrap();
     p.flush().unwrap();
     p.exp_string("(1 row").unwrap();
-    p.exp_string("cpiq> ").unwrap();
+    crate::support::expect_prompt(&mut p);
     // --no-color: a slice's status is not coloured although the terminal could.
     p.send_line("\\slice on_time_delivery per quarter").unwrap();
     let out = p.exp_string("rows").unwrap();
@@ -575,7 +575,7 @@ fn ctrl_r_finds_an_earlier_statement_and_no_color_turns_colour_off() {
         !out.contains("\x1b[38;5;9m"),
         "coloured despite --no-color: {out}"
     );
-    p.exp_string("cpiq> ").unwrap();
+    crate::support::expect_prompt(&mut p);
     p.send_line("\\q").unwrap();
     p.exp_eof().unwrap();
 }

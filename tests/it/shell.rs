@@ -16,8 +16,19 @@ pub(crate) fn shell(dir: &Path, history: &Path) -> PtySession {
 
 /// [`shell`] with extra environment variables.
 pub(crate) fn shell_with(dir: &Path, history: &Path, env: &[(&str, &str)]) -> PtySession {
+    shell_args(dir, history, &[], env)
+}
+
+/// [`shell_with`] with arguments (`--read-only`).
+pub(crate) fn shell_args(
+    dir: &Path,
+    history: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> PtySession {
     let mut cmd = std::process::Command::new(bin());
     cmd.current_dir(dir)
+        .args(args)
         .env("CPIQ_HISTORY", history)
         .env("TERM", "xterm")
         .env("PAGER", "cat")
@@ -27,7 +38,7 @@ pub(crate) fn shell_with(dir: &Path, history: &Path, env: &[(&str, &str)]) -> Pt
         rexpect::session::spawn_command(cmd, Some(Duration::from_secs(30).as_millis() as u64))
             .unwrap();
     p.exp_string("\\? for help").unwrap();
-    p.exp_string("cpiq> ").unwrap();
+    crate::support::expect_prompt(&mut p);
     p
 }
 
@@ -46,7 +57,7 @@ pub(crate) fn run(p: &mut PtySession, line: &str) -> String {
         .rev()
         .collect::<String>();
     p.exp_string(&echo).unwrap();
-    p.exp_string("cpiq> ").unwrap()
+    crate::support::expect_prompt(p)
 }
 
 #[test]
@@ -67,7 +78,7 @@ fn the_shell_prompts_runs_multiline_sql_and_quits() {
     p.send_line("SELECT 40 +").unwrap();
     p.send_line("  2 AS answer;").unwrap();
     p.exp_string("42").unwrap();
-    let out = p.exp_string("cpiq> ").unwrap();
+    let out = crate::support::expect_prompt(&mut p);
     assert!(out.contains("(1 row, "), "{out}");
     let out = run(&mut p, "\\cpis");
     assert!(out.contains("on_time_delivery"), "{out}");
@@ -100,7 +111,7 @@ fn an_analyst_lists_slices_sets_a_parameter_and_exports_without_docs() {
     p.send_line("").unwrap();
     // The footer ends the result (each keystroke also redraws the prompt).
     let out = p.exp_string("rows, ").unwrap();
-    p.exp_string("cpiq> ").unwrap();
+    crate::support::expect_prompt(&mut p);
     assert!(
         out.contains("on_time_delivery") && out.contains("segment") && out.contains("region"),
         "{out}"
@@ -172,7 +183,7 @@ fn history_is_kept_across_sessions() {
     p.send("\x1b[A").unwrap();
     p.send_line("").unwrap();
     let out = p.exp_string("(1 row").unwrap();
-    p.exp_string("cpiq> ").unwrap();
+    crate::support::expect_prompt(&mut p);
     assert!(out.contains("remembered") && out.contains("42"), "{out}");
     p.send_line("\\q").unwrap();
     p.exp_eof().unwrap();
@@ -189,7 +200,7 @@ fn ctrl_c_cancels_a_long_query_and_the_prompt_keeps_working() {
     let t = std::time::Instant::now();
     p.send_control('c').unwrap();
     p.exp_string("query cancelled").unwrap();
-    p.exp_string("cpiq> ").unwrap();
+    crate::support::expect_prompt(&mut p);
     assert!(
         t.elapsed() < Duration::from_secs(5),
         "cancel took {:?}",
@@ -248,7 +259,7 @@ fn ctrl_c_during_a_memory_hungry_query_returns_the_memory() {
     let t = std::time::Instant::now();
     p.send_control('c').unwrap();
     p.exp_string("query cancelled").unwrap();
-    p.exp_string("cpiq> ").unwrap();
+    crate::support::expect_prompt(&mut p);
     let took = t.elapsed();
     assert!(took < Duration::from_secs(5), "cancel took {took:?}");
     // The stopped operators are dropped by the runtime's workers, which on
@@ -312,7 +323,7 @@ fn a_wide_cpi_table_keeps_status_and_colours_it() {
     p.send_line("\\slice on_time_delivery by channel per quarter compare year")
         .unwrap();
     let out = p.exp_string("rows expanded)").unwrap();
-    p.exp_string("cpiq> ").unwrap();
+    crate::support::expect_prompt(&mut p);
     let out = crate::support::pty_text(&out);
     let header = out
         .lines()
@@ -328,6 +339,64 @@ fn a_wide_cpi_table_keeps_status_and_colours_it() {
     );
     assert!(out.contains("\x1b[38;5;9m missed "), "missed in red: {out}");
     assert!(out.contains("\x1b[38;5;10m met "), "met in green: {out}");
+    p.send_line("\\q").unwrap();
+    p.exp_eof().unwrap();
+}
+
+#[test]
+fn the_prompt_says_where_you_are() {
+    // Issue 21: the workspace's folder name, parameters off their defaults,
+    // read-only; shortened on a narrow terminal. (rexpect hands over one char
+    // per byte, so `·` is looked for as its two UTF-8 bytes.)
+    let bytes = |s: &str| s.bytes().map(char::from).collect::<String>();
+    let d = tempfile::tempdir().unwrap();
+    let ws = d.path().join("shop");
+    let r = cpiq_in(
+        d.path(),
+        &[
+            "generate",
+            "--out",
+            ws.to_str().unwrap(),
+            "--customers",
+            "200",
+            "--months",
+            "3",
+        ],
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    let hist = d.path().join("history");
+    let mut p = shell_args(&ws, &hist, &[], &[("COLUMNS", "100")]);
+    // The prompt `shell_args` waited for was `shop> ` if the next one is.
+    p.send_line("SELECT 1 AS one;").unwrap();
+    p.exp_string("(1 row").unwrap();
+    p.exp_string("shop> ").unwrap();
+    p.send_line("\\set sla_hours 48").unwrap();
+    p.exp_string("shop[sla_hours=48]> ").unwrap();
+    p.send_line("\\set days 3").unwrap();
+    p.exp_string(&bytes("shop[days=3 · sla_hours=48]> "))
+        .unwrap();
+    // Back to a default value: no longer shown.
+    p.send_line("\\set days 7").unwrap();
+    p.exp_string("shop[sla_hours=48]> ").unwrap();
+    p.send_line("\\unset sla_hours").unwrap();
+    p.exp_string("shop> ").unwrap();
+    p.send_line("\\q").unwrap();
+    p.exp_eof().unwrap();
+
+    let mut p = shell_args(&ws, &hist, &["--read-only"], &[("COLUMNS", "100")]);
+    p.send_line("\\set sla_hours 48").unwrap();
+    p.exp_string(&bytes("shop[sla_hours=48 · read-only]> "))
+        .unwrap();
+    p.send_line("\\q").unwrap();
+    p.exp_eof().unwrap();
+
+    // 70 columns leave 28 for the prompt: two parameters become a count.
+    let mut p = shell_args(&ws, &hist, &["--read-only"], &[("COLUMNS", "70")]);
+    p.send_line("\\set sla_hours 48").unwrap();
+    p.exp_string(&bytes("shop[1 param · read-only]> ")).unwrap();
+    p.send_line("\\set days 3").unwrap();
+    p.exp_string(&bytes("shop[2 params · read-only]> "))
+        .unwrap();
     p.send_line("\\q").unwrap();
     p.exp_eof().unwrap();
 }

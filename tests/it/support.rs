@@ -282,3 +282,13 @@ pub fn pty_text(out: &str) -> String {
     let bytes: Vec<u8> = out.chars().map(|c| c as u32 as u8).collect();
     String::from_utf8_lossy(&bytes).into_owned()
 }
+
+/// The shell's prompt as a pattern: a workspace name (temporary folders
+/// start with a dot; the continuation prompt `...> ` does not match), what is
+/// in brackets, `> `. The exact wording is `shell::the_prompt_says_where_you_are`'s.
+pub const PROMPT: &str = r"(?:[^\s\[\]>.]|\.[^\s\[\]>.])[^\s\[\]>]*(?:\[[^\]\r\n]*\])?> ";
+
+/// Wait for the shell's next prompt; what came before it.
+pub fn expect_prompt(p: &mut rexpect::session::PtySession) -> String {
+    p.exp_regex(PROMPT).unwrap().0
+}

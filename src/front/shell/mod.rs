@@ -9,6 +9,7 @@
 mod complete; // what to complete where the cursor is
 mod helper; // the rustyline helper: validation, and the hooks to the rooms below
 mod highlight; // colouring SQL and commands
+mod prompt; // where the session is, shortened to the terminal
 
 pub use complete::Catalog;
 pub use helper::CpiqHelper;
@@ -135,7 +136,8 @@ pub fn run(runtime: &Runtime, mut session: Session, color: bool) -> Result<ExitC
     }
     session.keep_last_result(true);
     loop {
-        match editor.readline("cpiq> ") {
+        let prompt = prompt::prompt(&session.whereabouts(), crate::front::term::prompt_width());
+        match editor.readline(&prompt) {
             Ok(mut input) => {
                 if input.trim().is_empty() {
                     continue;
