@@ -172,13 +172,6 @@ impl Session {
     /// Where the session is (for the shell's prompt).
     pub fn whereabouts(&self) -> Whereabouts {
         let ws = self.engine.workspace();
-        let workspace = ws
-            .root
-            .canonicalize()
-            .unwrap_or_else(|_| ws.root.clone())
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "cpiq".to_string());
         let declared: Vec<&crate::model::cpi::Param> = self
             .engine
             .cpis()
@@ -199,7 +192,7 @@ impl Session {
             .collect();
         params.sort();
         Whereabouts {
-            workspace,
+            workspace: ws.name(),
             params,
             read_only: self.read_only,
             cluster: ws.settings.cluster.is_some(),

@@ -20,15 +20,23 @@ pub fn terminal_dims() -> Option<(usize, usize)> {
         .filter(|(w, h)| *w >= 20 && *h >= 5)
 }
 
-/// Columns the shell's prompt is shortened to: the terminal's, else
-/// `$COLUMNS`, else 100.
-pub fn prompt_width() -> usize {
-    terminal_dims().map(|(w, _)| w).unwrap_or_else(|| {
-        std::env::var("COLUMNS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(100)
+/// The terminal's columns and rows, else `$COLUMNS` and `$LINES`, else
+/// 100 × 30: what charts and the prompt are fitted to.
+fn screen_dims() -> (usize, usize) {
+    terminal_dims().unwrap_or_else(|| {
+        let env = |k: &str, d: usize| {
+            std::env::var(k)
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(d)
+        };
+        (env("COLUMNS", 100), env("LINES", 30))
     })
+}
+
+/// Columns the shell's prompt is shortened to ([`screen_dims`]).
+pub fn prompt_width() -> usize {
+    screen_dims().0
 }
 
 /// Colour is used on a terminal unless `--no-color` or `NO_COLOR` say not;
@@ -46,15 +54,7 @@ impl Terminal for Tty {
     }
 
     fn chart_size(&self) -> (usize, usize) {
-        terminal_dims().unwrap_or_else(|| {
-            let env = |k: &str, d: usize| {
-                std::env::var(k)
-                    .ok()
-                    .and_then(|v| v.parse().ok())
-                    .unwrap_or(d)
-            };
-            (env("COLUMNS", 100), env("LINES", 30))
-        })
+        screen_dims()
     }
 
     fn page(&mut self, text: &[u8]) -> bool {

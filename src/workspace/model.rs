@@ -56,6 +56,19 @@ pub struct Workspace {
     pub storage: Storage,
 }
 
+impl Workspace {
+    /// The workspace's name: the name of the folder holding `cpiq.toml`
+    /// (`..` and links resolved), `cpiq` for a root without one.
+    pub fn name(&self) -> String {
+        self.root
+            .canonicalize()
+            .unwrap_or_else(|_| self.root.clone())
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "cpiq".to_string())
+    }
+}
+
 /// How a table's files are read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FileKind {

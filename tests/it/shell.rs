@@ -351,19 +351,7 @@ fn the_prompt_says_where_you_are() {
     let bytes = |s: &str| s.bytes().map(char::from).collect::<String>();
     let d = tempfile::tempdir().unwrap();
     let ws = d.path().join("shop");
-    let r = cpiq_in(
-        d.path(),
-        &[
-            "generate",
-            "--out",
-            ws.to_str().unwrap(),
-            "--customers",
-            "200",
-            "--months",
-            "3",
-        ],
-    );
-    assert_eq!(r.code, 0, "{r:?}");
+    crate::support::generate_at(&ws, 200, 3, 7);
     let hist = d.path().join("history");
     let mut p = shell_args(&ws, &hist, &[], &[("COLUMNS", "100")]);
     // The prompt `shell_args` waited for was `shop> ` if the next one is.

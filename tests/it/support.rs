@@ -173,10 +173,17 @@ impl TempWorkspace {
 /// `cpiq generate` into a new temporary directory.
 pub fn generate(customers: u64, months: u32, seed: u64) -> tempfile::TempDir {
     let d = tempfile::tempdir().unwrap();
-    let out = d.path().to_string_lossy().into_owned();
+    generate_at(d.path(), customers, months, seed);
+    d
+}
+
+/// `cpiq generate` into `dir` (created if missing), run from there.
+pub fn generate_at(dir: &Path, customers: u64, months: u32, seed: u64) {
+    std::fs::create_dir_all(dir).unwrap();
+    let out = dir.to_string_lossy().into_owned();
     let (customers, months, seed) = (customers.to_string(), months.to_string(), seed.to_string());
     cpiq_in(
-        d.path(),
+        dir,
         &[
             "generate",
             "--out",
@@ -190,7 +197,6 @@ pub fn generate(customers: u64, months: u32, seed: u64) -> tempfile::TempDir {
         ],
     )
     .ok();
-    d
 }
 
 /// Generate a small workspace once per test run and share it.

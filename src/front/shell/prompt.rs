@@ -34,18 +34,18 @@ pub fn prompt(w: &Whereabouts, width: usize) -> String {
             .chain(modes.iter().map(|m| m.to_string()))
             .collect()
     };
-    let candidates = [with_modes(&each), with_modes(&count), Vec::new()];
-    for (i, parts) in candidates.iter().enumerate() {
-        let full = render(&w.workspace, parts);
+    let counted = with_modes(&count);
+    for parts in [with_modes(&each), counted.clone()] {
+        let full = render(&w.workspace, &parts);
         if width_of(&full) <= budget {
             return full;
         }
-        // Before giving up the parts, try a shorter workspace name.
-        let suffix = width_of(&render("", parts));
-        let last_with_parts = i == 1 || parts.is_empty();
-        if last_with_parts && suffix + 2 <= budget {
-            return render(&shorten(&w.workspace, budget - suffix), parts);
-        }
+    }
+    // A shorter workspace name before giving up the parts, if two columns
+    // of it fit beside them.
+    let suffix = width_of(&render("", &counted));
+    if suffix + 2 <= budget {
+        return render(&shorten(&w.workspace, budget - suffix), &counted);
     }
     render(&shorten(&w.workspace, budget.saturating_sub(2)), &[])
 }
