@@ -14,9 +14,11 @@ pub(crate) mod cluster;
 mod compact;
 mod register;
 mod resources;
+mod scanned;
 pub(crate) mod storage;
 
 pub use resources::{Resources, runtime_builder};
+pub use scanned::scanned_files;
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;

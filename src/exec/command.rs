@@ -28,6 +28,8 @@ pub enum Command {
     Cpi(String),
     /// `\d [NAME]`: list tables and views, or describe one.
     Describe(Option<String>),
+    /// `\summarize NAME|QUERY`: per-column figures, as DuckDB's `SUMMARIZE`.
+    Summarize(String),
     /// `\check`: report every problem of the workspace.
     Check,
     /// `\slice CPI[,CPI…] [by DIM,…] [per GRAIN] …`: slice CPIs.
@@ -210,6 +212,13 @@ pub const COMMANDS: &[CommandSpec] = &[
         &["describe"],
         "[NAME]",
         "list tables, KPI tables and CPI views, or show the columns of one",
+    )
+    .with(Grammar::Operand(Operand::Relation)),
+    spec(
+        "summarize",
+        &[],
+        "NAME|SELECT …",
+        "per column: type, min, max, approx. distinct, mean, std, quartiles, count, null % (as DuckDB's SUMMARIZE)",
     )
     .with(Grammar::Operand(Operand::Relation)),
     spec(
@@ -397,6 +406,8 @@ impl FromStr for Command {
             "d" => Ok(Command::Describe(
                 (!rest.is_empty()).then(|| rest.to_string()),
             )),
+            "summarize" if rest.is_empty() => Err(usage()),
+            "summarize" => Ok(Command::Summarize(rest.to_string())),
             "slice" => Ok(Command::Slice(Box::new(parse_slice(rest)?))),
             "rollup" => Ok(Command::Rollup(Box::new(parse_rollup(rest)?))),
             "compare" => {

@@ -51,6 +51,7 @@ impl Session {
                 let batch = self.columns_batch(&name).await?;
                 self.emit_batch(batch).await?;
             }
+            Command::Summarize(target) => self.summarize(&target).await?,
             Command::Check => self.check()?,
             Command::Set(None) => {
                 let batch = self.params_batch()?;

@@ -2,39 +2,26 @@
 //! report, the provenance written into every exported Parquet file, and the
 //! input fingerprints behind it.
 
-use std::any::Any;
 use std::path::Path;
 use std::sync::Arc;
 
-use datafusion::datasource::physical_plan::FileScanConfig;
-use datafusion::datasource::source::DataSourceExec;
 use datafusion::physical_plan::ExecutionPlan;
 
 pub use crate::present::report::{OutputFile, Report, ReportEntry};
 
 /// `path|size|modified` of every file a plan reads, sorted.
 pub fn input_files(plan: &Arc<dyn ExecutionPlan>) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut stack = vec![plan.clone()];
-    while let Some(p) = stack.pop() {
-        if let Some(ds) = (p.as_ref() as &dyn Any).downcast_ref::<DataSourceExec>()
-            && let Some(cfg) =
-                (ds.data_source().as_ref() as &dyn Any).downcast_ref::<FileScanConfig>()
-        {
-            for group in &cfg.file_groups {
-                for f in group.files() {
-                    let m = &f.object_meta;
-                    out.push(format!(
-                        "/{}|{}|{}",
-                        m.location,
-                        m.size,
-                        m.last_modified.to_rfc3339()
-                    ));
-                }
-            }
-        }
-        stack.extend(p.children().into_iter().cloned());
-    }
+    let mut out: Vec<String> = crate::engine::scanned_files(plan)
+        .iter()
+        .map(|m| {
+            format!(
+                "/{}|{}|{}",
+                m.location,
+                m.size,
+                m.last_modified.to_rfc3339()
+            )
+        })
+        .collect();
     out.sort();
     out.dedup();
     out

@@ -1,6 +1,7 @@
 //! Listings of the catalog: `\\cpis`, `\\cpi NAME`, `\\d`, `\\set`, `\\check`, and
 //! `\\reload`.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::Arc;
 
@@ -8,6 +9,7 @@ use datafusion::arrow::array::{ArrayRef, Float64Array, RecordBatch, StringArray,
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 
 use super::Session;
+use crate::analysis::profile::{self, TableFacts};
 use crate::engine::Engine;
 use crate::foundation::error::{CpiqError, Result};
 
@@ -269,6 +271,8 @@ impl Session {
         )?)
     }
 
+    /// `\\d`: every relation with its kind; for tables of files their rows,
+    /// files, size and time ranges (from footers, without reading data).
     pub(super) async fn relations_batch(&self) -> Result<RecordBatch> {
         let ws = self.engine.workspace();
         let mut names = Vec::new();
@@ -281,7 +285,27 @@ impl Session {
             names = schema.table_names();
         }
         names.sort();
-        let mut rows: Vec<(String, &'static str, String)> = Vec::new();
+        let times = profile::time_columns(&self.engine).await;
+        let no_times = Default::default();
+        let mut facts: BTreeMap<String, TableFacts> = BTreeMap::new();
+        for n in &names {
+            if ws.tables.iter().any(|t| t.name == *n) || ws.kpi(n).is_some() {
+                let columns = times.get(n).unwrap_or(&no_times);
+                // A table whose files went away since loading says so in
+                // `\\check`; here its facts are just unknown.
+                if let Ok(Some(f)) = profile::table_facts(&self.engine, n, columns).await {
+                    facts.insert(n.clone(), f);
+                }
+            }
+        }
+        let range_text = |ranges: &[(String, String, String)]| {
+            ranges
+                .iter()
+                .map(|(c, lo, hi)| format!("{c} {lo} … {hi}"))
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
+        let mut rows: Vec<Listed> = Vec::new();
         for n in names {
             let (kind, about) = if let Some(d) = self.engine.cpi(&n) {
                 ("cpi", d.label.clone())
@@ -294,25 +318,81 @@ impl Session {
             } else {
                 ("session", String::new())
             };
-            rows.push((n, kind, about));
+            let mut time_range = facts.get(&n).map(|f| range_text(&f.ranges));
+            if let Some(d) = self.engine.cpi(&n) {
+                // A CPI covers the range of its time column in its tables.
+                let covered: Vec<_> = facts
+                    .values()
+                    .flat_map(|f| f.ranges.iter().filter(|r| r.0 == d.time).cloned())
+                    .collect();
+                time_range = (!covered.is_empty()).then(|| range_text(&covered[..1]));
+            }
+            let f = facts.get(&n);
+            rows.push(Listed {
+                name: n,
+                kind,
+                rows: f.and_then(|f| f.rows),
+                files: f.map(|f| f.files),
+                size: f.map(|f| crate::foundation::text::human_size(f.bytes)),
+                time_range: time_range.filter(|t| !t.is_empty()),
+                about,
+            });
         }
         let schema = Arc::new(Schema::new(vec![
             Field::new("name", DataType::Utf8, false),
             Field::new("kind", DataType::Utf8, false),
+            Field::new("rows", DataType::UInt64, true),
+            Field::new("files", DataType::UInt64, true),
+            Field::new("size", DataType::Utf8, true),
+            Field::new("time_range", DataType::Utf8, true),
             Field::new("about", DataType::Utf8, false),
         ]));
+        let text = |f: fn(&Listed) -> Option<&str>| -> ArrayRef {
+            Arc::new(StringArray::from_iter(rows.iter().map(f)))
+        };
+        let count = |f: fn(&Listed) -> Option<u64>| -> ArrayRef {
+            Arc::new(UInt64Array::from_iter(rows.iter().map(f)))
+        };
         Ok(RecordBatch::try_new(
             schema,
             vec![
-                Arc::new(StringArray::from_iter_values(
-                    rows.iter().map(|r| r.0.as_str()),
-                )),
-                Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.1))),
-                Arc::new(StringArray::from_iter_values(
-                    rows.iter().map(|r| r.2.as_str()),
-                )),
+                text(|r| Some(&r.name)),
+                text(|r| Some(r.kind)),
+                count(|r| r.rows),
+                count(|r| r.files),
+                text(|r| r.size.as_deref()),
+                text(|r| r.time_range.as_deref()),
+                text(|r| Some(&r.about)),
             ],
         )?)
+    }
+
+    /// `\\summarize NAME|QUERY` and `SUMMARIZE …`: DuckDB's per-column
+    /// figures of a relation or a query's result.
+    pub(super) async fn summarize(&mut self, target: &str) -> Result<()> {
+        let target = target.trim().trim_end_matches(';').trim();
+        let is_query =
+            target.split_whitespace().next().is_some_and(|w| {
+                w.eq_ignore_ascii_case("select") || w.eq_ignore_ascii_case("with")
+            }) || target.starts_with('(');
+        let df = if is_query {
+            let (plan, writes) = self.engine.plan_read_only(target).await?;
+            if let Some(kind) = writes {
+                return Err(CpiqError::Usage(format!(
+                    "SUMMARIZE reads a query; {kind} is not one"
+                )));
+            }
+            self.engine.execute(plan).await?
+        } else {
+            let name = target.trim_matches('"');
+            self.engine.ctx().table(name).await.map_err(|_| {
+                CpiqError::Usage(format!(
+                    "no table, KPI table or CPI named \"{name}\" (\\d lists them; SUMMARIZE also takes a SELECT)"
+                ))
+            })?
+        };
+        let batch = profile::summarize(df).await?;
+        self.emit_batch(batch).await
     }
 
     pub(super) async fn columns_batch(&self, name: &str) -> Result<RecordBatch> {
@@ -347,4 +427,15 @@ impl Session {
             ],
         )?)
     }
+}
+
+/// One row of `\\d`.
+struct Listed {
+    name: String,
+    kind: &'static str,
+    rows: Option<u64>,
+    files: Option<u64>,
+    size: Option<String>,
+    time_range: Option<String>,
+    about: String,
 }

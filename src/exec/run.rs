@@ -186,6 +186,13 @@ impl Session {
     /// Plan and run one SQL statement and write its result.
     pub async fn run_sql(&mut self, sql: &str) -> Result<()> {
         let started = Instant::now();
+        // DuckDB's `SUMMARIZE NAME` / `SUMMARIZE SELECT …`, which DataFusion's
+        // parser does not know.
+        if let Some((word, target)) = sql.trim_start().split_once(char::is_whitespace)
+            && word.eq_ignore_ascii_case("summarize")
+        {
+            return self.summarize(target).await;
+        }
         if self.read_only {
             if let Some(kind) = writing_statement(sql) {
                 self.refuse_if_read_only(kind)?;

@@ -20,6 +20,7 @@ mod generate; // the generator: determinism, planted relations, 10M scale knobs 
 mod granger; // cpiq granger and correlate --prewhiten against statsmodels (issue 19)
 mod jobs; // cpiq run as a scheduled job: params, report, exit codes, atomic self-describing exports (issue 6)
 mod layers; // src/ keeps its one-way layers, rooms without cycles (issue 18)
+mod profile; // \\d with rows, files, sizes, time ranges; \\summarize against DuckDB (issue 21)
 mod read_only; // --read-only refuses every kind of write (issue 8)
 mod realdata; // on-time delivery on the real Olist orders (issue 2)
 mod robustness; // messy data, memory limits, odd input (issue 8)

@@ -38,7 +38,7 @@ fn view_of(provider: &Arc<dyn TableProvider>) -> Option<LogicalPlan> {
 }
 
 /// The listing tables CPI `cpi` reads, by name, in name order, each once.
-pub(super) async fn base_tables(
+pub(crate) async fn base_tables(
     ctx: &SessionContext,
     cpi: &str,
 ) -> Result<Vec<(String, Arc<ListingTable>)>> {

@@ -29,6 +29,7 @@ mod status; // `\rollup status`
 
 pub use build::{build, drop_rollups, refresh};
 pub use choose::{Choice, choose};
+pub(crate) use lineage::base_tables;
 pub use manifest::SCHEMA;
 pub use status::status;
 
