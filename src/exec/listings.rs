@@ -371,11 +371,7 @@ impl Session {
     /// figures of a relation or a query's result.
     pub(super) async fn summarize(&mut self, target: &str) -> Result<()> {
         let target = target.trim().trim_end_matches(';').trim();
-        let is_query =
-            target.split_whitespace().next().is_some_and(|w| {
-                w.eq_ignore_ascii_case("select") || w.eq_ignore_ascii_case("with")
-            }) || target.starts_with('(');
-        let df = if is_query {
+        let df = if super::run::is_query(target) {
             let (plan, writes) = self.engine.plan_read_only(target).await?;
             if let Some(kind) = writes {
                 return Err(CpiqError::Usage(format!(

@@ -25,6 +25,7 @@ use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 
 pub use command::{COMMANDS, Command, CommandSpec, command_help, help_text};
+pub use run::{is_query, summarize_target};
 pub use terminal::Terminal;
 
 use crate::engine::Engine;

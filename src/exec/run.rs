@@ -23,6 +23,24 @@ pub(super) fn item_text(item: &Item) -> &str {
     }
 }
 
+/// What `SUMMARIZE …` summarizes — a name, or a query (`SELECT …`,
+/// `WITH …`, `(…)`) — when `sql` is DuckDB's `SUMMARIZE`, which DataFusion's
+/// parser does not know; `None` for any other statement.
+pub fn summarize_target(sql: &str) -> Option<&str> {
+    let (word, target) = sql.trim_start().split_once(char::is_whitespace)?;
+    word.eq_ignore_ascii_case("summarize")
+        .then(|| target.trim())
+}
+
+/// True when a `SUMMARIZE` target is a query rather than a relation's name.
+pub fn is_query(target: &str) -> bool {
+    target.starts_with('(')
+        || target
+            .split_whitespace()
+            .next()
+            .is_some_and(|w| w.eq_ignore_ascii_case("select") || w.eq_ignore_ascii_case("with"))
+}
+
 /// The kind of a statement that writes (DDL, DML, COPY), or `None` for a
 /// query (SELECT, WITH, VALUES, EXPLAIN, SHOW, SET of a session option).
 pub(super) fn writing_statement(sql: &str) -> Option<&'static str> {
@@ -186,11 +204,7 @@ impl Session {
     /// Plan and run one SQL statement and write its result.
     pub async fn run_sql(&mut self, sql: &str) -> Result<()> {
         let started = Instant::now();
-        // DuckDB's `SUMMARIZE NAME` / `SUMMARIZE SELECT …`, which DataFusion's
-        // parser does not know.
-        if let Some((word, target)) = sql.trim_start().split_once(char::is_whitespace)
-            && word.eq_ignore_ascii_case("summarize")
-        {
+        if let Some(target) = summarize_target(sql) {
             return self.summarize(target).await;
         }
         if self.read_only {

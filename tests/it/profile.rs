@@ -293,3 +293,25 @@ fn summarize_is_sql_too_and_takes_a_query() {
         assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 0, "{sql}");
     }
 }
+
+#[test]
+fn the_shell_runs_summarize_and_rich_listings_at_the_prompt() {
+    // The shell parses SQL before it runs it: `SUMMARIZE` must get through.
+    let d = tempfile::tempdir().unwrap();
+    let ws = repo();
+    let mut p = crate::shell::shell_args(
+        d.path(),
+        &d.path().join("history"),
+        &["-w", ws.to_str().unwrap()],
+        &[("COLUMNS", "200")],
+    );
+    let out = crate::support::pty_text(&crate::shell::run(&mut p, "SUMMARIZE kpi_monthly;"));
+    assert!(out.contains("null_percentage"), "{out}");
+    assert!(out.contains("churn_rate"), "{out}");
+    assert!(!out.contains("error"), "{out}");
+    let out = crate::support::pty_text(&crate::shell::run(&mut p, "\\d"));
+    assert!(out.contains("time_range"), "{out}");
+    assert!(out.contains("40658"), "{out}");
+    p.send_line("\\q").unwrap();
+    p.exp_eof().unwrap();
+}

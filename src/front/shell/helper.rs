@@ -60,9 +60,16 @@ pub fn readiness(input: &str) -> Readiness {
         return Readiness::Incomplete;
     }
     for item in script::split(input) {
-        if let Item::Sql { text, .. } = item
-            && let Err(e) = DFParser::parse_sql(&text)
-        {
+        let Item::Sql { text, .. } = item else {
+            continue;
+        };
+        // `SUMMARIZE NAME` is cpiq's; `SUMMARIZE SELECT …` parses its query.
+        let sql = match crate::exec::summarize_target(&text) {
+            Some(target) if !crate::exec::is_query(target) => continue,
+            Some(query) => query.trim_end_matches(';'),
+            None => &text,
+        };
+        if let Err(e) = DFParser::parse_sql(sql) {
             return Readiness::Invalid(e.to_string());
         }
     }
@@ -134,6 +141,19 @@ impl Helper for CpiqHelper {}
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn summarize_is_ready_and_its_query_is_checked() {
+        assert_eq!(readiness("SUMMARIZE orders;"), Readiness::Ready);
+        assert_eq!(
+            readiness("summarize SELECT * FROM orders;"),
+            Readiness::Ready
+        );
+        assert!(matches!(
+            readiness("SUMMARIZE SELECT 1 + ;"),
+            Readiness::Invalid(_)
+        ));
+    }
 
     fn catalog() -> Catalog {
         let mut c = Catalog::default();
