@@ -18,7 +18,7 @@ mod scanned;
 pub(crate) mod storage;
 
 pub use resources::{Resources, runtime_builder};
-pub use scanned::scanned_files;
+pub use scanned::{bytes_to_read, scanned_files};
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;

@@ -1,10 +1,13 @@
-//! The files a physical plan reads, as its scans list them.
+//! The files a physical plan reads, as its scans list them, and the bytes
+//! its Parquet scans will read.
 
 use std::any::Any;
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use datafusion::datasource::physical_plan::FileScanConfig;
 use datafusion::datasource::source::DataSourceExec;
+use datafusion::execution::runtime_env::RuntimeEnv;
 use datafusion::physical_plan::ExecutionPlan;
 use object_store::ObjectMeta;
 
@@ -24,4 +27,63 @@ pub fn scanned_files(plan: &Arc<dyn ExecutionPlan>) -> Vec<ObjectMeta> {
         stack.extend(p.children().into_iter().cloned());
     }
     out
+}
+
+/// The bytes the Parquet scans of `plan` will read: the compressed column
+/// chunks of the columns they project, from the footers the engine keeps
+/// (read while planning). `None` when a scan is not of Parquet or a footer
+/// is not at hand — then no share of the work can be told.
+pub fn bytes_to_read(plan: &Arc<dyn ExecutionPlan>, runtime: &RuntimeEnv) -> Option<u64> {
+    let cache = runtime.cache_manager.get_file_metadata_cache();
+    let mut total = 0u64;
+    let mut any = false;
+    let mut stack = vec![plan.clone()];
+    while let Some(p) = stack.pop() {
+        if let Some(ds) = (p.as_ref() as &dyn Any).downcast_ref::<DataSourceExec>() {
+            let cfg = (ds.data_source().as_ref() as &dyn Any).downcast_ref::<FileScanConfig>()?;
+            let projected = cfg.projected_schema().ok()?;
+            let columns: HashSet<&str> = projected
+                .fields()
+                .iter()
+                .map(|f| f.name().as_str())
+                .collect();
+            let mut seen = HashSet::new();
+            for f in cfg.file_groups.iter().flat_map(|g| g.files()) {
+                if !seen.insert(f.object_meta.location.clone()) {
+                    continue; // a file split between partitions counts once
+                }
+                let entry = cache.get(&f.object_meta.location)?;
+                let metadata = parquet_metadata(entry.file_metadata.as_any())?;
+                total += metadata
+                    .row_groups()
+                    .iter()
+                    .flat_map(|rg| rg.columns())
+                    .filter(|c| {
+                        c.column_path()
+                            .parts()
+                            .first()
+                            .is_some_and(|top| columns.contains(top.as_str()))
+                    })
+                    .map(|c| c.compressed_size().max(0) as u64)
+                    .sum::<u64>();
+                any = true;
+            }
+        }
+        stack.extend(p.children().into_iter().cloned());
+    }
+    (any && total > 0).then_some(total)
+}
+
+/// A cached footer as Parquet metadata (DataFusion keeps it under either of
+/// its two wrapper types).
+fn parquet_metadata(
+    cached: &dyn Any,
+) -> Option<&Arc<datafusion::parquet::file::metadata::ParquetMetaData>> {
+    use datafusion::datasource::physical_plan::parquet as pq;
+    if let Some(m) = cached.downcast_ref::<pq::metadata::CachedParquetMetaData>() {
+        return Some(m.parquet_metadata());
+    }
+    cached
+        .downcast_ref::<pq::CachedParquetMetaData>()
+        .map(|m| m.parquet_metadata())
 }

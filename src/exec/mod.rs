@@ -26,7 +26,7 @@ use datafusion::arrow::datatypes::SchemaRef;
 
 pub use command::{COMMANDS, Command, CommandSpec, command_help, help_text};
 pub use run::{is_query, summarize_target};
-pub use terminal::Terminal;
+pub use terminal::{Progress, Terminal};
 
 use crate::engine::Engine;
 use crate::foundation::error::{CpiqError, Result};

@@ -268,7 +268,13 @@ impl Session {
                 (Some(_), Some(t)) => Some(t),
                 _ => None,
             };
-            let batches = terminal::collect_with_progress(&plan, stream, progress).await?;
+            let batches = terminal::collect_with_progress(
+                &plan,
+                &self.engine.ctx().runtime_env(),
+                stream,
+                progress,
+            )
+            .await?;
             self.remember(
                 ResultKind::Query,
                 schema.clone(),

@@ -6,7 +6,7 @@
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
-use crate::exec::Terminal;
+use crate::exec::{Progress, Terminal};
 use crate::foundation::text::human_size;
 
 /// The process's terminal (standard output and error).
@@ -65,17 +65,64 @@ impl Terminal for Tty {
         std::io::stderr().is_terminal()
     }
 
-    fn progress(&mut self, elapsed: Duration, rows: usize, bytes: usize) {
-        eprint!(
-            "\r\x1b[K  {:.1} s · {rows} rows, {} scanned · Ctrl-C cancels",
-            elapsed.as_secs_f64(),
-            human_size(bytes as u64)
-        );
+    fn progress(&mut self, p: &Progress) {
+        eprint!("\r\x1b[K  {}", progress_text(p));
         let _ = std::io::stderr().flush();
     }
 
     fn clear_progress(&mut self) {
         eprint!("\r\x1b[K");
         let _ = std::io::stderr().flush();
+    }
+}
+
+/// The progress line: `4.2 s · 38% · about 7 s left · 1203000 rows, 96.1 MiB
+/// scanned · Ctrl-C cancels` (share and time left once they can be told).
+pub fn progress_text(p: &Progress) -> String {
+    let done = match p.done {
+        Some((share, left)) => format!(
+            " · {:.0}% · about {} left",
+            share * 100.0,
+            duration_text(left)
+        ),
+        None => String::new(),
+    };
+    format!(
+        "{:.1} s{done} · {} rows, {} scanned · Ctrl-C cancels",
+        p.elapsed.as_secs_f64(),
+        p.rows,
+        human_size(p.bytes as u64)
+    )
+}
+
+/// A time left as people say it: `7 s`, `3 min 20 s`, `1 h 5 min`.
+fn duration_text(d: Duration) -> String {
+    let s = d.as_secs_f64().ceil() as u64;
+    match s {
+        0..=59 => format!("{s} s"),
+        60..=3599 => format!("{} min {} s", s / 60, s % 60),
+        _ => format!("{} h {} min", s / 3600, s % 3600 / 60),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_progress_line_reads_as_a_sentence() {
+        let s = Duration::from_secs;
+        let p = Progress::new(s(2), 1200, 250 << 20, Some(1000 << 20));
+        assert_eq!(
+            progress_text(&p),
+            "2.0 s · 25% · about 6 s left · 1200 rows, 250.0 MiB scanned · Ctrl-C cancels"
+        );
+        let early = Progress::new(Duration::from_millis(600), 5, 512, Some(4096));
+        assert_eq!(
+            progress_text(&early),
+            "0.6 s · 5 rows, 512 B scanned · Ctrl-C cancels"
+        );
+        assert_eq!(duration_text(s(200)), "3 min 20 s");
+        assert_eq!(duration_text(s(3900)), "1 h 5 min");
     }
 }

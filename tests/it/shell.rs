@@ -212,6 +212,55 @@ fn ctrl_c_cancels_a_long_query_and_the_prompt_keeps_working() {
     p.exp_eof().unwrap();
 }
 
+#[test]
+fn the_progress_line_tells_the_share_read_and_the_time_left() {
+    // A Parquet file whose query takes seconds (a hash per row).
+    let d = tempfile::tempdir().unwrap();
+    let file = d.path().join("big.parquet");
+    let copy = format!(
+        "COPY (SELECT value AS v, 'x' || value AS s FROM range(12000000)) TO '{}'",
+        file.display()
+    );
+    let made = crate::support::cpiq_in(
+        d.path(),
+        &["-w", generated().to_str().unwrap(), "sql", &copy],
+    );
+    assert_eq!(made.code, 0, "{}", made.stderr);
+    let mut p = shell(generated(), &d.path().join("history"));
+    run(
+        &mut p,
+        &format!(
+            "CREATE EXTERNAL TABLE big STORED AS PARQUET LOCATION '{}';",
+            file.display()
+        ),
+    );
+    p.send_line("SELECT count(DISTINCT sha512(repeat(s, 16))) AS n FROM big;")
+        .unwrap();
+    // From a second on: the share of the bytes to read, and the time left
+    // (`·` arrives as its two bytes).
+    let (_, line) = p
+        .exp_regex(r"\d+\.\d s .{1,2} \d+% .{1,2} about \d+ (s|min \d+ s) left")
+        .unwrap();
+    let share: u32 = line
+        .split('%')
+        .next()
+        .unwrap()
+        .rsplit(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=99).contains(&share), "{line}");
+    // When the result prints, the line is cleared first.
+    let out = p.exp_string("(1 row").unwrap();
+    crate::support::expect_prompt(&mut p);
+    let after = &out[out.rfind("Ctrl-C cancels").unwrap_or(0)..];
+    assert!(after.contains("\r\x1b[K"), "{after:?}");
+    assert!(after.contains("12000000"), "{after:?}");
+    p.send_line("\\q").unwrap();
+    p.exp_eof().unwrap();
+}
+
 /// The process whose environment holds `entry` (the pty crate keeps its
 /// child's pid private).
 fn pid_with_env(entry: &str) -> u32 {
