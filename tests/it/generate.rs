@@ -202,7 +202,7 @@ fn a_ten_million_event_workspace_is_generated_and_checks_clean() {
     );
 }
 
-/// The bundled sample is what the README says it is (issue 23): `cpiq
+/// The bundled sample is what docs/sample-data.md says it is (issue 23): `cpiq
 /// generate --customers 2000 --months 24 --seed 42` writes the same rows
 /// into every table of `data-samples/`, so the generator's determinism
 /// holds across builds, not only within one. Rows are compared (both ways,
