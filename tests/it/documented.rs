@@ -801,3 +801,81 @@ fn an_empty_slice_answered_from_a_rollup_is_the_raw_answer() {
     assert_eq!(rows[1][col("events")], "0", "{from_rollup}");
     assert_eq!(rows[1][col("value")], "", "{from_rollup}");
 }
+
+/// The README's quick start (issue 21, item 8): every line it shows at the
+/// `cpiq>` prompt runs on the bundled sample as written (the export goes to
+/// a temporary folder instead of /tmp), and what it says they show is there.
+#[test]
+fn the_quick_starts_prompt_lines_run_as_written() {
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let quick =
+        &readme[readme.find("## Quick start").unwrap()..readme.find("## Concepts").unwrap()];
+    let d = tempfile::tempdir().unwrap();
+    let tmp = format!("{}/", d.path().display());
+    let lines: Vec<String> = quick
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("cpiq> "))
+        .map(|l| l.replace("/tmp/", &tmp))
+        .collect();
+    assert!(lines.len() >= 6, "{lines:?}");
+    let script: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    // As the shell shows them: tables, with the verdict sentences.
+    let run = cpiq_stdin(
+        d.path(),
+        &["-w", repo().to_str().unwrap(), "-f", "table"],
+        &script,
+    );
+    assert_eq!(run.code, 0, "{lines:?}\n{}", run.stderr);
+    // What the text promises.
+    for shown in [
+        "first_contact_resolution leads kpi_monthly.nps by 1 month, r = 0.69, q < 0.001",
+        "null_percentage",
+        "time_range",
+        "missed",
+    ] {
+        assert!(
+            run.stdout.contains(shown) || run.stderr.contains(shown),
+            "{shown}: {}",
+            run.stdout
+        );
+    }
+    assert!(d.path().join("missed.parquet").is_file());
+    // Every page the README and docs/ link to exists.
+    let mut pages = vec![repo().join("README.md")];
+    pages.extend(
+        std::fs::read_dir(repo().join("docs"))
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "md")),
+    );
+    for page in pages {
+        let text = std::fs::read_to_string(&page).unwrap();
+        for (i, _) in text.match_indices("](") {
+            let target = &text[i + 2..];
+            let target = &target[..target.find(')').unwrap_or(0)];
+            if target.starts_with("http") || target.starts_with('#') || target.is_empty() {
+                continue;
+            }
+            let file = target.split('#').next().unwrap();
+            assert!(
+                page.parent().unwrap().join(file).exists(),
+                "{} links to {target}, which is not there",
+                page.display()
+            );
+        }
+    }
+}
+
+/// docs/shell.md documents every backslash command `\?` lists.
+#[test]
+fn every_shell_command_is_in_the_shell_page() {
+    let page = std::fs::read_to_string(repo().join("docs/shell.md")).unwrap();
+    for c in cpiq::exec::COMMANDS {
+        assert!(
+            page.contains(&format!("`\\{}", c.name)),
+            "docs/shell.md does not document \\{}",
+            c.name
+        );
+    }
+}
