@@ -3,6 +3,8 @@
 
     python3 benches/compare/run.py                 # 10M events
     python3 benches/compare/run.py --events 100M   # 100M events (about 2.4 GB, 3 min to generate)
+    python3 benches/compare/run.py --datasets all  # also on the same rows as DuckDB, pyarrow and
+                                                   # a streaming writer write them (DATASETS)
 
 What it does, in order:
   1. generates a workspace with `cpiq generate` (customers = events / 50, 36 months) under
@@ -18,8 +20,10 @@ What it does, in order:
   4. checks that every engine returns the same cells (numerator, denominator, events per
      period and dimension values; r per lag for the correlation) and fails if not;
   5. prints, per query, the median per engine and its ratio to DuckDB, and the geometric
-     mean of the ratios; writes every run to benches/compare/results/DATE/raw.csv with the
-     machine's description (each query's full cpiq result stays in ~/.cache/cpiq-bench/results/);
+     mean of the ratios; writes every run to benches/compare/results/DATE/DATASET/raw.csv
+     with the machine's description, and benches/compare/results/DATE/summary.json (per
+     dataset and query the median of each engine, the geometric means and the slowest
+     ratio; each query's full cpiq result stays in ~/.cache/cpiq-bench/results/);
   6. with --rollups: builds every CPI's rollup (`cpiq rollup build`, timed), runs each slice
      the rollups cover 20 times after a warm-up (`cargo bench --bench engine -- rollups`),
      checks its cells against DuckDB's raw answer, and prints p50, p95 and max.
@@ -102,6 +106,64 @@ def suite(cpis):
     out.append(("correlate.fcr_nps", "correlate",
                 "first_contact_resolution with kpi_monthly.nps per month lags 0..3",
                 dict(cpi="first_contact_resolution", kpi=("kpi_monthly", "nps"), lags=[0, 1, 2, 3])))
+    return out
+
+
+# ---------------------------------------------------------------- datasets
+
+# The same rows as written by other tools (issue 22): cpiq's generator makes
+# choices that suit cpiq; analysts' files come from elsewhere.
+DATASETS = {
+    "cpiq": "cpiq's generator: time-ordered, 1,048,576-row row groups, one file per month",
+    "duckdb": "DuckDB's COPY: zstd, its default 122,880-row row groups, rows shuffled, 8 files per table",
+    "pyarrow": "pyarrow: snappy, dictionary encoding everywhere, 65,536-row row groups, one file per month",
+    "small": "a streaming writer's files: pyarrow, snappy, dictionary, 50,000 rows per file (one row group)",
+}
+
+
+def make_dataset(ws, kind):
+    """The workspace `ws` with every folder table rewritten as `kind` writes it
+    (single-file tables and the CPI files are copied); made once, under the cache."""
+    if kind == "cpiq":
+        return ws
+    out = ws.parent / f"{ws.name}-{kind}"
+    if (out / "cpiq.toml").exists():
+        return out
+    import shutil
+    tmp = ws.parent / f"{ws.name}-{kind}.partial"
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(ws / "queries", tmp / "queries")
+    shutil.copy(ws / "cpiq.toml", tmp / "cpiq.toml")
+    (tmp / "data-samples").mkdir()
+    print(f"writing the {kind} dataset into {out} …", flush=True)
+    for src in sorted((ws / "data-samples").iterdir()):
+        dst = tmp / "data-samples" / src.name
+        if src.is_file():
+            shutil.copy(src, dst)
+            continue
+        dst.mkdir()
+        if kind == "duckdb":
+            import duckdb
+            con = duckdb.connect()
+            con.execute("SET threads = 8")  # one file per thread: 8 files
+            con.execute("SELECT setseed(0.42)")
+            con.execute(f"COPY (SELECT * FROM read_parquet('{src}/*.parquet') ORDER BY random()) "
+                        f"TO '{dst}' (FORMAT parquet, COMPRESSION zstd, PER_THREAD_OUTPUT true)")
+        elif kind == "pyarrow":
+            import pyarrow.parquet as pq
+            for f in sorted(src.glob("*.parquet")):
+                pq.write_table(pq.read_table(f), dst / f.name, row_group_size=65536,
+                               compression="snappy", use_dictionary=True)
+        elif kind == "small":
+            import pyarrow.dataset as pads
+            fmt = pads.ParquetFileFormat()
+            pads.write_dataset(pads.dataset(src, format="parquet").to_table(), dst, format=fmt,
+                               file_options=fmt.make_write_options(compression="snappy", use_dictionary=True),
+                               max_rows_per_file=50000, max_rows_per_group=50000,
+                               basename_template="part-{i}.parquet", existing_data_behavior="overwrite_or_ignore")
+        else:
+            sys.exit(f"unknown dataset {kind!r} (known: {', '.join(DATASETS)})")
+    tmp.rename(out)
     return out
 
 
@@ -360,6 +422,8 @@ def main():
     ap.add_argument("--only", help="run only the queries whose id matches this regular expression")
     ap.add_argument("--reuse-cpiq", type=Path, metavar="DIR",
                     help="take cpiq's runs from an earlier invocation's results folder instead of running them")
+    ap.add_argument("--datasets", default="cpiq",
+                    help="which files: " + ", ".join(DATASETS) + " (comma-separated) or all")
     ap.add_argument("--rollups", action="store_true",
                     help="also build rollups and time the slices they answer")
     args = ap.parse_args()
@@ -370,7 +434,9 @@ def main():
     if Path(sys.prefix).resolve() != venv.resolve():
         if not (venv / "bin" / "python").exists():
             subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-            subprocess.run([str(venv / "bin/pip"), "install", "-q", "duckdb", "polars"], check=True)
+            subprocess.run([str(venv / "bin/pip"), "install", "-q", "duckdb", "polars", "pyarrow"], check=True)
+        elif subprocess.run([str(venv / "bin/python"), "-c", "import pyarrow"], capture_output=True).returncode:
+            subprocess.run([str(venv / "bin/pip"), "install", "-q", "pyarrow"], check=True)
         os.execv(str(venv / "bin/python"), [str(venv / "bin/python"), __file__, *sys.argv[1:]])
 
     os.environ["POLARS_MAX_THREADS"] = str(THREADS)
@@ -382,12 +448,41 @@ def main():
     cpis = cpi_files()
     queries = [q for q in suite(cpis) if not args.only or re.search(args.only, q[0])]
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    # Each query's full result (megabytes for the by-customer queries) stays in the
-    # cache; the repository keeps the timings, the suite and the machine.
-    out = CACHE / "results" / stamp
-    out.mkdir(parents=True)
     kept = REPO / "benches/compare/results" / stamp
     kept.mkdir(parents=True)
+    kinds = list(DATASETS) if args.datasets == "all" else args.datasets.split(",")
+    if args.reuse_cpiq and len(kinds) > 1:
+        sys.exit("--reuse-cpiq takes one dataset")
+    summary = {"machine": machine(), "events": events, "datasets": {}}
+    failed = []
+    for kind in kinds:
+        data_ws = make_dataset(ws, kind)
+        result = run_suite(args, data_ws, cpis, queries, CACHE / "results" / stamp / kind,
+                           kept / kind, f"{kind}: {DATASETS[kind]}")
+        summary["datasets"][kind] = result["summary"]
+        summary["versions"] = result["versions"]
+        failed += result["failures"]
+    import json
+    (kept / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
+    if len(kinds) > 1:
+        print("\ngeometric mean of cpiq / DuckDB per dataset (slowest query):")
+        for kind, d in summary["datasets"].items():
+            print(f"  {kind:<8} {d['geomean']['cpiq']:.2f} ({d['slowest']['cpiq']:.2f})   {DATASETS[kind]}")
+    print(f"summary: {kept / 'summary.json'}")
+    if failed:
+        print("\nANSWERS DIFFER:\n  " + "\n  ".join(failed))
+        sys.exit(1)
+    print("every engine returned the same answers")
+
+
+def run_suite(args, ws, cpis, queries, out, kept, title):
+    """Every query on one workspace through every engine; prints the table."""
+    # Each query's full result (megabytes for the by-customer queries) stays in the
+    # cache; the repository keeps the timings, the suite and the machine.
+    out.mkdir(parents=True)
+    kept.mkdir(parents=True)
+    events = parse_size(args.events)
+    print(f"\n== {title}", flush=True)
     (out / "suite.tsv").write_text("".join(f"{i}\t{k}\t{a}\n" for i, k, a, _ in queries))
 
     if args.reuse_cpiq:
@@ -422,7 +517,7 @@ def main():
             else:
                 diff = same_r(cpiq_r(out / f"{qid}.csv"), {lag: (n, r) for lag, n, r in result})
             if diff:
-                failures.append(f"{qid}: cpiq and {name} differ: {diff}")
+                failures.append(f"{ws.name} {qid}: cpiq and {name} differ: {diff}")
         table.append((qid, medians))
 
     rollup_lines = []
@@ -437,7 +532,7 @@ def main():
                     + (f"; cpiq runs reused from {args.reuse_cpiq}" if args.reuse_cpiq else "")])
         w.writerows(raw)
 
-    print(f"\n{machine()}\nduckdb {versions['duckdb']}, polars {versions['polars']}; "
+    print(f"\n{title}\n{machine()}\nduckdb {versions['duckdb']}, polars {versions['polars']}; "
           f"median of {RUNS} runs after a warm-up, ms; ratio = engine / duckdb\n")
     print(f"{'query':<34} {'cpiq':>9} {'duckdb':>9} {'polars':>9} {'cpiq/duckdb':>12} {'polars/duckdb':>14}")
     ratios = {"cpiq": [], "polars": []}
@@ -452,10 +547,17 @@ def main():
     if rollup_lines:
         print("\n" + "\n".join(rollup_lines))
     print(f"raw runs: {kept / 'raw.csv'}; each query's cpiq result: {out}")
-    if failures:
-        print("\nANSWERS DIFFER:\n  " + "\n  ".join(failures))
-        sys.exit(1)
-    print("every engine returned the same answers")
+    return {
+        "versions": versions,
+        "failures": failures,
+        "summary": {
+            "workspace": str(ws),
+            "about": DATASETS.get(ws.name.rsplit("-", 1)[-1], DATASETS["cpiq"]),
+            "medians_ms": {qid: m for qid, m in table},
+            "geomean": geo,
+            "slowest": {k: max(v) for k, v in ratios.items()},
+        },
+    }
 
 
 if __name__ == "__main__":

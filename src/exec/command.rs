@@ -519,7 +519,7 @@ mod tests {
         match name {
             "format" => "csv".into(),
             "i" | "include" => "job.sql".into(),
-            "cpi" | "unset" => "x".into(),
+            "cpi" | "unset" | "summarize" => "x".into(),
             "slice" | "compare" => "on_time_delivery".into(),
             "correlate" | "granger" => "on_time_delivery with kpi_monthly.nps".into(),
             "drivers" => "kpi_monthly.nps".into(),
