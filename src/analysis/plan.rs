@@ -59,17 +59,36 @@ impl Extension for SliceFunction {
 /// Run a slice of CPIs, each from a fresh rollup that covers it or else
 /// from its view; also returns the aggregate SQL it ran.
 pub async fn slice(engine: &Engine, req: &SliceRequest) -> Result<(RecordBatch, Vec<String>)> {
+    let (batch, sql, _) = slice_noting_raw(engine, req).await?;
+    Ok((batch, sql))
+}
+
+/// [`slice`], and the CPIs it read from raw events that a day rollup would
+/// have answered: they have none, or a stale one (not `--raw`, nor a rollup
+/// of another grain or shape someone built on purpose).
+pub async fn slice_noting_raw(
+    engine: &Engine,
+    req: &SliceRequest,
+) -> Result<(RecordBatch, Vec<String>, Vec<String>)> {
     let definitions = engine.definitions();
     req.validate(&definitions)?;
-    let sources = rollups_of(&rollup::choose(engine, req).await?);
-    slice::run_with_sql(
+    let choices = rollup::choose(engine, req).await?;
+    let (batch, sql) = slice::run_with_sql(
         engine.ctx(),
         &definitions,
         &engine.calendar(),
         req,
-        &sources,
+        &rollups_of(&choices),
     )
-    .await
+    .await?;
+    let uncovered = choices
+        .into_iter()
+        .filter(|(_, c)| {
+            matches!(c, Choice::Raw(why) if why == "no rollup" || why.starts_with("rollup stale"))
+        })
+        .map(|(cpi, _)| cpi)
+        .collect();
+    Ok((batch, sql, uncovered))
 }
 
 /// How each CPI of `req` would be sliced, without running it.

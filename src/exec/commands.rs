@@ -231,9 +231,10 @@ impl Session {
             ));
         }
         let started = Instant::now();
-        let (batch, sql) = plan::slice(&self.engine, &req).await?;
+        let (batch, sql, uncovered) = plan::slice_noting_raw(&self.engine, &req).await?;
         self.last_elapsed = Some(started.elapsed());
         self.last_sql = sql;
+        self.build_behind(uncovered);
         self.missed |= batch_has_missed(&batch);
         // The CPIs' input files are only looked up if the result is exported.
         self.last_source = LastSource {

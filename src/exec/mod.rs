@@ -133,6 +133,11 @@ pub struct Session {
     last_gen: u64,
     /// Each statement's result, for the HTML report (when capturing).
     captures: Option<Vec<Captured>>,
+    /// Build day rollups in the background after raw slices (sessions
+    /// that outlive one query: the shell, jobs).
+    auto_rollups: bool,
+    /// The background rollup build, while there is one.
+    background: Option<crate::analysis::rollup::Background>,
 }
 
 impl Session {
@@ -167,6 +172,8 @@ impl Session {
             last_verdicts: Vec::new(),
             last_gen: 0,
             captures: None,
+            auto_rollups: false,
+            background: None,
         }
     }
 
@@ -210,6 +217,45 @@ impl Session {
     /// exports (`cpiq.command`).
     pub fn set_command(&mut self, text: String) {
         self.command = text;
+    }
+
+    /// Build a CPI's day rollup in the background after a slice reads its
+    /// raw events (the shell and jobs turn this on; `[settings]
+    /// auto_rollups = false` and read-only sessions keep it off).
+    pub fn set_auto_rollups(&mut self, on: bool) {
+        self.auto_rollups = on;
+    }
+
+    /// Stop a background rollup build (Ctrl-C); nothing half-written stays.
+    pub fn stop_background(&mut self) {
+        self.background = None;
+    }
+
+    /// True while a background rollup build runs.
+    pub fn background_running(&self) -> bool {
+        self.background.as_ref().is_some_and(|b| b.is_running())
+    }
+
+    /// After a slice read `cpis` from raw events: build their day rollups
+    /// in the background, unless one is being built already.
+    fn build_behind(&mut self, cpis: Vec<String>) {
+        let settings = &self.engine.workspace().settings;
+        if !self.auto_rollups
+            || cpis.is_empty()
+            || self.read_only
+            || settings.read_only
+            || !settings.auto_rollups
+            || settings.cluster.is_some()
+            || self.background_running()
+        {
+            return;
+        }
+        let origin = format!("built automatically after: {}", self.command.trim());
+        self.background = Some(crate::analysis::rollup::Background::start(
+            &self.engine,
+            cpis,
+            origin,
+        ));
     }
 
     /// Refuse every statement and command that writes: DDL, DML, COPY,

@@ -193,6 +193,9 @@ pub struct Settings {
     pub timezone: Option<String>,
     /// Refuse statements and commands that write (shared analyst machines).
     pub read_only: bool,
+    /// Build a CPI's day rollup in the background after a long-lived session
+    /// slices it from raw events.
+    pub auto_rollups: bool,
     /// Run queries on this Ballista cluster instead of in-process.
     pub cluster: Option<crate::workspace::ClusterUrl>,
 }
@@ -206,6 +209,7 @@ impl Default for Settings {
             fiscal_year_start: 1,
             timezone: None,
             read_only: false,
+            auto_rollups: true,
             cluster: None,
         }
     }

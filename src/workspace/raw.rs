@@ -69,6 +69,8 @@ pub(super) struct RawSettings {
     #[serde(default)]
     pub(super) read_only: Option<bool>,
     #[serde(default)]
+    pub(super) auto_rollups: Option<bool>,
+    #[serde(default)]
     pub(super) spill_dir: Option<Spanned<String>>,
     #[serde(default)]
     pub(super) cluster: Option<Spanned<String>>,

@@ -318,6 +318,7 @@ impl Checker<'_> {
             settings.timezone = Some(z.clone());
         }
         settings.read_only = raw.read_only.unwrap_or(false);
+        settings.auto_rollups = raw.auto_rollups.unwrap_or(true);
         Ok(settings)
     }
 }

@@ -536,3 +536,113 @@ fn a_long_session_sees_new_files_and_its_rollups_follow() {
     assert!(out.contains("rollup stale: 1 new file in orders"), "{out}");
     assert!(out.contains("folded in"), "{out}");
 }
+
+/// Issue 22, item 3: in the shell, a slice read from the raw events leaves
+/// its CPI's day rollup behind (built in the background), and the next
+/// slice it covers is answered from it, with the same cells.
+#[test]
+fn a_second_covered_slice_in_the_shell_is_answered_from_the_rollup_the_first_left() {
+    use crate::shell::{run, shell};
+    let ws = workspace(6);
+    let dir = ws.path();
+    let raw = slice(
+        dir,
+        "on_time_delivery",
+        &["--by", "channel", "--per", "quarter"],
+        &["--raw"],
+    );
+    let mut p = shell(dir, &dir.join("history"));
+    run(&mut p, "\\format csv");
+    let first = run(&mut p, "\\slice on_time_delivery by channel per month");
+    assert!(first.contains("on_time_delivery,"), "{first}");
+    // The build's end is visible in `\rollup status`: wait for it there.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let status = loop {
+        let out = crate::support::pty_text(&run(&mut p, "\\rollup status"));
+        if out.contains(",fresh,") {
+            break out;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no rollup built: {out}"
+        );
+    };
+    assert!(
+        status.contains("built automatically after: \\slice on_time_delivery by channel per month"),
+        "{status}"
+    );
+    assert!(status.contains("on_time_delivery,day,"), "{status}");
+    let second = run(&mut p, "\\slice on_time_delivery by channel per quarter");
+    let sql = crate::support::pty_text(&run(&mut p, "\\sql"));
+    assert!(sql.contains("from rollup on_time_delivery (day,"), "{sql}");
+    // The same cells as the raw events give (the pty ends lines with \r\n).
+    let cells = |text: &str| -> Vec<String> {
+        text.lines()
+            .map(|l| l.trim_end_matches('\r').to_string())
+            .filter(|l| l.starts_with("on_time_delivery,"))
+            .collect()
+    };
+    assert_eq!(cells(&second), cells(&raw));
+    p.send_line("\\q").unwrap();
+    p.exp_eof().unwrap();
+    // Nothing but the rollup itself is left in its folder.
+    let left: Vec<String> = std::fs::read_dir(dir.join(".cpiq/rollups/on_time_delivery"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.ends_with(".parquet") && n != "manifest.json" && n != ".lock")
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+/// Two processes building and refreshing one rollup at once take turns
+/// (the rollup's build lock): the rollup is always whole and its answers
+/// are the raw answers.
+#[test]
+fn two_processes_building_one_rollup_at_once_never_corrupt_it() {
+    let ws = workspace(12);
+    let dir = ws.path();
+    let otd = "on_time_delivery";
+    let shape: &[&str] = &["--by", "channel,region", "--per", "month"];
+    let later = workspace(13);
+    for round in 0..4 {
+        if round == 2 {
+            // New files: refresh folds them in while a build rebuilds.
+            std::fs::copy(
+                later.path().join("data-samples/orders/2025-01.parquet"),
+                dir.join("data-samples/orders/2025-01.parquet"),
+            )
+            .unwrap();
+        }
+        let second = if round % 2 == 0 { "build" } else { "refresh" };
+        let spawn = |action: &str| {
+            std::process::Command::new(crate::support::bin())
+                .args(["rollup", action, otd])
+                .current_dir(dir)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        };
+        let (a, b) = (spawn("build"), spawn(second));
+        for child in [a, b] {
+            let out = child.wait_with_output().unwrap();
+            assert!(
+                out.status.success(),
+                "round {round}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        assert_eq!(state(dir, otd).0, "fresh", "round {round}");
+        assert_eq!(
+            sources(dir, otd, shape, &[])[0].1,
+            "rollup",
+            "round {round}"
+        );
+        assert_eq!(
+            slice(dir, otd, shape, &[]),
+            slice(dir, otd, shape, &["--raw"]),
+            "round {round}"
+        );
+    }
+}

@@ -13,7 +13,7 @@ use datafusion::prelude::SessionContext;
 use super::freshness::{Drift, chosen, current_sources, drift, identity_problem, short};
 use super::lineage;
 use super::manifest::{
-    FORMAT, FileStamp, Manifest, Part, RESERVED, calendar_key, dir_of, now, read_manifest,
+    FORMAT, FileStamp, Manifest, Part, RESERVED, calendar_key, dir_of, lock, now, read_manifest,
     remove_unlisted, rollup_err, write_manifest,
 };
 use super::status::{Row, report};
@@ -50,10 +50,12 @@ pub(super) async fn write_part(
 }
 
 /// Build the rollup of `def` from scratch, replacing any previous one.
+/// The caller holds the rollup's [`lock`].
 pub(super) async fn build_one(
     engine: &Engine,
     def: &CpiDefinition,
     grain: Grain,
+    origin: Option<String>,
 ) -> Result<Manifest> {
     if grain == Grain::All {
         return Err(CpiqError::Usage(
@@ -90,6 +92,7 @@ pub(super) async fn build_one(
         generation,
         sources,
         parts: vec![part],
+        origin,
     };
     write_manifest(&dir, &m)?;
     remove_unlisted(&dir, &m);
@@ -102,7 +105,8 @@ pub async fn build(engine: &Engine, cpis: &[String], grain: Grain) -> Result<Rec
     let mut rows = Vec::new();
     for def in chosen(engine, cpis)? {
         let t = Instant::now();
-        let m = build_one(engine, &def, grain).await?;
+        let _lock = lock(&dir_of(engine, &def.name), true)?;
+        let m = build_one(engine, &def, grain, None).await?;
         rows.push(Row::of(
             &m,
             "built",
@@ -122,6 +126,11 @@ pub async fn refresh(engine: &Engine, cpis: &[String]) -> Result<RecordBatch> {
     for def in chosen(engine, cpis)? {
         let t = Instant::now();
         let dir = dir_of(engine, &def.name);
+        let _lock = if dir.exists() {
+            lock(&dir, true)?
+        } else {
+            None
+        };
         // Without names: every CPI with a readable rollup.
         let m = match read_manifest(&dir) {
             Ok(Some(m)) => m,
@@ -162,7 +171,7 @@ pub async fn refresh(engine: &Engine, cpis: &[String]) -> Result<RecordBatch> {
             }
         }
         if let Some(why) = rebuild {
-            let m = build_one(engine, &def, grain).await?;
+            let m = build_one(engine, &def, grain, None).await?;
             rows.push(Row::of(&m, "rebuilt", why, t.elapsed().as_secs_f64()));
             continue;
         }

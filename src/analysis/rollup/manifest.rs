@@ -62,6 +62,9 @@ pub(super) struct Manifest {
     pub(super) generation: u64,
     pub(super) sources: Vec<SourceTable>,
     pub(super) parts: Vec<Part>,
+    /// Why it was built when no one asked (`built automatically after …`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) origin: Option<String>,
 }
 
 impl Manifest {
@@ -94,6 +97,30 @@ pub(super) fn rollup_err(cpi: &str, message: impl Into<String>) -> CpiqError {
 /// The folder of CPI `cpi`'s rollup.
 pub(super) fn dir_of(engine: &Engine, cpi: &str) -> PathBuf {
     engine.workspace().cache_dir.join("rollups").join(cpi)
+}
+
+/// The rollup's build lock (`DIR/.lock`, an advisory file lock): one
+/// builder at a time, across processes, from reading the manifest to
+/// removing the parts it no longer lists. With `wait`, blocks until the
+/// lock is free; without, `None` when another builder holds it.
+pub(super) fn lock(dir: &Path, wait: bool) -> Result<Option<std::fs::File>> {
+    std::fs::create_dir_all(dir).map_err(|e| CpiqError::io(dir, e))?;
+    let path = dir.join(".lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| CpiqError::io(&path, e))?;
+    if wait {
+        file.lock().map_err(|e| CpiqError::io(&path, e))?;
+        return Ok(Some(file));
+    }
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+        Err(std::fs::TryLockError::Error(e)) => Err(CpiqError::io(&path, e)),
+    }
 }
 
 pub(super) fn read_manifest(dir: &Path) -> Result<Option<Manifest>> {

@@ -20,6 +20,7 @@
 //! then replaces the manifest atomically, then removes parts no longer
 //! listed: a reader sees the old rollup or the new one, never a mix.
 
+mod background; // day rollups built after a raw slice, on a thread of their own
 mod build; // building, refreshing (folding new files in), dropping
 mod choose; // which rollup answers a slice, and registering it
 mod freshness; // how the sources drifted since the build
@@ -27,6 +28,7 @@ mod lineage; // which tables a CPI view reads
 mod manifest; // what a rollup was built from, on disk
 mod status; // `\rollup status`
 
+pub use background::Background;
 pub use build::{build, drop_rollups, refresh};
 pub use choose::{Choice, choose};
 pub(crate) use lineage::base_tables;

@@ -33,7 +33,7 @@ pub async fn status(engine: &Engine, cpis: &[String]) -> Result<RecordBatch> {
             }
         };
         let (state, detail) = match freshness(engine, &def, &m).await? {
-            None => ("fresh", String::new()),
+            None => ("fresh", m.origin.clone().unwrap_or_default()),
             Some(why) => ("stale", why),
         };
         rows.push(Row::of(&m, state, detail, f64::NAN));

@@ -60,6 +60,7 @@ pub(super) async fn run_jobs(
     }
     // `\\export FILE` writes the previous statement's result.
     session.keep_last_result(true);
+    session.set_auto_rollups(true);
     let mut outcome: Result<()> = Ok(());
     for (path, text) in &scripts {
         let r = tokio::select! {

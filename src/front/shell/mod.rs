@@ -135,6 +135,7 @@ pub fn run(runtime: &Runtime, mut session: Session, color: bool) -> Result<ExitC
         session.set_screen(Some(Screen::default()));
     }
     session.keep_last_result(true);
+    session.set_auto_rollups(true);
     loop {
         let prompt = prompt::prompt(&session.whereabouts(), crate::front::term::prompt_width());
         match editor.readline(&prompt) {
@@ -169,6 +170,9 @@ pub fn run(runtime: &Runtime, mut session: Session, color: bool) -> Result<ExitC
                             }
                         }
                         Err(e) => {
+                            if matches!(e, CpiqError::Cancelled) {
+                                session.stop_background();
+                            }
                             eprintln!("Error: {e}");
                             break;
                         }
@@ -178,7 +182,11 @@ pub fn run(runtime: &Runtime, mut session: Session, color: bool) -> Result<ExitC
                     break;
                 }
             }
-            Err(ReadlineError::Interrupted) => continue,
+            Err(ReadlineError::Interrupted) => {
+                // Ctrl-C at the prompt also stops a background rollup build.
+                session.stop_background();
+                continue;
+            }
             Err(ReadlineError::Eof) => break,
             Err(e) => return Err(CpiqError::Usage(format!("shell: {e}"))),
         }
