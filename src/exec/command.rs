@@ -318,7 +318,7 @@ pub fn help_text() -> String {
     let mut lines = Vec::new();
     for c in COMMANDS {
         let name = format!("\\{}", c.name);
-        lines.push(format!("  {name:<10} {}", c.help));
+        lines.push(format!("  {name:<11} {}", c.help));
     }
     format!(
         "Commands (\\? COMMAND for its arguments):\n{}\n\nSQL statements end with ';' and may span lines. Every CPI is a view:\n  SELECT * FROM on_time_delivery LIMIT 5;\nSlices: \\slice on_time_delivery by channel, segment per month compare year\n",
