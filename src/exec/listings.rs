@@ -290,7 +290,7 @@ impl Session {
         let mut facts: BTreeMap<String, TableFacts> = BTreeMap::new();
         for n in &names {
             if ws.tables.iter().any(|t| t.name == *n) || ws.kpi(n).is_some() {
-                let columns = times.get(n).unwrap_or(&no_times);
+                let columns = times.of_table.get(n).unwrap_or(&no_times);
                 // A table whose files went away since loading says so in
                 // `\\check`; here its facts are just unknown.
                 if let Ok(Some(f)) = profile::table_facts(&self.engine, n, columns).await {
@@ -318,15 +318,15 @@ impl Session {
             } else {
                 ("session", String::new())
             };
-            let mut time_range = facts.get(&n).map(|f| range_text(&f.ranges));
-            if let Some(d) = self.engine.cpi(&n) {
-                // A CPI covers the range of its time column in its tables.
-                let covered: Vec<_> = facts
-                    .values()
-                    .flat_map(|f| f.ranges.iter().filter(|r| r.0 == d.time).cloned())
-                    .collect();
-                time_range = (!covered.is_empty()).then(|| range_text(&covered[..1]));
-            }
+            let time_range = match times.of_cpi.get(&n) {
+                // A CPI covers the range of its time column in the table it
+                // reads it from.
+                Some((table, column)) => facts
+                    .get(table)
+                    .and_then(|f| f.ranges.iter().find(|r| &r.0 == column))
+                    .map(|r| range_text(std::slice::from_ref(r))),
+                None => facts.get(&n).map(|f| range_text(&f.ranges)),
+            };
             let f = facts.get(&n);
             rows.push(Listed {
                 name: n,

@@ -26,10 +26,20 @@ pub struct TableFacts {
     pub ranges: Vec<(String, String, String)>,
 }
 
-/// The time columns of each table: those CPIs read it by (a CPI's `time`
-/// column when its table has a column of that name) and KPI tables' `time`.
-pub async fn time_columns(engine: &Engine) -> BTreeMap<String, BTreeSet<String>> {
-    let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+/// Which columns place rows in time: a CPI's `time` column in the tables
+/// it reads that have a column of that name, and KPI tables' `time`.
+#[derive(Debug, Default)]
+pub struct TimeColumns {
+    /// Per table, the time columns CPIs and KPIs count it by.
+    pub of_table: BTreeMap<String, BTreeSet<String>>,
+    /// Per CPI, the `(table, column)` its time comes from (the first such
+    /// table in name order).
+    pub of_cpi: BTreeMap<String, (String, String)>,
+}
+
+/// The time columns of the workspace's tables and CPIs.
+pub async fn time_columns(engine: &Engine) -> TimeColumns {
+    let mut out = TimeColumns::default();
     for def in engine.definitions() {
         // A CPI over something other than files has no ranges to show.
         let Ok(tables) = crate::analysis::rollup::base_tables(engine.ctx(), &def.name).await else {
@@ -37,12 +47,19 @@ pub async fn time_columns(engine: &Engine) -> BTreeMap<String, BTreeSet<String>>
         };
         for (table, listing) in tables {
             if listing.schema().field_with_name(&def.time).is_ok() {
-                out.entry(table).or_default().insert(def.time.clone());
+                out.of_table
+                    .entry(table.clone())
+                    .or_default()
+                    .insert(def.time.clone());
+                out.of_cpi
+                    .entry(def.name.clone())
+                    .or_insert((table, def.time.clone()));
             }
         }
     }
     for kpi in &engine.workspace().kpis {
-        out.entry(kpi.table.name.clone())
+        out.of_table
+            .entry(kpi.table.name.clone())
             .or_default()
             .insert(kpi.time.clone());
     }
