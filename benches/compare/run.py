@@ -14,8 +14,10 @@ What it does, in order:
   3. runs the suite: every shipped CPI x (a) by channel per month over all data, (b) by
      segment and channel per week over a 6-month window, (c) by region per quarter where
      channel = 'web', (d) by customer per quarter; plus one correlation (first-contact
-     resolution with NPS per month, lags 0..3). cpiq runs it through its library on one
-     session (`cargo bench --bench engine -- compare`); DuckDB through SQL on one
+     resolution with NPS per month, lags 0..3). cpiq runs each query as a user does, one
+     process from start to CSV out (`cpiq -w WS -f csv slice … --raw > FILE`; `--cpiq
+     library` instead times it through its library on one open session, `cargo bench
+     --bench engine -- compare`); DuckDB through SQL on one
      connection; Polars through lazy frames. Each query: one warm-up, then 5 timed runs;
   4. checks that every engine returns the same cells (numerator, denominator, events per
      period and dimension values; r per lag for the correlation) and fails if not;
@@ -351,6 +353,43 @@ def timed(f, spec):
     return times, result
 
 
+def cpiq_cli(spec):
+    """The one-shot command a user would type for a suite query (raw events)."""
+    if "kpi" in spec:
+        table, measure = spec["kpi"]
+        lags = spec["lags"]
+        return ["correlate", spec["cpi"], "--with", f"{table}.{measure}", "--per", "month",
+                "--lags", f"{lags[0]}..{lags[-1]}"]
+    args = ["slice", spec["cpi"], "--by", ",".join(spec["by"]), "--per", spec["per"], "--raw"]
+    if spec.get("window"):
+        args += ["--from", spec["window"][0], "--to", spec["window"][1]]
+    if spec.get("web"):
+        args += ["--where", "channel = 'web'"]
+    return args
+
+
+def cpiq_processes(ws, queries, out):
+    """cpiq's side, whole process (issue 22): start, open the workspace, plan,
+    run and write CSV to a file, for every query; one warm-up, then RUNS runs.
+    Writes cpiq_times.csv and each query's result as the library bench does."""
+    subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=REPO, check=True)
+    target = Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target"))
+    binary = str(target / "release" / "cpiq")
+    env = dict(os.environ, DATAFUSION_EXECUTION_TARGET_PARTITIONS=str(THREADS))
+    with open(out / "cpiq_times.csv", "w") as times:
+        times.write("id,run,ms\n")
+        for qid, _, _, spec in queries:
+            for run in range(RUNS + 1):
+                with open(out / f"{qid}.csv", "wb") as result:
+                    t = time.perf_counter()
+                    subprocess.run([binary, "-w", str(ws), "-f", "csv", *cpiq_cli(spec)],
+                                   stdout=result, env=env, check=True)
+                    ms = (time.perf_counter() - t) * 1000
+                if run:
+                    times.write(f"{qid},{run},{ms:.3f}\n")
+            print(f"cpiq {qid}: done", flush=True)
+
+
 def cpiq_bench(mode, ws, out):
     """cpiq's side: `cargo bench --bench engine -- MODE` over the suite in `out`."""
     subprocess.run(["cargo", "bench", "--quiet", "--bench", "engine", "--", mode, str(ws),
@@ -424,6 +463,9 @@ def main():
                     help="take cpiq's runs from an earlier invocation's results folder instead of running them")
     ap.add_argument("--datasets", default="cpiq",
                     help="which files: " + ", ".join(DATASETS) + " (comma-separated) or all")
+    ap.add_argument("--cpiq", choices=["process", "library"], default="process",
+                    help="time cpiq as a user runs it, one process per query from start to CSV "
+                         "out (default), or through its library on one open session")
     ap.add_argument("--rollups", action="store_true",
                     help="also build rollups and time the slices they answer")
     args = ap.parse_args()
@@ -490,8 +532,11 @@ def run_suite(args, ws, cpis, queries, out, kept, title):
         for f in args.reuse_cpiq.glob("*.csv"):
             if not f.name.endswith(".rollup.csv") and f.name != "cpiq_rollup_times.csv":
                 (out / f.name).symlink_to(f.resolve())
+    elif args.cpiq == "process":
+        print("cpiq (whole process) …", flush=True)
+        cpiq_processes(ws, queries, out)
     else:
-        print("cpiq …", flush=True)
+        print("cpiq (library) …", flush=True)
         cpiq_bench("compare", ws, out)
     cpiq_times = read_times(out / "cpiq_times.csv")
 
@@ -528,7 +573,7 @@ def run_suite(args, ws, cpis, queries, out, kept, title):
     with open(kept / "raw.csv", "w", newline="") as f:
         w = csv.writer(f)
         w.writerow([f"# {machine()}; duckdb {versions['duckdb']}, polars {versions['polars']}; "
-                    f"workspace {ws} ({events:,} events requested)"
+                    f"workspace {ws} ({events:,} events requested); cpiq timed as {args.cpiq}"
                     + (f"; cpiq runs reused from {args.reuse_cpiq}" if args.reuse_cpiq else "")])
         w.writerows(raw)
 
@@ -553,6 +598,7 @@ def run_suite(args, ws, cpis, queries, out, kept, title):
         "summary": {
             "workspace": str(ws),
             "about": DATASETS.get(ws.name.rsplit("-", 1)[-1], DATASETS["cpiq"]),
+            "cpiq_timed_as": args.cpiq,
             "medians_ms": {qid: m for qid, m in table},
             "geomean": geo,
             "slowest": {k: max(v) for k, v in ratios.items()},

@@ -15,6 +15,7 @@ mod compact;
 mod register;
 mod resources;
 mod scanned;
+mod schemas;
 pub(crate) mod storage;
 
 pub use resources::{Resources, runtime_builder};
@@ -164,8 +165,9 @@ impl Engine {
         let ctx = ctx.enable_url_table();
 
         let mut tables = Vec::new();
+        let schema_cache = (!workspace.settings.read_only).then_some(workspace.cache_dir.as_path());
         for spec in workspace.all_tables() {
-            let problem = register::register_table(&ctx, spec, &workspace.storage)
+            let problem = register::register_table(&ctx, spec, &workspace.storage, schema_cache)
                 .await
                 .err();
             tables.push(TableEntry {

@@ -21,6 +21,7 @@ use datafusion::prelude::SessionContext;
 use futures::{StreamExt, TryStreamExt};
 use object_store::{ObjectMeta, ObjectStore};
 
+use super::schemas::CachedSchema;
 use crate::foundation::error::{CpiqError, Result};
 use crate::model::cpi::CpiDefinition;
 use crate::workspace::{FileKind, KpiSpec, TableSpec, Workspace};
@@ -33,14 +34,22 @@ fn data_err(table: &TableSpec, message: String) -> CpiqError {
 }
 
 /// Register `spec` in `ctx` as a listing table under its name.
+///
+/// With `cache` (the workspace's cache folder, `None` in read-only
+/// sessions), a local Parquet table's schema is taken from
+/// [`super::schemas`] while its files are the ones it was read from, and
+/// kept there after it is read.
 pub(super) async fn register_table(
     ctx: &SessionContext,
     spec: &TableSpec,
     storage: &crate::workspace::Storage,
+    cache: Option<&Path>,
 ) -> Result<()> {
     let (url, single_file) = locate(ctx, spec, storage)?;
     let format: Arc<dyn FileFormat> = match spec.kind {
-        FileKind::Parquet => Arc::new(ParquetFormat::default()),
+        FileKind::Parquet => Arc::new(
+            ParquetFormat::default().with_metadata_size_hint(footer_hint(spec.url.is_some())),
+        ),
         FileKind::Csv => Arc::new(
             CsvFormat::default()
                 .with_has_header(true)
@@ -67,23 +76,45 @@ pub(super) async fn register_table(
     );
     let store = state.runtime_env().object_store(&url)?;
     let files = list_files(spec, &state, &url, store.as_ref(), &extension).await?;
-    let (schemas, skipped) = file_schemas(spec, &state, &store, &format, &files).await?;
-    let schema = union_schema(spec, &schemas)?;
-    // With skipped files, the table is the explicit list of the good ones.
-    let config = if skipped.is_empty() {
-        ListingTableConfig::new(url)
-    } else {
-        let urls = schemas
-            .iter()
-            .map(|(name, _)| ListingTableUrl::parse(name))
-            .collect::<datafusion::common::Result<Vec<_>>>()?;
-        ListingTableConfig::new_with_multi_paths(urls)
-    }
-    .with_listing_options(options)
-    .with_schema(schema);
+    let cached = match (cache, spec.kind, &spec.url) {
+        (Some(dir), FileKind::Parquet, None) => CachedSchema::new(dir, &spec.name, &files),
+        _ => None,
+    };
+    let (config, schema) = match cached.as_ref().and_then(CachedSchema::get) {
+        Some(schema) => (ListingTableConfig::new(url), schema),
+        None => {
+            let (schemas, skipped) = file_schemas(spec, &state, &store, &format, &files).await?;
+            let schema = union_schema(spec, &schemas)?;
+            if let Some(entry) = cached.as_ref().filter(|_| skipped.is_empty()) {
+                entry.put(&schema);
+            }
+            // With skipped files, the table is the explicit list of the good ones.
+            let config = if skipped.is_empty() {
+                ListingTableConfig::new(url)
+            } else {
+                let urls = schemas
+                    .iter()
+                    .map(|(name, _)| ListingTableUrl::parse(name))
+                    .collect::<datafusion::common::Result<Vec<_>>>()?;
+                ListingTableConfig::new_with_multi_paths(urls)
+            };
+            (config, schema)
+        }
+    };
+    let config = config.with_listing_options(options).with_schema(schema);
     let table = ListingTable::try_new(config)?;
     ctx.register_table(spec.name.as_str(), Arc::new(table))?;
     Ok(())
+}
+
+/// How many bytes from a Parquet file's end to read for its footer at once.
+/// DataFusion reads 512 KiB, one round trip on object storage; on a local
+/// disk that read (and zeroing its buffer) is most of the cost of opening a
+/// workspace of small files (123 files of 1 MB a table: 55 ms to
+/// `select 1`, 84% of it copying and clearing footer buffers). Local files
+/// read the 8-byte tail, then exactly the footer: two `pread`s.
+pub(crate) fn footer_hint(object_storage: bool) -> Option<usize> {
+    object_storage.then_some(512 * 1024)
 }
 
 /// The table's URL (its object store registered first) and whether it

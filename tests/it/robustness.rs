@@ -3,7 +3,7 @@
 //! numbers stay right, and nothing panics. The fault table in
 //! `docs/robustness.md` lists these tests.
 
-use crate::support::{TempWorkspace, cpiq_stdin, csv_rows, generated, realdata, scalar};
+use crate::support::{TempWorkspace, cpiq_in, cpiq_stdin, csv_rows, generated, realdata, scalar};
 
 /// A workspace with the table `events` (a CSV of at, channel, num, den) and
 /// the CPI `ratio` over it.
@@ -385,4 +385,36 @@ fn columns_added_in_newer_files_are_null_in_older_ones() {
             vec!["2", "app", "north"],
         ]
     );
+}
+
+#[test]
+fn a_tables_cached_schema_follows_its_files_and_read_only_sessions_write_none() {
+    let ws = crate::support::generate(200, 3, 11);
+    let dir = ws.path();
+    let cached = dir.join(".cpiq/schemas/orders.arrows");
+    let count = |sql: &str| scalar(&cpiq_in(dir, &["sql", sql, "-f", "csv"]).ok());
+    // A read-only session reads the footers and keeps nothing.
+    let rows = scalar(&cpiq_in(dir, &["--read-only", "sql", "SELECT count(*) FROM orders"]).ok());
+    assert!(
+        !dir.join(".cpiq").exists(),
+        "a read-only session wrote its cache"
+    );
+    // The first session keeps each table's schema; the next ones take it.
+    assert_eq!(count("SELECT count(*) FROM orders"), rows);
+    assert!(cached.is_file());
+    assert_eq!(count("SELECT count(*) FROM orders"), rows);
+    // A file with one more column changes the listing: the column is seen.
+    let unknown = cpiq_in(dir, &["sql", "SELECT count(note) FROM orders"]);
+    assert_eq!(unknown.code, 1, "{unknown:?}");
+    let extra = dir.join("data-samples/orders/zz-extra.parquet");
+    let five = "SELECT *, 'x' AS note FROM orders LIMIT 5";
+    cpiq_in(dir, &["sql", five, "--output", extra.to_str().unwrap()]).ok();
+    assert_eq!(count("SELECT count(note) FROM orders"), "5");
+    // A damaged cache is read past, and written anew.
+    std::fs::write(&cached, b"damaged").unwrap();
+    assert_eq!(count("SELECT count(note) FROM orders"), "5");
+    assert_ne!(std::fs::read(&cached).unwrap(), b"damaged");
+    // A removed file is gone from the table at once.
+    std::fs::remove_file(&extra).unwrap();
+    assert_eq!(count("SELECT count(*) FROM orders"), rows);
 }

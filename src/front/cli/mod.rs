@@ -146,6 +146,8 @@ fn generate_sample(opts: &GenerateOptions, read_only: bool) -> Result<ExitCode> 
 /// it that prints to standard output, with the output settings applied.
 async fn open_session(args: &Args, settings: &Settings) -> Result<Session> {
     let mut workspace = Workspace::discover(args.workspace.as_deref())?;
+    // The engine writes nothing either (its schema cache) in a read-only session.
+    workspace.settings.read_only |= args.read_only;
     if let Some(limit) = args.memory_limit {
         workspace.settings.memory_limit = limit;
     }
@@ -173,7 +175,7 @@ async fn open_session(args: &Args, settings: &Settings) -> Result<Session> {
         _ => Box::new(std::io::BufWriter::new(Stdout::new())),
     };
     let mut session = Session::new(engine, settings.format, stdout);
-    let read_only = args.read_only || session.engine().workspace().settings.read_only;
+    let read_only = session.engine().workspace().settings.read_only;
     session.set_read_only(read_only);
     let writes_files = settings.output.is_some()
         || matches!(
