@@ -10,6 +10,7 @@ use std::sync::Arc;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::prelude::SessionContext;
 
+use super::correlate::series::Inputs;
 use super::correlate::{self, CorrelateRequest, Correlation};
 use super::drivers::{self, Drivers, DriversRequest};
 use super::granger::{self, Granger, GrangerRequest};
@@ -124,44 +125,34 @@ pub async fn explain_slice(engine: &Engine, req: &SliceRequest) -> Result<Vec<Sl
 
 /// Correlate CPIs with KPIs.
 pub async fn correlate(engine: &Engine, req: &CorrelateRequest) -> Result<Correlation> {
-    correlate::run(
-        engine.ctx(),
-        &engine.definitions(),
-        &engine.workspace().kpis,
-        &engine.calendar(),
-        req,
-    )
-    .await
+    let (defs, cal) = (engine.definitions(), engine.calendar());
+    correlate::run(inputs(engine, &defs, &cal), req).await
 }
 
 /// Granger tests of CPIs and KPIs, both directions.
 pub(crate) async fn granger(engine: &Engine, req: &GrangerRequest) -> Result<Granger> {
-    granger::run(
-        engine.ctx(),
-        &engine.definitions(),
-        &engine.workspace().kpis,
-        &engine.calendar(),
-        req,
-    )
-    .await
+    let (defs, cal) = (engine.definitions(), engine.calendar());
+    granger::run(inputs(engine, &defs, &cal), req).await
 }
 
 /// Rank CPIs as drivers of a KPI.
 pub(crate) async fn drivers(engine: &Engine, req: &DriversRequest) -> Result<Drivers> {
-    let defs = engine.definitions();
+    let (defs, cal) = (engine.definitions(), engine.calendar());
     let bodies = defs
         .iter()
         .filter_map(|d| Some((d.name.clone(), engine.rendered(d).ok()?)))
         .collect();
-    drivers::run(
-        engine.ctx(),
-        &defs,
-        &engine.workspace().kpis,
-        &engine.calendar(),
-        &bodies,
-        req,
-    )
-    .await
+    drivers::run(inputs(engine, &defs, &cal), &bodies, req).await
+}
+
+/// What the time-series analyses read of `engine`.
+fn inputs<'a>(engine: &'a Engine, defs: &'a [CpiDefinition], cal: &'a Calendar) -> Inputs<'a> {
+    Inputs {
+        ctx: engine.ctx(),
+        defs,
+        kpis: &engine.workspace().kpis,
+        cal,
+    }
 }
 
 /// Explain the change of a CPI between two periods.

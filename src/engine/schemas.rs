@@ -23,12 +23,14 @@ use datafusion::arrow::ipc::writer::StreamWriter;
 use object_store::ObjectMeta;
 
 use crate::foundation::atomic::AtomicFile;
+use crate::foundation::error::{CpiqError, Result};
 
 /// The schema metadata key holding the listing a cached schema was read from.
 const LISTING_KEY: &str = "cpiq.listing";
 
 /// Where a table's schema is cached and the listing it must match.
 pub(super) struct CachedSchema {
+    dir: PathBuf,
     path: PathBuf,
     listing: String,
 }
@@ -40,8 +42,10 @@ impl CachedSchema {
         if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
             return None;
         }
+        let dir = cache_dir.join("schemas");
         Some(CachedSchema {
-            path: cache_dir.join("schemas").join(format!("{name}.arrows")),
+            path: dir.join(format!("{name}.arrows")),
+            dir,
             listing: listing(files),
         })
     }
@@ -66,10 +70,8 @@ impl CachedSchema {
         let _ = self.write(schema);
     }
 
-    fn write(&self, schema: &Schema) -> crate::foundation::error::Result<()> {
-        let dir = self.path.parent().expect("a file in the schemas folder");
-        std::fs::create_dir_all(dir)
-            .map_err(|e| crate::foundation::error::CpiqError::io(dir, e))?;
+    fn write(&self, schema: &Schema) -> Result<()> {
+        std::fs::create_dir_all(&self.dir).map_err(|e| CpiqError::io(&self.dir, e))?;
         let tagged = Schema::new_with_metadata(
             schema.fields().clone(),
             [(LISTING_KEY.to_string(), self.listing.clone())].into(),

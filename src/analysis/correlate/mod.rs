@@ -24,13 +24,11 @@ use std::collections::BTreeSet;
 
 use chrono::NaiveDate;
 use datafusion::arrow::array::RecordBatch;
-use datafusion::prelude::SessionContext;
 
 use crate::foundation::error::{CpiqError, Result};
 use crate::model::calendar::{Calendar, Grain};
 use crate::model::cpi::{CpiDefinition, Direction, Unit};
-use crate::workspace::KpiSpec;
-use series::{KpiRef, Series, SeriesSpec};
+use series::{Inputs, KpiRef, Series, SeriesSpec};
 
 /// Which correlation to compute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -176,19 +174,9 @@ struct Pair<'a> {
 }
 
 /// Run a correlation.
-pub async fn run(
-    ctx: &SessionContext,
-    defs: &[CpiDefinition],
-    kpis: &[KpiSpec],
-    cal: &Calendar,
-    req: &CorrelateRequest,
-) -> Result<Correlation> {
-    series::require_series_grain(req.per, "a correlation")?;
-    if req.cpis.is_empty() || req.kpis.is_empty() {
-        return Err(CpiqError::Usage(
-            "name at least one CPI and one KPI (--with kpi_table.column)".into(),
-        ));
-    }
+pub async fn run(inputs: Inputs<'_>, req: &CorrelateRequest) -> Result<Correlation> {
+    let (ctx, defs, kpis, cal) = inputs.parts();
+    series::require_pairs(req.per, &req.cpis, &req.kpis, "a correlation")?;
     if req.prewhiten.is_some() && req.per_entity {
         return Err(CpiqError::Usage(
             "--prewhiten filters one series per dimension value; it does not combine with --per-entity".into(),

@@ -18,6 +18,34 @@ use crate::model::calendar::{Calendar, Grain};
 use crate::model::cpi::CpiDefinition;
 use crate::workspace::{Aggregation, KpiSpec};
 
+/// What a time-series analysis (correlate, Granger, drivers) reads: the
+/// session, the usable CPI definitions, the KPI tables and the calendar.
+#[derive(Clone, Copy)]
+pub struct Inputs<'a> {
+    /// The session the series are read through.
+    pub ctx: &'a SessionContext,
+    /// The CPIs a request may name.
+    pub defs: &'a [CpiDefinition],
+    /// The KPI tables a request may name.
+    pub kpis: &'a [KpiSpec],
+    /// Periods and fiscal years.
+    pub cal: &'a Calendar,
+}
+
+impl<'a> Inputs<'a> {
+    /// The session, definitions, KPI tables and calendar, in that order.
+    pub fn parts(
+        self,
+    ) -> (
+        &'a SessionContext,
+        &'a [CpiDefinition],
+        &'a [KpiSpec],
+        &'a Calendar,
+    ) {
+        (self.ctx, self.defs, self.kpis, self.cal)
+    }
+}
+
 /// Values by (dimension value, entity, period start).
 pub type Series = BTreeMap<(Option<String>, Option<String>, NaiveDate), f64>;
 
@@ -51,6 +79,18 @@ pub struct KpiRef<'a> {
 
 pub(super) fn needs_grain() -> CpiqError {
     CpiqError::Usage("correlate needs a time grain: --per day|week|month|quarter|year".into())
+}
+
+/// What a pairwise analysis (correlate, Granger) asks first: a series
+/// grain ([`require_series_grain`]) and at least one CPI and one KPI.
+pub fn require_pairs(per: Grain, cpis: &[String], kpis: &[String], analysis: &str) -> Result<()> {
+    require_series_grain(per, analysis)?;
+    if cpis.is_empty() || kpis.is_empty() {
+        return Err(CpiqError::Usage(
+            "name at least one CPI and one KPI (--with kpi_table.column)".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// Refuse a grain other than week, month or quarter, the ones time-series

@@ -19,9 +19,8 @@ use std::collections::BTreeSet;
 
 use chrono::NaiveDate;
 use datafusion::arrow::array::RecordBatch;
-use datafusion::prelude::SessionContext;
 
-use crate::analysis::correlate::series::{self, SeriesSpec};
+use crate::analysis::correlate::series::{self, Inputs, SeriesSpec};
 use crate::analysis::correlate::shared_scan;
 use crate::analysis::correlate::stats::{benjamini_hochberg, p_value, pearson};
 use crate::analysis::granger::{LagChoice, TestSpec, Trend, leads};
@@ -30,7 +29,6 @@ use crate::foundation::error::{CpiqError, Result};
 use crate::foundation::spelled::spelled_enum;
 use crate::model::calendar::{Calendar, Grain};
 use crate::model::cpi::{CpiDefinition, Direction};
-use crate::workspace::KpiSpec;
 
 spelled_enum! {
     /// What the evidence says of one CPI and the KPI.
@@ -113,13 +111,11 @@ pub struct Drivers {
 
 /// Run the analysis.
 pub async fn run(
-    ctx: &SessionContext,
-    defs: &[CpiDefinition],
-    kpis: &[KpiSpec],
-    cal: &Calendar,
+    inputs: Inputs<'_>,
     bodies: &std::collections::HashMap<String, String>,
     req: &DriversRequest,
 ) -> Result<Drivers> {
+    let (ctx, defs, kpis, cal) = inputs.parts();
     series::require_series_grain(req.per, "drivers")?;
     if req.max_lag == 0 || req.max_lag > 24 {
         return Err(CpiqError::Usage("--max-lag must be 1 to 24".into()));

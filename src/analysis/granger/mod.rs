@@ -19,15 +19,12 @@ use std::collections::BTreeSet;
 
 use chrono::NaiveDate;
 use datafusion::arrow::array::RecordBatch;
-use datafusion::prelude::SessionContext;
 
-use crate::analysis::correlate::series::{self, SeriesSpec};
+use crate::analysis::correlate::series::{self, Inputs, SeriesSpec};
 use crate::analysis::correlate::stats::benjamini_hochberg;
 use crate::foundation::error::{CpiqError, Result};
 use crate::foundation::spelled::spelled_enum;
-use crate::model::calendar::{Calendar, Grain};
-use crate::model::cpi::CpiDefinition;
-use crate::workspace::KpiSpec;
+use crate::model::calendar::Grain;
 
 spelled_enum! {
     /// The deterministic terms of both regressions.
@@ -102,19 +99,9 @@ pub struct Granger {
 }
 
 /// Run the tests.
-pub async fn run(
-    ctx: &SessionContext,
-    defs: &[CpiDefinition],
-    kpis: &[KpiSpec],
-    cal: &Calendar,
-    req: &GrangerRequest,
-) -> Result<Granger> {
-    series::require_series_grain(req.per, "a Granger test")?;
-    if req.cpis.is_empty() || req.kpis.is_empty() {
-        return Err(CpiqError::Usage(
-            "name at least one CPI and one KPI (--with kpi_table.column)".into(),
-        ));
-    }
+pub async fn run(inputs: Inputs<'_>, req: &GrangerRequest) -> Result<Granger> {
+    let (ctx, defs, kpis, cal) = inputs.parts();
+    series::require_pairs(req.per, &req.cpis, &req.kpis, "a Granger test")?;
     match req.spec.lags {
         LagChoice::Fixed(0) | LagChoice::Max(0) => {
             return Err(CpiqError::Usage(
