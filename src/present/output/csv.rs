@@ -127,7 +127,8 @@ enum Column<'a> {
     Float64(&'a Float64Array),
     Float32(&'a Float32Array),
     Boolean(&'a BooleanArray),
-    Date32(&'a Date32Array),
+    /// With the last day written and its text: results are in period order.
+    Date32(&'a Date32Array, std::cell::RefCell<(i32, Vec<u8>)>),
     /// Arrow's own formatter, for every other type.
     Other(ArrayFormatter<'a>),
 }
@@ -149,7 +150,7 @@ impl<'a> Column<'a> {
             DataType::Float64 => Column::Float64(array.as_primitive()),
             DataType::Float32 => Column::Float32(array.as_primitive()),
             DataType::Boolean => Column::Boolean(array.as_boolean()),
-            DataType::Date32 => Column::Date32(array.as_primitive()),
+            DataType::Date32 => Column::Date32(array.as_primitive(), Default::default()),
             _ => Column::Other(ArrayFormatter::try_new(
                 array.as_ref(),
                 &FormatOptions::default().with_null(""),
@@ -182,9 +183,16 @@ impl<'a> Column<'a> {
                     buf.extend_from_slice(if a.value(row) { b"true" } else { b"false" });
                 }
             }
-            Column::Date32(a) => {
+            Column::Date32(a, last) => {
                 if !a.is_null(row) {
-                    date(a.value(row), buf)?;
+                    let mut last = last.borrow_mut();
+                    let day = a.value(row);
+                    if last.1.is_empty() || last.0 != day {
+                        last.1.clear();
+                        date(day, &mut last.1)?;
+                        last.0 = day;
+                    }
+                    buf.extend_from_slice(&last.1);
                 }
             }
             Column::Other(f) => {
