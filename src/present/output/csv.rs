@@ -330,6 +330,15 @@ mod tests {
         );
     }
 
+    /// `ints` as another integer type, wrapping as `as` does (so each
+    /// width gets its own extremes).
+    fn wrapped<A, T>(ints: &[Option<i64>], f: fn(i64) -> T) -> ArrayRef
+    where
+        A: From<Vec<Option<T>>> + Array + 'static,
+    {
+        Arc::new(A::from(ints.iter().map(|x| x.map(f)).collect::<Vec<_>>()))
+    }
+
     const AWKWARD: [&str; 10] = [
         "",
         "plain",
@@ -408,48 +417,13 @@ mod tests {
                 )),
             ),
             ("i64", Arc::new(Int64Array::from(ints.clone()))),
-            (
-                "i32",
-                Arc::new(Int32Array::from(
-                    ints.iter().map(|x| x.map(|x| x as i32)).collect::<Vec<_>>(),
-                )),
-            ),
-            (
-                "i16",
-                Arc::new(Int16Array::from(
-                    ints.iter().map(|x| x.map(|x| x as i16)).collect::<Vec<_>>(),
-                )),
-            ),
-            (
-                "i8",
-                Arc::new(Int8Array::from(
-                    ints.iter().map(|x| x.map(|x| x as i8)).collect::<Vec<_>>(),
-                )),
-            ),
-            (
-                "u64",
-                Arc::new(UInt64Array::from(
-                    ints.iter().map(|x| x.map(|x| x as u64)).collect::<Vec<_>>(),
-                )),
-            ),
-            (
-                "u32",
-                Arc::new(UInt32Array::from(
-                    ints.iter().map(|x| x.map(|x| x as u32)).collect::<Vec<_>>(),
-                )),
-            ),
-            (
-                "u16",
-                Arc::new(UInt16Array::from(
-                    ints.iter().map(|x| x.map(|x| x as u16)).collect::<Vec<_>>(),
-                )),
-            ),
-            (
-                "u8",
-                Arc::new(UInt8Array::from(
-                    ints.iter().map(|x| x.map(|x| x as u8)).collect::<Vec<_>>(),
-                )),
-            ),
+            ("i32", wrapped::<Int32Array, i32>(&ints, |x| x as i32)),
+            ("i16", wrapped::<Int16Array, i16>(&ints, |x| x as i16)),
+            ("i8", wrapped::<Int8Array, i8>(&ints, |x| x as i8)),
+            ("u64", wrapped::<UInt64Array, u64>(&ints, |x| x as u64)),
+            ("u32", wrapped::<UInt32Array, u32>(&ints, |x| x as u32)),
+            ("u16", wrapped::<UInt16Array, u16>(&ints, |x| x as u16)),
+            ("u8", wrapped::<UInt8Array, u8>(&ints, |x| x as u8)),
             (
                 "flag",
                 Arc::new(BooleanArray::from(
