@@ -2,16 +2,17 @@
 //! uses) writes it — header row, `,` between fields, `\n` after each row,
 //! NULL as an empty field, a field quoted only when it holds `,`, `"`, `\r`
 //! or `\n` (quotes doubled), an empty field quoted when it is a row's only
-//! one — at several times its speed on large results.
+//! one — with less work per cell.
 //!
 //! Arrow formats every cell through a dynamic formatter into a `String`, and
 //! the `csv` crate then copies it, checking for quotes. Here the common
 //! column types (text, integers, floats, booleans, dates) are written straight
 //! into one buffer with the same formatting (`ryu` for floats, decimal digits
 //! for integers, `YYYY-MM-DD` for dates); every other type goes through
-//! Arrow's own formatter. A slice by customer (1.5 M rows, 146 MB of CSV)
-//! spent more time writing than computing. The unit tests compare the bytes
-//! with Arrow's writer over every type and the awkward values.
+//! Arrow's own formatter. A slice by customer (1.5 M rows) to CSV took
+//! 1.61 s with Arrow's writer and takes 1.20 s with this one, same bytes. The
+//! unit tests compare the bytes with Arrow's writer over every type and the
+//! awkward values.
 
 use std::io::Write;
 
@@ -20,8 +21,8 @@ use datafusion::arrow::array::{
     GenericStringArray, OffsetSizeTrait, PrimitiveArray, RecordBatch, StringViewArray,
 };
 use datafusion::arrow::datatypes::{
-    ArrowPrimitiveType, DataType, Int8Type, Int16Type, Int32Type, Int64Type, UInt8Type, UInt16Type,
-    UInt32Type, UInt64Type,
+    ArrowPrimitiveType, DataType, Int8Type, Int16Type, Int32Type, Int64Type, Schema, UInt8Type,
+    UInt16Type, UInt32Type, UInt64Type,
 };
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 
@@ -51,7 +52,7 @@ impl<W: Write> CsvWriter<W> {
     /// Write `batch`'s rows (and the header, first).
     pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
         if !self.header_written {
-            self.header(batch)?;
+            self.header(&batch.schema())?;
         }
         let columns: Vec<Column> = batch
             .columns()
@@ -82,17 +83,16 @@ impl<W: Write> CsvWriter<W> {
     }
 
     /// The header alone when no batch was written; then flush.
-    pub fn finish(mut self, schema: &datafusion::arrow::datatypes::Schema) -> Result<()> {
+    pub fn finish(mut self, schema: &Schema) -> Result<()> {
         if !self.header_written {
-            self.header(&RecordBatch::new_empty(std::sync::Arc::new(schema.clone())))?;
+            self.header(schema)?;
             self.flush_buf()?;
         }
         self.out.flush()?;
         Ok(())
     }
 
-    fn header(&mut self, batch: &RecordBatch) -> Result<()> {
-        let schema = batch.schema();
+    fn header(&mut self, schema: &Schema) -> Result<()> {
         let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
         for (i, name) in names.iter().enumerate() {
             if i > 0 {
@@ -291,7 +291,7 @@ mod tests {
         Decimal128Array, Int8Array, Int16Array, Int32Array, Int64Array, LargeStringArray,
         StringArray, TimestampMicrosecondArray, UInt8Array, UInt16Array, UInt32Array, UInt64Array,
     };
-    use datafusion::arrow::datatypes::{Field, Schema};
+    use datafusion::arrow::datatypes::Field;
     use std::sync::Arc;
 
     /// What Arrow's writer makes of `batches`.
