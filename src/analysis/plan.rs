@@ -84,9 +84,7 @@ pub async fn slice_noting_raw(
     .await?;
     let uncovered = choices
         .into_iter()
-        .filter(|(_, c)| {
-            matches!(c, Choice::Raw(why) if why == "no rollup" || why.starts_with("rollup stale"))
-        })
+        .filter(|(_, c)| matches!(c, Choice::Unbuilt(_)))
         .map(|(cpi, _)| cpi)
         .collect();
     Ok((batch, sql, uncovered))
@@ -110,7 +108,7 @@ pub async fn explain_slice(engine: &Engine, req: &SliceRequest) -> Result<Vec<Sl
         .map(|(cpi, sql)| {
             let (source, detail) = match choices.get(&cpi) {
                 Some(Choice::Rollup(r)) => ("rollup", r.about.clone()),
-                Some(Choice::Raw(why)) => ("raw", why.clone()),
+                Some(Choice::Raw(why) | Choice::Unbuilt(why)) => ("raw", why.clone()),
                 None => ("raw", String::new()),
             };
             SlicePlan {
@@ -166,7 +164,7 @@ fn rollups_of(choices: &BTreeMap<String, Choice>) -> HashMap<String, RollupSourc
         .iter()
         .filter_map(|(cpi, c)| match c {
             Choice::Rollup(r) => Some((cpi.clone(), r.clone())),
-            Choice::Raw(_) => None,
+            Choice::Raw(_) | Choice::Unbuilt(_) => None,
         })
         .collect()
 }

@@ -18,6 +18,7 @@ mod scanned;
 mod schemas;
 pub(crate) mod storage;
 
+pub(crate) use register::parquet_format;
 pub use resources::{Resources, runtime_builder};
 pub use scanned::{bytes_to_read, scanned_files};
 

@@ -47,9 +47,7 @@ pub(super) async fn register_table(
 ) -> Result<()> {
     let (url, single_file) = locate(ctx, spec, storage)?;
     let format: Arc<dyn FileFormat> = match spec.kind {
-        FileKind::Parquet => Arc::new(
-            ParquetFormat::default().with_metadata_size_hint(footer_hint(spec.url.is_some())),
-        ),
+        FileKind::Parquet => Arc::new(parquet_format(spec.url.is_some())),
         FileKind::Csv => Arc::new(
             CsvFormat::default()
                 .with_has_header(true)
@@ -107,14 +105,16 @@ pub(super) async fn register_table(
     Ok(())
 }
 
-/// How many bytes from a Parquet file's end to read for its footer at once.
-/// DataFusion reads 512 KiB, one round trip on object storage; on a local
-/// disk that read (and zeroing its buffer) is most of the cost of opening a
-/// workspace of small files (123 files of 1 MB a table: 55 ms to
-/// `select 1`, 84% of it copying and clearing footer buffers). Local files
-/// read the 8-byte tail, then exactly the footer: two `pread`s.
-pub(crate) fn footer_hint(object_storage: bool) -> Option<usize> {
-    object_storage.then_some(512 * 1024)
+/// The Parquet format for files on object storage or a local disk (every
+/// Parquet listing cpiq registers: tables, rollups). They differ in how many
+/// bytes from a file's end are read for its footer at once: DataFusion reads
+/// 512 KiB, one round trip on object storage; on a local disk that read (and
+/// zeroing its buffer) is most of the cost of opening a workspace of small
+/// files (123 files of 1 MB a table: 55 ms to `select 1`, 84% of it copying
+/// and clearing footer buffers). Local files read the 8-byte tail, then
+/// exactly the footer: two `pread`s.
+pub(crate) fn parquet_format(object_storage: bool) -> ParquetFormat {
+    ParquetFormat::default().with_metadata_size_hint(object_storage.then_some(512 * 1024))
 }
 
 /// The table's URL (its object store registered first) and whether it

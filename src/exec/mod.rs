@@ -119,7 +119,6 @@ pub struct Session {
     report: Option<Vec<job::ReportEntry>>,
     command: String,
     partition_by: Vec<String>,
-    read_only: bool,
     /// ANSI colours in charts drawn to `out`.
     color: bool,
     /// The front end's terminal: sizes, pager, progress line.
@@ -141,7 +140,10 @@ pub struct Session {
 }
 
 impl Session {
-    /// A session printing to `out` in `format`.
+    /// A session printing to `out` in `format`. It refuses every statement
+    /// and command that writes (DDL, DML, COPY, `\\export`, `\\o`, output
+    /// files) when the workspace is read-only (`[settings] read_only`, or
+    /// `--read-only` folded into it).
     pub fn new(engine: Engine, format: Format, out: Box<dyn Write + Send>) -> Session {
         Session {
             engine,
@@ -164,7 +166,6 @@ impl Session {
             report: None,
             command: String::new(),
             partition_by: Vec::new(),
-            read_only: false,
             color: false,
             terminal: None,
             last_kind: ResultKind::Query,
@@ -202,7 +203,7 @@ impl Session {
         Whereabouts {
             workspace: ws.name(),
             params,
-            read_only: self.read_only,
+            read_only: self.read_only(),
             cluster: ws.settings.cluster.is_some(),
         }
     }
@@ -242,8 +243,7 @@ impl Session {
         let settings = &self.engine.workspace().settings;
         if !self.auto_rollups
             || cpis.is_empty()
-            || self.read_only
-            || settings.read_only
+            || self.read_only()
             || !settings.auto_rollups
             || settings.cluster.is_some()
             || self.background_running()
@@ -258,14 +258,13 @@ impl Session {
         ));
     }
 
-    /// Refuse every statement and command that writes: DDL, DML, COPY,
-    /// `\\export`, `\\o` and output files.
-    pub fn set_read_only(&mut self, on: bool) {
-        self.read_only = on;
+    /// Whether the session refuses writes (the workspace's setting).
+    fn read_only(&self) -> bool {
+        self.engine.workspace().settings.read_only
     }
 
     fn refuse_if_read_only(&self, what: &str) -> Result<()> {
-        if self.read_only {
+        if self.read_only() {
             return Err(CpiqError::Usage(format!(
                 "read-only session: {what} is refused (started with --read-only or [settings] read_only = true)"
             )));

@@ -207,7 +207,7 @@ impl Session {
         if let Some(target) = summarize_target(sql) {
             return self.summarize(target).await;
         }
-        if self.read_only {
+        if self.read_only() {
             if let Some(kind) = writing_statement(sql) {
                 self.refuse_if_read_only(kind)?;
             }
@@ -219,7 +219,7 @@ impl Session {
             self.statement_outputs.push(copy);
             return Ok(());
         }
-        let df = if self.read_only {
+        let df = if self.read_only() {
             // The text check above names most writes; the plan is the
             // authority (EXPLAIN ANALYZE COPY …, INSERT under EXPLAIN, a
             // write composed with cpi_slice()).

@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 use datafusion::catalog::MemorySchemaProvider;
-use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
@@ -15,7 +14,7 @@ use datafusion::datasource::listing::{
 use super::freshness::{freshness, grain_covers};
 use super::manifest::{Manifest, SCHEMA, dir_of, read_manifest, rollup_err};
 use crate::analysis::slice::{RollupSource, SliceRequest, predicate_columns};
-use crate::engine::Engine;
+use crate::engine::{Engine, parquet_format};
 use crate::foundation::error::Result;
 use crate::model::cpi::CpiDefinition;
 
@@ -26,6 +25,9 @@ pub enum Choice {
     Rollup(RollupSource),
     /// Read the CPI's view; the reason no rollup serves.
     Raw(String),
+    /// Read the CPI's view because it has no rollup, or a stale one: a day
+    /// rollup built now would answer the next such slice (the reason).
+    Unbuilt(String),
 }
 
 /// Decide, for each CPI of `req`, whether a fresh rollup covers the slice,
@@ -62,7 +64,7 @@ pub(super) async fn choose_one(
     let raw = |why: String| Ok(Choice::Raw(why));
     let dir = dir_of(engine, &def.name);
     let Some(m) = read_manifest(&dir)? else {
-        return raw("no rollup".into());
+        return Ok(Choice::Unbuilt("no rollup".into()));
     };
     let grain = m.grain()?;
     if let Some(d) = req.by.iter().find(|d| !m.dimensions.contains(d)) {
@@ -85,7 +87,7 @@ pub(super) async fn choose_one(
         return raw(format!("{d} is not the start of a {grain} of the rollup"));
     }
     if let Some(why) = freshness(engine, def, &m).await? {
-        return raw(format!("rollup stale: {why}"));
+        return Ok(Choice::Unbuilt(format!("rollup stale: {why}")));
     }
     let table = register(engine, &dir, &m).await?;
     Ok(Choice::Rollup(RollupSource {
@@ -122,7 +124,8 @@ pub(super) async fn register(engine: &Engine, dir: &Path, m: &Manifest) -> Resul
         })
         .collect::<datafusion::common::Result<Vec<_>>>()?;
     let options =
-        ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
+        // Rollups live in the workspace's local cache folder.
+        ListingOptions::new(Arc::new(parquet_format(false))).with_file_extension(".parquet");
     let config = ListingTableConfig::new_with_multi_paths(urls)
         .with_listing_options(options)
         .infer_schema(&ctx.state())

@@ -176,7 +176,6 @@ async fn open_session(args: &Args, settings: &Settings) -> Result<Session> {
     };
     let mut session = Session::new(engine, settings.format, stdout);
     let read_only = session.engine().workspace().settings.read_only;
-    session.set_read_only(read_only);
     let writes_files = settings.output.is_some()
         || matches!(
             &args.command,
