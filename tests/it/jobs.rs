@@ -18,14 +18,40 @@ fn report(path: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
+/// The bundled sample's `cpiq.toml` in a folder of its own, its paths
+/// absolute, with a cache folder of its own and no background rollups: a
+/// job's slices and a direct slice then read the same events (a day rollup
+/// another test left, or the job's own, sums hours in another order).
+fn sample_without_rollups() -> tempfile::TempDir {
+    let ws = tempfile::tempdir().unwrap();
+    let root = repo();
+    let toml = std::fs::read_to_string(root.join("cpiq.toml"))
+        .unwrap()
+        .replace(
+            "path = \"data-samples/",
+            &format!("path = \"{}/data-samples/", root.display()),
+        )
+        .replace(
+            "cpis = \"queries/cpis\"",
+            &format!("cpis = \"{}/queries/cpis\"", root.display()),
+        )
+        .replace("[settings]", "[settings]\nauto_rollups = false");
+    std::fs::write(ws.path().join("cpiq.toml"), toml).unwrap();
+    ws
+}
+
 #[test]
 fn the_example_monthly_job_runs_end_to_end() {
     let out = tempfile::tempdir().unwrap();
     let dir = out.path().to_str().unwrap();
     let rep = out.path().join("run.json");
+    let sample = sample_without_rollups();
+    let ws = sample.path().to_str().unwrap();
     let r = cpiq_in(
         &repo(),
         &[
+            "-w",
+            ws,
             "run",
             "queries/jobs/monthly_cpi_report.sql",
             "-p",
@@ -50,6 +76,8 @@ fn the_example_monthly_job_runs_end_to_end() {
     let back = cpiq_in(
         &repo(),
         &[
+            "-w",
+            ws,
             "sql",
             &format!("SELECT cpi, value FROM '{}' ORDER BY cpi", file.display()),
         ],
@@ -57,7 +85,7 @@ fn the_example_monthly_job_runs_end_to_end() {
     .ok();
     let direct = cpiq_in(
         &repo(),
-        &["sql", "SELECT cpi, value FROM cpi_slice('complete_delivery,damage_free_delivery,first_contact_resolution,on_time_delivery,quote_answered_within,resolved_within_sla,return_completed_within,time_to_first_response', '', 'month', '2025-06-01', '2025-07-01') ORDER BY cpi"],
+        &["-w", ws, "sql", "SELECT cpi, value FROM cpi_slice('complete_delivery,damage_free_delivery,first_contact_resolution,on_time_delivery,quote_answered_within,resolved_within_sla,return_completed_within,time_to_first_response', '', 'month', '2025-06-01', '2025-07-01') ORDER BY cpi"],
     )
     .ok();
     assert_eq!(back, direct);
