@@ -382,7 +382,8 @@ impl Engine {
         let parsed: Vec<Option<CpiDefinition>> =
             self.cpis.iter().map(|c| c.definition.clone()).collect();
         let slots: Vec<Option<&CpiDefinition>> = parsed.iter().map(Option::as_ref).collect();
-        let order = catalog::dependency_order(&slots);
+        let graph = catalog::Graph::new(&slots);
+        let order = graph.dependency_order();
         for idx in order {
             // Files that did not parse keep their parse error.
             let Some(def) = parsed[idx].clone() else {
@@ -398,7 +399,7 @@ impl Engine {
                     ),
                 ))
             } else {
-                match catalog::cycle_of(&slots, idx) {
+                match graph.cycle_of(idx) {
                     Some(cycle) => Err(CpiqError::definition(
                         &def.path,
                         def.body_line,

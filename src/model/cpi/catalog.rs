@@ -41,78 +41,84 @@ fn references<'a>(def: &CpiDefinition, names: &'a [String]) -> Vec<&'a str> {
         .collect()
 }
 
-fn names(defs: &[Option<&CpiDefinition>]) -> Vec<String> {
-    defs.iter().flatten().map(|d| d.name.clone()).collect()
+/// Which CPIs each CPI reads: every body is parsed once, for both the
+/// registration order and the cycles.
+pub struct Graph<'a> {
+    cpis: &'a [Option<&'a CpiDefinition>],
+    /// `reads[i]`: indexes of the CPIs that CPI `i`'s body reads (itself
+    /// included, when it reads itself).
+    reads: Vec<Vec<usize>>,
 }
 
-/// Indexes of `cpis` ordered so that each CPI comes after the CPIs it reads.
-/// CPIs on a cycle come last (and are rejected by [`cycle_of`]).
-pub fn dependency_order(cpis: &[Option<&CpiDefinition>]) -> Vec<usize> {
-    let all = names(cpis);
-    let index: HashMap<&str, usize> = cpis
-        .iter()
-        .enumerate()
-        .filter_map(|(i, c)| c.map(|d| (d.name.as_str(), i)))
-        .collect();
-    let mut order = Vec::new();
-    let mut state = vec![0u8; cpis.len()]; // 0 new, 1 visiting, 2 done
-    fn visit(
-        i: usize,
-        cpis: &[Option<&CpiDefinition>],
-        all: &[String],
-        index: &HashMap<&str, usize>,
-        state: &mut [u8],
-        order: &mut Vec<usize>,
-    ) {
+impl<'a> Graph<'a> {
+    /// The graph of `cpis` (slots of files that did not parse are `None`).
+    pub fn new(cpis: &'a [Option<&'a CpiDefinition>]) -> Graph<'a> {
+        let all: Vec<String> = cpis.iter().flatten().map(|d| d.name.clone()).collect();
+        let index: HashMap<&str, usize> = cpis
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| c.map(|d| (d.name.as_str(), i)))
+            .collect();
+        let reads = cpis
+            .iter()
+            .map(|c| match c {
+                Some(def) => references(def, &all)
+                    .into_iter()
+                    .filter_map(|r| index.get(r).copied())
+                    .collect(),
+                None => Vec::new(),
+            })
+            .collect();
+        Graph { cpis, reads }
+    }
+
+    /// Indexes of the CPIs ordered so that each comes after the CPIs it
+    /// reads. CPIs on a cycle come last (and are rejected by
+    /// [`Graph::cycle_of`]).
+    pub fn dependency_order(&self) -> Vec<usize> {
+        let mut order = Vec::new();
+        let mut state = vec![0u8; self.cpis.len()]; // 0 new, 1 visiting, 2 done
+        for i in 0..self.cpis.len() {
+            self.visit(i, &mut state, &mut order);
+        }
+        order
+    }
+
+    fn visit(&self, i: usize, state: &mut [u8], order: &mut Vec<usize>) {
         if state[i] != 0 {
             return;
         }
         state[i] = 1;
-        if let Some(def) = cpis[i] {
-            for r in references(def, all) {
-                if r != def.name
-                    && let Some(&j) = index.get(r)
-                {
-                    visit(j, cpis, all, index, state, order);
-                }
+        for &j in &self.reads[i] {
+            if j != i {
+                self.visit(j, state, order);
             }
         }
         state[i] = 2;
         order.push(i);
     }
-    for i in 0..cpis.len() {
-        visit(i, cpis, &all, &index, &mut state, &mut order);
-    }
-    order
-}
 
-/// The cycle through CPI `start`, if its references lead back to it.
-pub fn cycle_of(cpis: &[Option<&CpiDefinition>], start: usize) -> Option<Vec<String>> {
-    let all = names(cpis);
-    let by_name: HashMap<&str, &CpiDefinition> = cpis
-        .iter()
-        .flatten()
-        .map(|d| (d.name.as_str(), *d))
-        .collect();
-    let start_def = cpis[start]?;
-    let mut stack = vec![(start_def.name.clone(), vec![start_def.name.clone()])];
-    let mut seen = HashSet::new();
-    while let Some((name, path)) = stack.pop() {
-        let def = by_name.get(name.as_str())?;
-        for r in references(def, &all) {
-            if r == start_def.name {
-                let mut cycle = path.clone();
-                cycle.push(r.to_string());
-                return Some(cycle);
-            }
-            if seen.insert(r.to_string()) {
-                let mut p = path.clone();
-                p.push(r.to_string());
-                stack.push((r.to_string(), p));
+    /// The cycle through CPI `start`, if its references lead back to it, as
+    /// names from `start` back to `start`.
+    pub fn cycle_of(&self, start: usize) -> Option<Vec<String>> {
+        let name = |i: usize| self.cpis[i].map_or_else(String::new, |d| d.name.clone());
+        self.cpis[start]?;
+        let mut stack = vec![(start, vec![start])];
+        let mut seen = HashSet::new();
+        while let Some((i, path)) = stack.pop() {
+            for &j in &self.reads[i] {
+                if j == start {
+                    return Some(path.iter().chain([&j]).map(|&k| name(k)).collect());
+                }
+                if seen.insert(j) {
+                    let mut p = path.clone();
+                    p.push(j);
+                    stack.push((j, p));
+                }
             }
         }
+        None
     }
-    None
 }
 
 #[cfg(test)]
@@ -140,12 +146,14 @@ mod tests {
             entry("d", "SELECT * FROM c"),
             entry("e", "SELECT * FROM e"),
         ];
-        let order = dependency_order(&slots(&cpis));
+        let slots = slots(&cpis);
+        let graph = Graph::new(&slots);
+        let order = graph.dependency_order();
         let pos = |i| order.iter().position(|&x| x == i).unwrap();
         assert!(pos(1) < pos(0));
-        assert_eq!(cycle_of(&slots(&cpis), 0), None);
-        assert_eq!(cycle_of(&slots(&cpis), 2).unwrap(), ["c", "d", "c"]);
-        assert_eq!(cycle_of(&slots(&cpis), 4).unwrap(), ["e", "e"]);
+        assert_eq!(graph.cycle_of(0), None);
+        assert_eq!(graph.cycle_of(2).unwrap(), ["c", "d", "c"]);
+        assert_eq!(graph.cycle_of(4).unwrap(), ["e", "e"]);
     }
 
     #[test]
@@ -161,7 +169,9 @@ mod tests {
             ),
             entry("c", "SELECT t FROM tickets"),
         ];
-        assert_eq!(cycle_of(&slots(&cpis), 0), None);
-        assert_eq!(references(&cpis[1], &names(&slots(&cpis))), ["c"]);
+        let slots = slots(&cpis);
+        assert_eq!(Graph::new(&slots).cycle_of(0), None);
+        let names: Vec<String> = cpis.iter().map(|d| d.name.clone()).collect();
+        assert_eq!(references(&cpis[1], &names), ["c"]);
     }
 }
