@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{bin, cpiq_in, generated, repo, scalar};
+use crate::support::{bin, copy_config, cpiq_in, generated, repo, scalar};
 
 fn job(dir: &Path, text: &str) -> std::path::PathBuf {
     let p = dir.join("job.sql");
@@ -24,19 +24,7 @@ fn report(path: &Path) -> serde_json::Value {
 /// another test left, or the job's own, sums hours in another order).
 fn sample_without_rollups() -> tempfile::TempDir {
     let ws = tempfile::tempdir().unwrap();
-    let root = repo();
-    let toml = std::fs::read_to_string(root.join("cpiq.toml"))
-        .unwrap()
-        .replace(
-            "path = \"data-samples/",
-            &format!("path = \"{}/data-samples/", root.display()),
-        )
-        .replace(
-            "cpis = \"queries/cpis\"",
-            &format!("cpis = \"{}/queries/cpis\"", root.display()),
-        )
-        .replace("[settings]", "[settings]\nauto_rollups = false");
-    std::fs::write(ws.path().join("cpiq.toml"), toml).unwrap();
+    copy_config(&repo(), ws.path(), "auto_rollups = false");
     ws
 }
 

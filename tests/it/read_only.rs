@@ -2,7 +2,7 @@
 //! statement or command that writes is refused with a clear message, and
 //! queries keep working.
 
-use crate::support::{cpiq_in, cpiq_stdin, generated};
+use crate::support::{copy_config, cpiq_in, cpiq_stdin, generated};
 
 #[test]
 fn every_kind_of_write_is_refused_and_queries_still_run() {
@@ -82,19 +82,7 @@ fn every_kind_of_write_is_refused_and_queries_still_run() {
 fn the_workspace_setting_turns_it_on() {
     let src = generated();
     let dir = tempfile::tempdir().unwrap();
-    let text = std::fs::read_to_string(src.join("cpiq.toml"))
-        .unwrap()
-        .replace("[settings]", "[settings]\nread_only = true");
-    let cfg = text
-        .replace(
-            "\"data-samples/",
-            &format!("\"{}/data-samples/", src.display()),
-        )
-        .replace(
-            "\"queries/cpis\"",
-            &format!("\"{}/queries/cpis\"", src.display()),
-        );
-    std::fs::write(dir.path().join("cpiq.toml"), cfg).unwrap();
+    copy_config(&src, dir.path(), "read_only = true");
     let r = cpiq_in(dir.path(), &["sql", "CREATE VIEW v AS SELECT 1"]);
     assert_eq!(r.code, 1, "{r:?}");
     assert!(r.stderr.contains("read-only session"), "{}", r.stderr);

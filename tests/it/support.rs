@@ -22,6 +22,24 @@ pub fn repo() -> PathBuf {
 }
 
 /// The shared real data, beside the repository.
+/// Writes `dir/cpiq.toml`: the workspace `src`'s, with its data and CPI
+/// folders made absolute (so they are read where they are) and `setting`
+/// added under `[settings]`.
+pub fn copy_config(src: &Path, dir: &Path, setting: &str) {
+    let text = std::fs::read_to_string(src.join("cpiq.toml"))
+        .unwrap()
+        .replace("[settings]", &format!("[settings]\n{setting}"))
+        .replace(
+            "\"data-samples/",
+            &format!("\"{}/data-samples/", src.display()),
+        )
+        .replace(
+            "\"queries/cpis\"",
+            &format!("\"{}/queries/cpis\"", src.display()),
+        );
+    std::fs::write(dir.join("cpiq.toml"), text).unwrap();
+}
+
 pub fn realdata() -> PathBuf {
     repo().join("../shared/realdata")
 }
