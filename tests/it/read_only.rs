@@ -82,7 +82,7 @@ fn every_kind_of_write_is_refused_and_queries_still_run() {
 fn the_workspace_setting_turns_it_on() {
     let src = generated();
     let dir = tempfile::tempdir().unwrap();
-    copy_config(&src, dir.path(), "read_only = true");
+    copy_config(src, dir.path(), "read_only = true");
     let r = cpiq_in(dir.path(), &["sql", "CREATE VIEW v AS SELECT 1"]);
     assert_eq!(r.code, 1, "{r:?}");
     assert!(r.stderr.contains("read-only session"), "{}", r.stderr);
