@@ -2,6 +2,7 @@
 //! and explain-change), rollups and their choice, correlations. They run on
 //! an [`crate::engine::Engine`] and know no terminal, file format or flag.
 
+pub(crate) mod columns; // result column names that several analyses' tables share
 pub mod correlate; // CPI-to-KPI correlation: lags, significance, per segment and per customer
 pub(crate) mod drivers; // key-driver analysis over time: leads, forecasts, placebos, Shapley importance
 pub(crate) mod granger; // Granger tests in both directions, with Toda–Yamamoto augmentation

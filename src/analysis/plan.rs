@@ -71,18 +71,10 @@ pub async fn slice_noting_raw(
     engine: &Engine,
     req: &SliceRequest,
 ) -> Result<(RecordBatch, Vec<String>, Vec<String>)> {
-    let definitions = engine.definitions();
-    req.validate(&definitions)?;
-    let choices = rollup::choose(engine, req).await?;
-    let (batch, sql) = slice::run_with_sql(
-        engine.ctx(),
-        &definitions,
-        &engine.calendar(),
-        req,
-        &rollups_of(&choices),
-    )
-    .await?;
-    let uncovered = choices
+    let p = Prepared::new(engine, req).await?;
+    let (batch, sql) = slice::run_with_sql(engine.ctx(), &p.defs, &p.cal, req, &p.rollups).await?;
+    let uncovered = p
+        .choices
         .into_iter()
         .filter(|(_, c)| matches!(c, Choice::Unbuilt(_)))
         .map(|(cpi, _)| cpi)
@@ -90,23 +82,39 @@ pub async fn slice_noting_raw(
     Ok((batch, sql, uncovered))
 }
 
+/// What a slice runs on: the engine's definitions (once the request is
+/// checked against them), its calendar, and how each CPI is answered.
+struct Prepared {
+    defs: Vec<CpiDefinition>,
+    cal: Calendar,
+    choices: BTreeMap<String, Choice>,
+    rollups: HashMap<String, RollupSource>,
+}
+
+impl Prepared {
+    async fn new(engine: &Engine, req: &SliceRequest) -> Result<Prepared> {
+        let defs = engine.definitions();
+        req.validate(&defs)?;
+        let choices = rollup::choose(engine, req).await?;
+        let rollups = rollups_of(&choices);
+        let cal = engine.calendar();
+        Ok(Prepared {
+            defs,
+            cal,
+            choices,
+            rollups,
+        })
+    }
+}
+
 /// How each CPI of `req` would be sliced, without running it.
 pub async fn explain_slice(engine: &Engine, req: &SliceRequest) -> Result<Vec<SlicePlan>> {
-    let definitions = engine.definitions();
-    req.validate(&definitions)?;
-    let choices = rollup::choose(engine, req).await?;
-    let statements = slice::statements(
-        engine.ctx(),
-        &definitions,
-        &engine.calendar(),
-        req,
-        &rollups_of(&choices),
-    )
-    .await?;
+    let p = Prepared::new(engine, req).await?;
+    let statements = slice::statements(engine.ctx(), &p.defs, &p.cal, req, &p.rollups).await?;
     Ok(statements
         .into_iter()
         .map(|(cpi, sql)| {
-            let (source, detail) = match choices.get(&cpi) {
+            let (source, detail) = match p.choices.get(&cpi) {
                 Some(Choice::Rollup(r)) => ("rollup", r.about.clone()),
                 Some(Choice::Raw(why) | Choice::Unbuilt(why)) => ("raw", why.clone()),
                 None => ("raw", String::new()),

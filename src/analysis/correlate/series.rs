@@ -66,6 +66,26 @@ pub struct SeriesSpec {
     pub kpi_lead: i32,
 }
 
+impl SeriesSpec {
+    /// Series of levels over one range, neither per entity nor with the KPI
+    /// running past the CPI's end (what Granger tests and drivers read).
+    pub fn levels(
+        per: Grain,
+        by: Option<String>,
+        from: Option<NaiveDate>,
+        to: Option<NaiveDate>,
+    ) -> SeriesSpec {
+        SeriesSpec {
+            per,
+            by,
+            entity: None,
+            from,
+            to,
+            kpi_lead: 0,
+        }
+    }
+}
+
 /// A KPI named `kpi_table.column`, resolved against the workspace.
 #[derive(Debug, Clone, Copy)]
 pub struct KpiRef<'a> {

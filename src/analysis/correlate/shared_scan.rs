@@ -305,14 +305,7 @@ mod tests {
             (Grain::Week, Some("region"), from, to),
             (Grain::Quarter, Some("segment"), from, None),
         ] {
-            let spec = SeriesSpec {
-                per,
-                by: by.map(String::from),
-                entity: None,
-                from,
-                to,
-                kpi_lead: 0,
-            };
+            let spec = SeriesSpec::levels(per, by.map(String::from), from, to);
             let chosen: Vec<(&CpiDefinition, String)> = defs
                 .iter()
                 .filter(|d| by.is_none_or(|b| d.dimensions.iter().any(|x| x == b)))

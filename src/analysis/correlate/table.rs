@@ -14,36 +14,22 @@ use crate::foundation::error::Result;
 
 /// Result column names that other modules read.
 pub mod col {
-    /// The CPI.
-    pub const CPI: &str = "cpi";
-    /// The KPI, as `kpi_table.column`.
-    pub const KPI: &str = "kpi";
+    pub use crate::analysis::columns::{
+        CI_HIGH, CI_LOW, CPI, EXPECTED, KPI, N, P_VALUE, Q_VALUE, SIGNIFICANT,
+    };
+
     /// The lag in periods (the CPI leads).
     pub const LAG: &str = "lag";
     /// The CPI's AR order used to prewhiten both series (`--prewhiten`).
     pub const AR_ORDER: &str = "ar_order";
-    /// Pairs at this lag.
-    pub const N: &str = "n";
     /// Pearson's r.
     pub const PEARSON_R: &str = "pearson_r";
     /// Spearman's rho.
     pub const SPEARMAN_RHO: &str = "spearman_rho";
-    /// The p-value of the primary coefficient.
-    pub const P_VALUE: &str = "p_value";
     /// Spearman's p-value (`--method both`).
     pub const SPEARMAN_P_VALUE: &str = "spearman_p_value";
-    /// Fisher interval, low end.
-    pub const CI_LOW: &str = "ci_low";
-    /// Fisher interval, high end.
-    pub const CI_HIGH: &str = "ci_high";
-    /// Benjamini–Hochberg q-value over every row.
-    pub const Q_VALUE: &str = "q_value";
-    /// q < 0.05.
-    pub const SIGNIFICANT: &str = "significant";
     /// The best lag of its CPI × KPI × dimension value.
     pub const BEST_LAG: &str = "best_lag";
-    /// Whether the sign agrees with the declared directions.
-    pub const EXPECTED: &str = "expected";
 }
 
 /// The table of `rows` with their q-values; `by` names the dimension column.

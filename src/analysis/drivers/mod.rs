@@ -135,14 +135,7 @@ pub async fn run(
     if names.is_empty() {
         return Err(CpiqError::Usage("no CPI carries that dimension".into()));
     }
-    let spec = SeriesSpec {
-        per: req.per,
-        by: req.by.clone(),
-        entity: None,
-        from: req.from,
-        to: req.to,
-        kpi_lead: 0,
-    };
+    let spec = SeriesSpec::levels(req.per, req.by.clone(), req.from, req.to);
     let kpi = series::kpi_series_within(ctx, &kref, cal, &spec).await?;
     let mut chosen = Vec::new();
     for name in &names {

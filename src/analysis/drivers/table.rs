@@ -6,19 +6,16 @@ use std::sync::Arc;
 use datafusion::arrow::array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 
+use super::model::Term;
 use super::{Row, Verdict};
 use crate::foundation::error::Result;
 
 /// Result column names, in order (the `--by` dimension follows `kpi`).
 pub mod col {
-    /// The KPI, as `kpi_table.column`.
-    pub const KPI: &str = "kpi";
-    /// The CPI.
-    pub const CPI: &str = "cpi";
+    pub use crate::analysis::columns::{CPI, EXPECTED, KPI, N};
+
     /// The lead in periods (1..M) with the largest prewhitened |r|.
     pub const LEAD: &str = "lead";
-    /// Periods where both series have a value.
-    pub const N: &str = "n";
     /// Pearson's r of the levels at the lead.
     pub const R_LEVELS: &str = "r_levels";
     /// Pearson's r of the prewhitened series at the lead.
@@ -43,8 +40,6 @@ pub mod col {
     pub const MODEL_R2: &str = "model_r2";
     /// The verdict.
     pub const VERDICT: &str = "verdict";
-    /// Whether the sign agrees with the declared directions.
-    pub const EXPECTED: &str = "expected";
 }
 
 /// One row with its q-values and verdict.
@@ -60,6 +55,13 @@ pub(super) fn batch(kpi: &str, by: Option<&str>, rows: &[Ranked]) -> Result<Reco
     };
     let float = |f: &dyn Fn(&Ranked) -> Option<f64>| -> ArrayRef {
         Arc::new(rows.iter().map(f).collect::<Float64Array>())
+    };
+    let term = |f: &dyn Fn(&Term) -> f64| -> ArrayRef {
+        Arc::new(
+            rows.iter()
+                .map(|r| r.0.term.as_ref().map(f))
+                .collect::<Float64Array>(),
+        )
     };
     let mut fields = vec![Field::new(col::KPI, DataType::Utf8, false)];
     let mut columns = vec![text(&|_| Some(kpi.to_string()))];
@@ -85,26 +87,10 @@ pub(super) fn batch(kpi: &str, by: Option<&str>, rows: &[Ranked]) -> Result<Reco
         (col::REVERSE_Q, DataType::Float64, float(&|r| r.2)),
         (col::OOS_GAIN, DataType::Float64, float(&|r| r.0.oos_gain)),
         (col::PLACEBO_P, DataType::Float64, float(&|r| r.0.placebo_p)),
-        (
-            col::COEF,
-            DataType::Float64,
-            float(&|r| r.0.term.map(|t| t.coef)),
-        ),
-        (
-            col::COEF_SE,
-            DataType::Float64,
-            float(&|r| r.0.term.map(|t| t.se)),
-        ),
-        (
-            col::COEF_P,
-            DataType::Float64,
-            float(&|r| r.0.term.map(|t| t.p)),
-        ),
-        (
-            col::IMPORTANCE,
-            DataType::Float64,
-            float(&|r| r.0.term.map(|t| t.importance)),
-        ),
+        (col::COEF, DataType::Float64, term(&|t| t.coef)),
+        (col::COEF_SE, DataType::Float64, term(&|t| t.se)),
+        (col::COEF_P, DataType::Float64, term(&|t| t.p)),
+        (col::IMPORTANCE, DataType::Float64, term(&|t| t.importance)),
         (col::MODEL_R2, DataType::Float64, float(&|r| r.0.model_r2)),
         (
             col::VERDICT,

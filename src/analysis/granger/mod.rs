@@ -115,14 +115,7 @@ pub async fn run(inputs: Inputs<'_>, req: &GrangerRequest) -> Result<Granger> {
         }
         _ => {}
     }
-    let spec = SeriesSpec {
-        per: req.per,
-        by: req.by.clone(),
-        entity: None,
-        from: req.from,
-        to: req.to,
-        kpi_lead: 0,
-    };
+    let spec = SeriesSpec::levels(req.per, req.by.clone(), req.from, req.to);
     let mut rows = Vec::new();
     for cpi_name in &req.cpis {
         let def = series::resolve_cpi(defs, cpi_name)?;

@@ -14,10 +14,8 @@ use crate::foundation::error::Result;
 
 /// Result column names, in order (the `--by` dimension follows `kpi`).
 pub mod col {
-    /// The CPI.
-    pub const CPI: &str = "cpi";
-    /// The KPI, as `kpi_table.column`.
-    pub const KPI: &str = "kpi";
+    pub use crate::analysis::columns::{CPI, KPI, N, P_VALUE, Q_VALUE, SIGNIFICANT};
+
     /// `cpi_leads` or `kpi_leads`.
     pub const DIRECTION: &str = "direction";
     /// The lag order N used.
@@ -26,20 +24,12 @@ pub mod col {
     pub const AUGMENT: &str = "augment";
     /// `c` or `ct`.
     pub const TREND: &str = "trend";
-    /// Observations in the regression.
-    pub const N: &str = "n";
     /// The F statistic.
     pub const F_STAT: &str = "f_stat";
     /// Numerator degrees of freedom (N).
     pub const DF_NUM: &str = "df_num";
     /// Denominator degrees of freedom (residual df of the full model).
     pub const DF_DEN: &str = "df_den";
-    /// P(F > f_stat).
-    pub const P_VALUE: &str = "p_value";
-    /// Benjamini–Hochberg q-value over every row of the result.
-    pub const Q_VALUE: &str = "q_value";
-    /// q < 0.05.
-    pub const SIGNIFICANT: &str = "significant";
 }
 
 /// The significance level of `significant` and of the verdicts.

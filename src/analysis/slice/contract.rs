@@ -6,8 +6,8 @@ use crate::foundation::spelled::spelled_enum;
 
 /// Result column names of a slice (and a comparison).
 pub mod col {
-    /// The CPI's name.
-    pub const CPI: &str = "cpi";
+    pub use crate::analysis::columns::{CI_HIGH, CI_LOW, CPI};
+
     /// The period's first day (absent for `per all`).
     pub const PERIOD: &str = "period";
     /// Σnumerator / Σdenominator.
@@ -22,10 +22,6 @@ pub mod col {
     pub const TARGET: &str = "target";
     /// [`super::Status`] against the target.
     pub const STATUS: &str = "status";
-    /// Wilson interval, low end (proportions).
-    pub const CI_LOW: &str = "ci_low";
-    /// Wilson interval, high end (proportions).
-    pub const CI_HIGH: &str = "ci_high";
     /// The previous period's value (comparisons).
     pub const PREVIOUS_VALUE: &str = "previous_value";
     /// value − previous value.
