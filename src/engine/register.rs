@@ -9,6 +9,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::common::DFSchema;
 use datafusion::dataframe::DataFrame;
 use datafusion::datasource::file_format::FileFormat;
 use datafusion::datasource::file_format::csv::CsvFormat;
@@ -362,13 +363,7 @@ pub(super) async fn check_kpi(ctx: &SessionContext, ws: &Workspace, kpi: &KpiSpe
     let name = &kpi.table.name;
     let table = ctx.table(name.as_str()).await?;
     let schema = table.schema();
-    let find = |c: &str| {
-        schema
-            .fields()
-            .iter()
-            .find(|f| f.name() == c)
-            .map(|f| f.data_type().clone())
-    };
+    let find = |c: &str| column_type(schema, c);
     let err = |m: String| CpiqError::config(&ws.config_path, kpi.line, m);
     let time_err = |m: String| CpiqError::config(&ws.config_path, kpi.time_line, m);
     match find(&kpi.time) {
@@ -411,16 +406,20 @@ pub(super) async fn check_kpi(ctx: &SessionContext, ws: &Workspace, kpi: &KpiSpe
     Ok(())
 }
 
+/// The type of the first column of `schema` named `name`, whatever its
+/// qualifier.
+fn column_type(schema: &DFSchema, name: &str) -> Option<DataType> {
+    schema
+        .fields()
+        .iter()
+        .find(|f| f.name() == name)
+        .map(|f| f.data_type().clone())
+}
+
 /// Check the planned columns of a CPI body against its header.
 pub(super) fn check_cpi_schema(def: &CpiDefinition, df: &DataFrame) -> Result<()> {
     let schema = df.schema();
-    let find = |name: &str| {
-        schema
-            .fields()
-            .iter()
-            .find(|f| f.name() == name)
-            .map(|f| f.data_type().clone())
-    };
+    let find = |name: &str| column_type(schema, name);
     match find(&def.time) {
         None => {
             return Err(CpiqError::definition(

@@ -269,55 +269,21 @@ impl Session {
     /// verdicts, and charts when asked.
     async fn correlate(&mut self, args: &CorrelateArgs) -> Result<()> {
         let req = args.to_request()?;
-        let result = plan::correlate(&self.engine, &req).await?;
+        let r = plan::correlate(&self.engine, &req).await?;
         self.set_source(req.cpis.iter().chain(&req.kpis));
-        for n in &result.notes {
-            eprintln!("{n}");
-        }
-        if let Some(Some(p)) = &args.chart {
-            self.chart_file_format(p)?;
-        }
-        self.remember(
-            ResultKind::Correlation,
-            result.batch.schema(),
-            vec![result.batch.clone()],
-            result.scatters.clone(),
-            result.verdicts.clone(),
-        );
-        if let Some(None) = &args.chart {
-            for v in &result.verdicts {
-                writeln!(self.out, "{v}")?;
-            }
-            writeln!(self.out)?;
-            let (charts, more) = self.last_charts()?;
-            return self.draw(&charts, None, more);
-        }
-        self.emit_statistics(result.batch, &result.verdicts).await?;
-        if let Some(Some(p)) = &args.chart {
-            let (charts, _) = self.last_charts()?;
-            self.draw(&charts, Some(p), 0)?;
-        }
-        Ok(())
+        let shown = Statistics::new(ResultKind::Correlation, r.batch, r.notes, r.verdicts);
+        self.show_statistics(shown.with_scatters(r.scatters), args.chart.as_ref())
+            .await
     }
 
     /// `\granger`: notes on stderr, the table (formatted on the screen),
     /// then one verdict line per CPI × KPI × dimension value.
     async fn granger(&mut self, args: &GrangerArgs) -> Result<()> {
         let req = args.to_request()?;
-        let result = plan::granger(&self.engine, &req).await?;
+        let r = plan::granger(&self.engine, &req).await?;
         self.set_source(req.cpis.iter().chain(&req.kpis));
-        for n in &result.notes {
-            eprintln!("{n}");
-        }
-        self.remember(
-            ResultKind::Granger,
-            result.batch.schema(),
-            vec![result.batch.clone()],
-            Vec::new(),
-            result.verdicts.clone(),
-        );
-        self.emit_statistics(result.batch, &result.verdicts).await?;
-        Ok(())
+        let shown = Statistics::new(ResultKind::Granger, r.batch, r.notes, r.verdicts);
+        self.show_statistics(shown, None).await
     }
 
     /// `\drivers`: notes on stderr, the table (formatted on the screen),
@@ -330,31 +296,50 @@ impl Session {
                 .map(|a| a.iter().flatten().map(String::from).collect())
                 .unwrap_or_default();
         self.set_source(cpis.iter().chain(std::iter::once(&req.kpi)));
-        for n in &result.notes {
+        let shown = Statistics::new(
+            ResultKind::Drivers,
+            result.batch,
+            result.notes,
+            result.summary,
+        );
+        self.show_statistics(shown, args.chart.as_ref()).await
+    }
+
+    /// Show a statistics result: its notes on stderr; with a bare `chart`,
+    /// its lines and charts on the screen instead of the table; else the
+    /// table and lines ([`Self::emit_statistics`]), then the charts into
+    /// the file `chart` names, if it names one (its format checked before
+    /// anything is shown).
+    async fn show_statistics(
+        &mut self,
+        shown: Statistics,
+        chart: Option<&Option<PathBuf>>,
+    ) -> Result<()> {
+        for n in &shown.notes {
             eprintln!("{n}");
         }
-        if let Some(Some(p)) = &args.chart {
+        if let Some(Some(p)) = chart {
             self.chart_file_format(p)?;
         }
         self.remember(
-            ResultKind::Drivers,
-            result.batch.schema(),
-            vec![result.batch.clone()],
-            Vec::new(),
-            result.summary.clone(),
+            shown.kind,
+            shown.batch.schema(),
+            vec![shown.batch.clone()],
+            shown.scatters,
+            shown.lines.clone(),
         );
-        let bars =
-            crate::present::chart::Chart::Bars(crate::present::chart::bars_of(&result.batch)?);
-        if let Some(None) = &args.chart {
-            for v in &result.summary {
+        if let Some(None) = chart {
+            for v in &shown.lines {
                 writeln!(self.out, "{v}")?;
             }
             writeln!(self.out)?;
-            return self.draw(&[bars], None, 0);
+            let (charts, more) = self.last_charts()?;
+            return self.draw(&charts, None, more);
         }
-        self.emit_statistics(result.batch, &result.summary).await?;
-        if let Some(Some(p)) = &args.chart {
-            self.draw(&[bars], Some(p), 0)?;
+        self.emit_statistics(shown.batch, &shown.lines).await?;
+        if let Some(Some(p)) = chart {
+            let (charts, _) = self.last_charts()?;
+            self.draw(&charts, Some(p), 0)?;
         }
         Ok(())
     }
@@ -405,5 +390,34 @@ impl Session {
                 .map(|n| n.split('.').next().unwrap_or(n).to_string())
                 .collect(),
         };
+    }
+}
+
+/// A statistics command's result, as [`Session::show_statistics`] shows it.
+struct Statistics {
+    kind: ResultKind,
+    /// The table.
+    batch: RecordBatch,
+    /// Notes for stderr (series left out, samples shortened).
+    notes: Vec<String>,
+    /// The verdict or summary lines under the table.
+    lines: Vec<String>,
+    /// A correlation's scatters (nothing for the others).
+    scatters: Vec<chart::Scatter>,
+}
+
+impl Statistics {
+    fn new(kind: ResultKind, batch: RecordBatch, notes: Vec<String>, lines: Vec<String>) -> Self {
+        Statistics {
+            kind,
+            batch,
+            notes,
+            lines,
+            scatters: Vec::new(),
+        }
+    }
+
+    fn with_scatters(self, scatters: Vec<chart::Scatter>) -> Self {
+        Statistics { scatters, ..self }
     }
 }

@@ -6,7 +6,7 @@ use std::io::Write;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{ArrayRef, Float64Array, RecordBatch, StringArray, UInt64Array};
-use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::arrow::datatypes::Field;
 
 use super::Session;
 use crate::analysis::profile::{self, TableFacts};
@@ -193,48 +193,34 @@ impl Session {
             Arc::new(StringArray::from_iter_values(defs.iter().map(|d| f(d))))
         };
         let params = self.engine.params();
-        let schema = Arc::new(Schema::new(vec![
-            Field::new("name", DataType::Utf8, false),
-            Field::new("label", DataType::Utf8, false),
-            Field::new("unit", DataType::Utf8, false),
-            Field::new("direction", DataType::Utf8, false),
-            Field::new("target", DataType::Float64, true),
-            Field::new("parameters", DataType::Utf8, false),
-            Field::new("dimensions", DataType::Utf8, false),
-            Field::new("time", DataType::Utf8, false),
-        ]));
-        let columns: Vec<ArrayRef> = vec![
-            strings(&|d| d.name.clone()),
-            strings(&|d| d.label.clone()),
-            strings(&|d| d.unit.to_string()),
-            strings(&|d| d.direction.to_string()),
-            Arc::new(Float64Array::from(
-                defs.iter().map(|d| d.target).collect::<Vec<_>>(),
-            )),
-            strings(&|d| {
-                d.params
-                    .iter()
-                    .map(|p| format!("{}={}", p.name, params.get(&p.name).unwrap_or(&p.default)))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            }),
-            strings(&|d| d.dimensions.join(", ")),
-            strings(&|d| d.time.clone()),
+        let target: ArrayRef = Arc::new(Float64Array::from_iter(defs.iter().map(|d| d.target)));
+        let mut columns = vec![
+            ("name", strings(&|d| d.name.clone()), false),
+            ("label", strings(&|d| d.label.clone()), false),
+            ("unit", strings(&|d| d.unit.to_string()), false),
+            ("direction", strings(&|d| d.direction.to_string()), false),
+            ("target", target, true),
+            (
+                "parameters",
+                strings(&|d| {
+                    d.params
+                        .iter()
+                        .map(|p| {
+                            format!("{}={}", p.name, params.get(&p.name).unwrap_or(&p.default))
+                        })
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                }),
+                false,
+            ),
+            ("dimensions", strings(&|d| d.dimensions.join(", ")), false),
+            ("time", strings(&|d| d.time.clone()), false),
         ];
-        let (schema, columns) = match sparks {
-            None => (schema, columns),
-            Some(sparks) => {
-                let mut fields: Vec<Field> =
-                    schema.fields().iter().map(|f| f.as_ref().clone()).collect();
-                fields.push(Field::new("last_12_months", DataType::Utf8, false));
-                let mut columns = columns;
-                columns.push(strings(&|d| {
-                    sparks.get(&d.name).cloned().unwrap_or_default()
-                }));
-                (Arc::new(Schema::new(fields)), columns)
-            }
-        };
-        Ok(RecordBatch::try_new(schema, columns)?)
+        if let Some(sparks) = sparks {
+            let spark = strings(&|d| sparks.get(&d.name).cloned().unwrap_or_default());
+            columns.push(("last_12_months", spark, false));
+        }
+        Ok(RecordBatch::try_from_iter_with_nullable(columns)?)
     }
 
     pub(super) fn params_batch(&self) -> Result<RecordBatch> {
@@ -259,16 +245,12 @@ impl Session {
         let col = |f: fn(&(String, String, String, String)) -> &str| -> ArrayRef {
             Arc::new(StringArray::from_iter_values(rows.iter().map(f)))
         };
-        let schema = Arc::new(Schema::new(vec![
-            Field::new("parameter", DataType::Utf8, false),
-            Field::new("value", DataType::Utf8, false),
-            Field::new("default", DataType::Utf8, false),
-            Field::new("cpi", DataType::Utf8, false),
-        ]));
-        Ok(RecordBatch::try_new(
-            schema,
-            vec![col(|r| &r.0), col(|r| &r.1), col(|r| &r.2), col(|r| &r.3)],
-        )?)
+        Ok(RecordBatch::try_from_iter_with_nullable([
+            ("parameter", col(|r| &r.0), false),
+            ("value", col(|r| &r.1), false),
+            ("default", col(|r| &r.2), false),
+            ("cpi", col(|r| &r.3), false),
+        ])?)
     }
 
     /// `\\d`: every relation with its kind; for tables of files their rows,
@@ -338,33 +320,21 @@ impl Session {
                 about,
             });
         }
-        let schema = Arc::new(Schema::new(vec![
-            Field::new("name", DataType::Utf8, false),
-            Field::new("kind", DataType::Utf8, false),
-            Field::new("rows", DataType::UInt64, true),
-            Field::new("files", DataType::UInt64, true),
-            Field::new("size", DataType::Utf8, true),
-            Field::new("time_range", DataType::Utf8, true),
-            Field::new("about", DataType::Utf8, false),
-        ]));
         let text = |f: fn(&Listed) -> Option<&str>| -> ArrayRef {
             Arc::new(StringArray::from_iter(rows.iter().map(f)))
         };
         let count = |f: fn(&Listed) -> Option<u64>| -> ArrayRef {
             Arc::new(UInt64Array::from_iter(rows.iter().map(f)))
         };
-        Ok(RecordBatch::try_new(
-            schema,
-            vec![
-                text(|r| Some(&r.name)),
-                text(|r| Some(r.kind)),
-                count(|r| r.rows),
-                count(|r| r.files),
-                text(|r| r.size.as_deref()),
-                text(|r| r.time_range.as_deref()),
-                text(|r| Some(&r.about)),
-            ],
-        )?)
+        Ok(RecordBatch::try_from_iter_with_nullable([
+            ("name", text(|r| Some(&r.name)), false),
+            ("kind", text(|r| Some(r.kind)), false),
+            ("rows", count(|r| r.rows), true),
+            ("files", count(|r| r.files), true),
+            ("size", text(|r| r.size.as_deref()), true),
+            ("time_range", text(|r| r.time_range.as_deref()), true),
+            ("about", text(|r| Some(&r.about)), false),
+        ])?)
     }
 
     /// `\\summarize NAME|QUERY` and `SUMMARIZE …`: DuckDB's per-column
@@ -399,29 +369,19 @@ impl Session {
         })?;
         let schema = table.schema().as_arrow().clone();
         let fields = schema.fields();
-        let out = Arc::new(Schema::new(vec![
-            Field::new("column", DataType::Utf8, false),
-            Field::new("type", DataType::Utf8, false),
-            Field::new("nullable", DataType::Utf8, false),
-            Field::new("position", DataType::UInt64, false),
-        ]));
-        Ok(RecordBatch::try_new(
-            out,
-            vec![
-                Arc::new(StringArray::from_iter_values(
-                    fields.iter().map(|f| f.name().as_str()),
-                )),
-                Arc::new(StringArray::from_iter_values(
-                    fields.iter().map(|f| f.data_type().to_string()),
-                )),
-                Arc::new(StringArray::from_iter_values(
-                    fields
-                        .iter()
-                        .map(|f| if f.is_nullable() { "yes" } else { "no" }),
-                )),
-                Arc::new(UInt64Array::from_iter_values(1..=fields.len() as u64)),
-            ],
-        )?)
+        let text = |f: fn(&Field) -> String| -> ArrayRef {
+            Arc::new(StringArray::from_iter_values(fields.iter().map(|x| f(x))))
+        };
+        Ok(RecordBatch::try_from_iter_with_nullable([
+            ("column", text(|f| f.name().clone()), false),
+            ("type", text(|f| f.data_type().to_string()), false),
+            ("nullable", text(|f| yes_no(f.is_nullable())), false),
+            (
+                "position",
+                Arc::new(UInt64Array::from_iter_values(1..=fields.len() as u64)) as ArrayRef,
+                false,
+            ),
+        ])?)
     }
 }
 
@@ -434,4 +394,8 @@ struct Listed {
     size: Option<String>,
     time_range: Option<String>,
     about: String,
+}
+
+fn yes_no(b: bool) -> String {
+    if b { "yes" } else { "no" }.to_string()
 }

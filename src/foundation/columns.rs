@@ -1,9 +1,12 @@
-//! Reading typed columns out of query results, and days since 1970 as dates.
+//! Reading typed columns out of query results, building columns of rows,
+//! and days since 1970 as dates.
 //!
 //! Slices, explain-change and correlation read the batches of their own
 //! aggregate queries by column name. A missing column or an unexpected type
 //! there is a bug of cpiq, not of the user; it is reported as an error
 //! naming the column instead of a panic.
+
+use std::sync::Arc;
 
 use chrono::NaiveDate;
 use datafusion::arrow::array::{
@@ -16,6 +19,14 @@ use crate::foundation::error::{CpiqError, Result};
 
 fn internal(name: &str, what: &str) -> CpiqError {
     CpiqError::Usage(format!("internal: column {name} {what}"))
+}
+
+/// The Arrow array `A` of `f` over `rows` (`None` for a null).
+pub fn column_of<R, A, V>(rows: &[R], f: impl Fn(&R) -> Option<V>) -> ArrayRef
+where
+    A: Array + FromIterator<Option<V>> + 'static,
+{
+    Arc::new(rows.iter().map(f).collect::<A>())
 }
 
 /// The column `name`.

@@ -241,32 +241,24 @@ mod tests {
 
     #[test]
     fn fiscal_quarters_and_years_shift_with_the_start_month() {
-        let fy = Calendar {
-            fiscal_year_start: 4,
-            timezone: None,
-        };
-        assert_eq!(
-            fy.truncate(Grain::Quarter, d("2024-03-31")),
-            d("2024-01-01")
-        );
-        assert_eq!(fy.truncate(Grain::Year, d("2024-03-31")), d("2023-04-01"));
-        assert_eq!(fy.truncate(Grain::Year, d("2024-04-01")), d("2024-04-01"));
-        let feb = Calendar {
-            fiscal_year_start: 2,
-            timezone: None,
-        };
-        assert_eq!(
-            feb.truncate(Grain::Quarter, d("2024-01-15")),
-            d("2023-11-01")
-        );
-        assert_eq!(
-            feb.truncate(Grain::Quarter, d("2024-02-01")),
-            d("2024-02-01")
-        );
-        assert_eq!(
-            feb.truncate(Grain::Quarter, d("2024-04-30")),
-            d("2024-02-01")
-        );
+        for (start, grain, day, start_of_period) in [
+            (4, Grain::Quarter, "2024-03-31", "2024-01-01"),
+            (4, Grain::Year, "2024-03-31", "2023-04-01"),
+            (4, Grain::Year, "2024-04-01", "2024-04-01"),
+            (2, Grain::Quarter, "2024-01-15", "2023-11-01"),
+            (2, Grain::Quarter, "2024-02-01", "2024-02-01"),
+            (2, Grain::Quarter, "2024-04-30", "2024-02-01"),
+        ] {
+            let cal = Calendar {
+                fiscal_year_start: start,
+                timezone: None,
+            };
+            assert_eq!(
+                cal.truncate(grain, d(day)),
+                d(start_of_period),
+                "fiscal year from month {start}: the {grain:?} of {day}"
+            );
+        }
     }
 
     #[test]

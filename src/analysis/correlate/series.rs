@@ -226,16 +226,12 @@ pub(super) async fn timestamp_of(
     })
 }
 
-/// The conditions `spec`'s `--from`/`--to` put on the timestamp `ts`.
-pub(super) fn range_conds(ts: &str, spec: &SeriesSpec) -> Vec<String> {
-    let mut conds = Vec::new();
-    if let Some(f) = spec.from {
-        conds.push(format!("{ts} >= {}", lit(f)));
-    }
-    if let Some(t) = spec.to {
-        conds.push(format!("{ts} < {}", lit(t)));
-    }
-    conds
+/// The conditions a range puts on the timestamp `ts`: from inclusive, to
+/// exclusive.
+pub(super) fn range_conds(ts: &str, from: Option<NaiveDate>, to: Option<NaiveDate>) -> Vec<String> {
+    let from = from.map(|f| format!("{ts} >= {}", lit(f)));
+    let to = to.map(|t| format!("{ts} < {}", lit(t)));
+    from.into_iter().chain(to).collect()
 }
 
 /// A timestamp literal for period bounds.
@@ -268,6 +264,12 @@ fn keys(period: String, spec: &SeriesSpec) -> (Vec<String>, Vec<String>) {
     (cols, group)
 }
 
+/// `values` of the rows of `inner`, by the `group` keys.
+fn grouped(values: &str, inner: &str, group: &[String]) -> String {
+    let keys = group.join(", ");
+    format!("SELECT {keys}, {values} FROM ({inner}) s GROUP BY {keys}")
+}
+
 /// CPI `def` per period (and dimension value, entity):
 /// Σnumerator / Σdenominator, periods with no denominator left out.
 pub async fn cpi_series(
@@ -278,7 +280,7 @@ pub async fn cpi_series(
 ) -> Result<Series> {
     let ts = timestamp_of(ctx, def, &def.time).await?;
     let period = cal.period_sql(spec.per, &ts).ok_or_else(needs_grain)?;
-    let conds = range_conds(&ts, spec);
+    let conds = range_conds(&ts, spec.from, spec.to);
     let (cols, group) = keys(period, spec);
     let inner = format!(
         "SELECT {}, numerator, denominator FROM {}{}",
@@ -286,12 +288,8 @@ pub async fn cpi_series(
         def.name,
         where_clause(&conds)
     );
-    let sql = format!(
-        "SELECT {}, SUM(CAST(numerator AS DOUBLE)) AS v, SUM(CAST(denominator AS DOUBLE)) AS den FROM ({inner}) s GROUP BY {}",
-        group.join(", "),
-        group.join(", ")
-    );
-    collect(ctx, &sql, true).await
+    let values = "SUM(CAST(numerator AS DOUBLE)) AS v, SUM(CAST(denominator AS DOUBLE)) AS den";
+    collect(ctx, &grouped(values, &inner, &group), true).await
 }
 
 /// KPI `kpi` per period (and dimension value, entity), rolled up with its
@@ -314,24 +312,21 @@ pub async fn kpi_series(
     }
     let kts = format!("CAST({} AS TIMESTAMP)", kpi.spec.time);
     let period = cal.period_sql(spec.per, &kts).ok_or_else(needs_grain)?;
-    let mut conds = Vec::new();
-    if let Some(f) = spec.from {
-        conds.push(format!("{kts} >= {}", lit(f)));
-    }
-    if let Some(t) = spec.to {
-        let end = cal.shift(spec.per, cal.truncate(spec.per, t), spec.kpi_lead + 1);
-        conds.push(format!("{kts} < {}", lit(end)));
-    }
+    let end = spec
+        .to
+        .map(|t| cal.shift(spec.per, cal.truncate(spec.per, t), spec.kpi_lead + 1));
+    let conds = range_conds(&kts, spec.from, end);
     let (cols, group) = keys(period, spec);
-    let sql = format!(
-        "SELECT {}, {}(CAST({column} AS DOUBLE)) AS v FROM (SELECT {}, {column} FROM {table}{}) s GROUP BY {}",
-        group.join(", "),
-        kpi.aggregation.sql_function(),
+    let inner = format!(
+        "SELECT {}, {column} FROM {table}{}",
         cols.join(", "),
-        where_clause(&conds),
-        group.join(", ")
+        where_clause(&conds)
     );
-    collect(ctx, &sql, false).await
+    let value = format!(
+        "{}(CAST({column} AS DOUBLE)) AS v",
+        kpi.aggregation.sql_function()
+    );
+    collect(ctx, &grouped(&value, &inner, &group), false).await
 }
 
 /// The KPI series over the CPI series' own span: periods starting before

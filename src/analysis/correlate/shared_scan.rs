@@ -166,7 +166,7 @@ async fn one_pass(
         };
         set_of.push(j);
         let mut conds: Vec<String> = s.filter.iter().cloned().collect();
-        conds.extend(range_conds(&ts, spec));
+        conds.extend(range_conds(&ts, spec.from, spec.to));
         let when = if conds.is_empty() {
             "TRUE".to_string()
         } else {

@@ -45,34 +45,27 @@ pub(super) fn batch(
         Field::new(col::CPI, DataType::Utf8, false),
         Field::new(col::KPI, DataType::Utf8, false),
     ];
-    if let Some(d) = by {
-        fields.push(Field::new(d, DataType::Utf8, true));
-    }
+    fields.extend(by.map(|d| Field::new(d, DataType::Utf8, true)));
     fields.push(Field::new(col::LAG, DataType::Int64, false));
     if prewhitened {
         fields.push(Field::new(col::AR_ORDER, DataType::Int64, true));
     }
-    for (name, t) in [
-        (col::N, DataType::Int64),
-        (col::PEARSON_R, DataType::Float64),
-        (col::SPEARMAN_RHO, DataType::Float64),
-        (col::P_VALUE, DataType::Float64),
-    ] {
-        fields.push(Field::new(name, t, name != col::N));
-    }
-    if method == Method::Both {
-        fields.push(Field::new(col::SPEARMAN_P_VALUE, DataType::Float64, true));
-    }
-    for (name, t) in [
-        (col::CI_LOW, DataType::Float64),
-        (col::CI_HIGH, DataType::Float64),
-        (col::Q_VALUE, DataType::Float64),
-        (col::SIGNIFICANT, DataType::Boolean),
-        (col::BEST_LAG, DataType::Boolean),
-        (col::EXPECTED, DataType::Utf8),
-    ] {
-        fields.push(Field::new(name, t, true));
-    }
+    fields.push(Field::new(col::N, DataType::Int64, false));
+    // The statistics: null where a pair is too short or constant.
+    let spearman_p = (method == Method::Both).then_some(col::SPEARMAN_P_VALUE);
+    let statistics = [col::PEARSON_R, col::SPEARMAN_RHO, col::P_VALUE]
+        .into_iter()
+        .chain(spearman_p)
+        .chain([col::CI_LOW, col::CI_HIGH, col::Q_VALUE]);
+    fields.extend(statistics.map(|name| Field::new(name, DataType::Float64, true)));
+    fields.extend(
+        [
+            (col::SIGNIFICANT, DataType::Boolean),
+            (col::BEST_LAG, DataType::Boolean),
+            (col::EXPECTED, DataType::Utf8),
+        ]
+        .map(|(name, t)| Field::new(name, t, true)),
+    );
     let f64s = |f: &dyn Fn(&Row) -> Option<f64>| -> ArrayRef {
         Arc::new(Float64Array::from(rows.iter().map(f).collect::<Vec<_>>()))
     };

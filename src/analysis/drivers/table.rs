@@ -8,6 +8,7 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema};
 
 use super::model::Term;
 use super::{Row, Verdict};
+use crate::foundation::columns::column_of;
 use crate::foundation::error::Result;
 
 /// Result column names, in order (the `--by` dimension follows `kpi`).
@@ -47,15 +48,9 @@ pub(super) type Ranked = (Row, Option<f64>, Option<f64>, Verdict);
 
 /// The table of `rows` (already in output order).
 pub(super) fn batch(kpi: &str, by: Option<&str>, rows: &[Ranked]) -> Result<RecordBatch> {
-    let text = |f: &dyn Fn(&Ranked) -> Option<String>| -> ArrayRef {
-        Arc::new(rows.iter().map(f).collect::<StringArray>())
-    };
-    let int = |f: &dyn Fn(&Ranked) -> Option<i64>| -> ArrayRef {
-        Arc::new(rows.iter().map(f).collect::<Int64Array>())
-    };
-    let float = |f: &dyn Fn(&Ranked) -> Option<f64>| -> ArrayRef {
-        Arc::new(rows.iter().map(f).collect::<Float64Array>())
-    };
+    let text = |f: &dyn Fn(&Ranked) -> Option<String>| column_of::<_, StringArray, _>(rows, f);
+    let int = |f: &dyn Fn(&Ranked) -> Option<i64>| column_of::<_, Int64Array, _>(rows, f);
+    let float = |f: &dyn Fn(&Ranked) -> Option<f64>| column_of::<_, Float64Array, _>(rows, f);
     let term = |f: &dyn Fn(&Term) -> f64| -> ArrayRef {
         Arc::new(
             rows.iter()

@@ -10,6 +10,7 @@ use datafusion::arrow::array::{
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 
 use super::{Row, TestSpec};
+use crate::foundation::columns::column_of;
 use crate::foundation::error::Result;
 
 /// Result column names, in order (the `--by` dimension follows `kpi`).
@@ -43,15 +44,9 @@ pub(super) fn batch(
     by: Option<&str>,
     spec: &TestSpec,
 ) -> Result<RecordBatch> {
-    let text = |f: &dyn Fn(&Row) -> Option<String>| -> ArrayRef {
-        Arc::new(rows.iter().map(f).collect::<StringArray>())
-    };
-    let int = |f: &dyn Fn(&Row) -> Option<i64>| -> ArrayRef {
-        Arc::new(rows.iter().map(f).collect::<Int64Array>())
-    };
-    let float = |f: &dyn Fn(&Row) -> Option<f64>| -> ArrayRef {
-        Arc::new(rows.iter().map(f).collect::<Float64Array>())
-    };
+    let text = |f: &dyn Fn(&Row) -> Option<String>| column_of::<_, StringArray, _>(rows, f);
+    let int = |f: &dyn Fn(&Row) -> Option<i64>| column_of::<_, Int64Array, _>(rows, f);
+    let float = |f: &dyn Fn(&Row) -> Option<f64>| column_of::<_, Float64Array, _>(rows, f);
     let mut fields = vec![
         Field::new(col::CPI, DataType::Utf8, false),
         Field::new(col::KPI, DataType::Utf8, false),

@@ -4,7 +4,7 @@
 //! `\slice on_time_delivery by channel per week compare year`.
 
 use chrono::NaiveDate;
-use clap::{Args, CommandFactory, Parser};
+use clap::Args;
 
 mod stats;
 
@@ -111,18 +111,9 @@ impl RollupArgs {
     }
 }
 
-#[derive(Debug, Parser)]
-#[command(name = "\\rollup", no_binary_name = true, disable_help_flag = true)]
-struct RollupLine {
-    #[command(flatten)]
-    args: RollupArgs,
-}
-
 /// Parse the arguments of `\rollup` (`grain` may be written without dashes).
 pub fn parse_rollup(rest: &str) -> Result<RollupArgs> {
-    RollupLine::try_parse_from(flagify(words(rest)?, &keywords(&rollup_grammar())))
-        .map(|l| l.args)
-        .map_err(clap_usage)
+    parse_as(ROLLUP, flagify(words(rest)?, &keywords(&rollup_grammar())))
 }
 
 /// The words of a command line as flags of `grammar`, with lists written
@@ -172,18 +163,26 @@ impl ExplainArgs {
     }
 }
 
-#[derive(Debug, Parser)]
-#[command(name = "\\slice", no_binary_name = true, disable_help_flag = true)]
-struct SliceLine {
-    #[command(flatten)]
-    args: SliceArgs,
+const SLICE: &str = "\\slice";
+const EXPLAIN: &str = "\\explain";
+const ROLLUP: &str = "\\rollup";
+
+/// The grammar of the shell command `name` with the options `A`: no binary
+/// name, and no `--help` flag (the shell has `\help`).
+pub(super) fn grammar_of<A: Args>(name: &'static str) -> clap::Command {
+    A::augment_args(
+        clap::Command::new(name)
+            .no_binary_name(true)
+            .disable_help_flag(true),
+    )
 }
 
-#[derive(Debug, Parser)]
-#[command(name = "\\explain", no_binary_name = true, disable_help_flag = true)]
-struct ExplainLine {
-    #[command(flatten)]
-    args: ExplainArgs,
+/// Parse `args`, by now written as flags, as the options `A` of the shell
+/// command `name`.
+pub(super) fn parse_as<A: Args>(name: &'static str, args: Vec<String>) -> Result<A> {
+    let mut grammar = grammar_of::<A>(name);
+    let mut matches = grammar.try_get_matches_from_mut(args).map_err(clap_usage)?;
+    A::from_arg_matches_mut(&mut matches).map_err(|e| clap_usage(e.format(&mut grammar)))
 }
 
 /// The date of an optional `--from` / `--to` value.
@@ -237,17 +236,17 @@ pub fn words(s: &str) -> Result<Vec<String>> {
 /// The grammar of `\slice` and `\compare`: the one definition the parser
 /// and the shell's completion read.
 pub fn slice_grammar() -> clap::Command {
-    SliceLine::command()
+    grammar_of::<SliceArgs>(SLICE)
 }
 
 /// The grammar of `\explain`.
 pub fn explain_grammar() -> clap::Command {
-    ExplainLine::command()
+    grammar_of::<ExplainArgs>(EXPLAIN)
 }
 
 /// The grammar of `\rollup`.
 pub fn rollup_grammar() -> clap::Command {
-    RollupLine::command()
+    grammar_of::<RollupArgs>(ROLLUP)
 }
 
 /// The keywords of a grammar: its flags' long names (`by`, `per-entity`),
@@ -356,17 +355,13 @@ pub fn parse_slice(rest: &str) -> Result<SliceArgs> {
         }
         i += 1;
     }
-    SliceLine::try_parse_from(args)
-        .map(|l| l.args)
-        .map_err(clap_usage)
+    parse_as(SLICE, args)
 }
 
 /// Parse the arguments of `\explain`.
 pub fn parse_explain(rest: &str) -> Result<ExplainArgs> {
     let w = flagify(words(rest)?, &keywords(&explain_grammar()));
-    ExplainLine::try_parse_from(w)
-        .map(|l| l.args)
-        .map_err(clap_usage)
+    parse_as(EXPLAIN, w)
 }
 
 #[cfg(test)]

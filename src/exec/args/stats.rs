@@ -3,14 +3,18 @@
 //! date range of their series.
 
 use chrono::NaiveDate;
-use clap::{Args, CommandFactory, Parser};
+use clap::Args;
 
-use super::{clap_usage, list_words, optional_date, parse_grain};
+use super::{grammar_of, list_words, optional_date, parse_as, parse_grain};
 use crate::analysis::drivers::DriversRequest;
 use crate::analysis::granger::{DEFAULT_MAX_LAG, GrangerRequest, LagChoice, TestSpec, Trend};
 use crate::analysis::slice::split_list;
 use crate::foundation::error::Result;
 use crate::model::calendar::Grain;
+
+const CORRELATE: &str = "\\correlate";
+const GRANGER: &str = "\\granger";
+const DRIVERS: &str = "\\drivers";
 
 /// The CPIs and KPIs a statistics command pairs (`correlate`, `granger`).
 #[derive(Debug, Clone, PartialEq, Eq, Args)]
@@ -110,18 +114,9 @@ impl CorrelateArgs {
     }
 }
 
-#[derive(Debug, Parser)]
-#[command(name = "\\correlate", no_binary_name = true, disable_help_flag = true)]
-struct CorrelateLine {
-    #[command(flatten)]
-    args: CorrelateArgs,
-}
-
 /// Parse the arguments of `\correlate` (flags, or the same words without dashes).
 pub fn parse_correlate(rest: &str) -> Result<CorrelateArgs> {
-    CorrelateLine::try_parse_from(list_words(rest, &correlate_grammar())?)
-        .map(|l| l.args)
-        .map_err(clap_usage)
+    parse_as(CORRELATE, list_words(rest, &correlate_grammar())?)
 }
 
 /// Options of a Granger test.
@@ -175,23 +170,14 @@ fn parse_trend(s: &str) -> std::result::Result<Trend, String> {
     s.parse()
 }
 
-#[derive(Debug, Parser)]
-#[command(name = "\\granger", no_binary_name = true, disable_help_flag = true)]
-struct GrangerLine {
-    #[command(flatten)]
-    args: GrangerArgs,
-}
-
 /// Parse the arguments of `\granger` (flags, or the same words without dashes).
 pub fn parse_granger(rest: &str) -> Result<GrangerArgs> {
-    GrangerLine::try_parse_from(list_words(rest, &granger_grammar())?)
-        .map(|l| l.args)
-        .map_err(clap_usage)
+    parse_as(GRANGER, list_words(rest, &granger_grammar())?)
 }
 
 /// The grammar of `\correlate`.
 pub fn correlate_grammar() -> clap::Command {
-    CorrelateLine::command()
+    grammar_of::<CorrelateArgs>(CORRELATE)
 }
 
 /// Options of a key-driver analysis.
@@ -248,26 +234,17 @@ impl DriversArgs {
     }
 }
 
-#[derive(Debug, Parser)]
-#[command(name = "\\drivers", no_binary_name = true, disable_help_flag = true)]
-struct DriversLine {
-    #[command(flatten)]
-    args: DriversArgs,
-}
-
 /// Parse the arguments of `\drivers` (flags, or the same words without dashes).
 pub fn parse_drivers(rest: &str) -> Result<DriversArgs> {
-    DriversLine::try_parse_from(list_words(rest, &drivers_grammar())?)
-        .map(|l| l.args)
-        .map_err(clap_usage)
+    parse_as(DRIVERS, list_words(rest, &drivers_grammar())?)
 }
 
 /// The grammar of `\drivers`.
 pub fn drivers_grammar() -> clap::Command {
-    DriversLine::command()
+    grammar_of::<DriversArgs>(DRIVERS)
 }
 
 /// The grammar of `\granger`.
 pub fn granger_grammar() -> clap::Command {
-    GrangerLine::command()
+    grammar_of::<GrangerArgs>(GRANGER)
 }

@@ -47,21 +47,6 @@ impl Day<'_> {
     }
 }
 
-/// One day's rows sorted by time and numbered on from `*last`.
-pub(super) fn numbered<T, K: Ord>(
-    mut rows: Vec<T>,
-    time: impl Fn(&T) -> K,
-    set_id: impl Fn(&mut T, i64),
-    last: &mut i64,
-) -> Vec<T> {
-    rows.sort_by_key(|x| time(x));
-    for row in rows.iter_mut() {
-        *last += 1;
-        set_id(row, *last);
-    }
-    rows
-}
-
 /// Support cases: one day's rows, in draw order.
 pub(super) fn support_cases(r: &mut Rng, day: &Day<'_>, last_case: &mut [u8]) -> Vec<SupportCase> {
     let mut rows = Vec::new();

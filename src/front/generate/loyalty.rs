@@ -123,12 +123,7 @@ pub(super) fn write_callbacks(
                 called_at: (called <= end).then(|| micros(called)),
             });
         }
-        rows.sort_by_key(|c| c.requested_at);
-        for c in rows.iter_mut() {
-            id += 1;
-            c.callback_id = id;
-        }
-        w.extend(rows)?;
+        w.write_day(rows, &mut id)?;
         files += w.close_partition()?;
     }
     w.finish()?;

@@ -25,7 +25,7 @@ mod rng;
 mod tables;
 mod workspace_files;
 
-use days::{Day, numbered, orders, quote_requests, returns, support_cases, survey_responses};
+use days::{Day, orders, quote_requests, returns, support_cases, survey_responses};
 
 pub use workspace_files::{CONFIG_TEMPLATE, CPI_LIBRARY};
 use workspace_files::{PLANTED, Planted, write_planted, write_workspace_files};
@@ -275,56 +275,17 @@ impl Writers {
         ids: &mut [i64; 5],
         summary: &mut GenerateSummary,
     ) -> Result<()> {
-        // Support cases.
-        let rows = numbered(
-            support_cases(r, day, last_case),
-            |x| x.opened_at,
-            |x, id| x.case_id = id,
-            &mut ids[0],
-        );
-        summary.events += rows.len() as u64;
-        self.support.extend(rows)?;
-
-        // Orders.
-        let rows = numbered(
-            orders(r, day),
-            |x| x.ordered_at,
-            |x, id| x.order_id = id,
-            &mut ids[1],
-        );
-        summary.events += rows.len() as u64;
-        self.orders.extend(rows)?;
-
-        // Returns.
-        let rows = numbered(
-            returns(r, day),
-            |x| x.requested_at,
-            |x, id| x.return_id = id,
-            &mut ids[2],
-        );
-        summary.events += rows.len() as u64;
-        self.returns.extend(rows)?;
-
-        // Quote requests.
-        let rows = numbered(
-            quote_requests(r, day),
-            |x| x.requested_at,
-            |x, id| x.quote_id = id,
-            &mut ids[3],
-        );
-        summary.events += rows.len() as u64;
-        self.quotes.extend(rows)?;
-
+        let ev = &mut summary.events;
+        *ev += self
+            .support
+            .write_day(support_cases(r, day, last_case), &mut ids[0])?;
+        *ev += self.orders.write_day(orders(r, day), &mut ids[1])?;
+        *ev += self.returns.write_day(returns(r, day), &mut ids[2])?;
+        *ev += self.quotes.write_day(quote_requests(r, day), &mut ids[3])?;
         // Survey responses: per-customer NPS and CES, moved by the
         // segment's climate and by the customer's own last support case.
-        let rows = numbered(
-            survey_responses(r, day, last_case),
-            |x| x.responded_at,
-            |x, id| x.response_id = id,
-            &mut ids[4],
-        );
-        summary.surveys += rows.len() as u64;
-        self.surveys.extend(rows)?;
+        let surveys = survey_responses(r, day, last_case);
+        summary.surveys += self.surveys.write_day(surveys, &mut ids[4])?;
         Ok(())
     }
 }

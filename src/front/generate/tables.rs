@@ -47,6 +47,35 @@ pub trait Row: Sized {
     fn columns(rows: &[Self]) -> Vec<ArrayRef>;
 }
 
+/// An event row: placed in time by one column, numbered by another.
+pub trait Event: Row {
+    /// When it happened (microseconds since the epoch).
+    fn at(&self) -> i64;
+    /// Give it its id.
+    fn set_id(&mut self, id: i64);
+}
+
+/// `Event` for a row type, by its time and id fields.
+macro_rules! event {
+    ($row:ty, $time:ident, $id:ident) => {
+        impl Event for $row {
+            fn at(&self) -> i64 {
+                self.$time
+            }
+            fn set_id(&mut self, id: i64) {
+                self.$id = id;
+            }
+        }
+    };
+}
+
+event!(SupportCase, opened_at, case_id);
+event!(Order, ordered_at, order_id);
+event!(Return, requested_at, return_id);
+event!(QuoteRequest, requested_at, quote_id);
+event!(Survey, responded_at, response_id);
+event!(Callback, requested_at, callback_id);
+
 fn ts() -> DataType {
     DataType::Timestamp(TimeUnit::Microsecond, None)
 }
@@ -459,6 +488,21 @@ impl<T: Row> TableWriter<T> {
     /// Finish the single file.
     pub fn finish(mut self) -> Result<()> {
         self.close_partition().map(|_| ())
+    }
+}
+
+impl<T: Event> TableWriter<T> {
+    /// Add one day's events: sorted by time (a stable sort: ties keep their
+    /// draw order) and numbered on from `*last`. Returns how many.
+    pub fn write_day(&mut self, mut rows: Vec<T>, last: &mut i64) -> Result<u64> {
+        rows.sort_by_key(Event::at);
+        for row in rows.iter_mut() {
+            *last += 1;
+            row.set_id(*last);
+        }
+        let n = rows.len() as u64;
+        self.extend(rows)?;
+        Ok(n)
     }
 }
 

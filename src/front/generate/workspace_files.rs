@@ -99,53 +99,7 @@ pub const CPI_LIBRARY: [(&str, &str); 8] = [
 ];
 
 /// The `cpiq.toml` of a generated workspace.
-pub const CONFIG_TEMPLATE: &str = r#"# A cpiq workspace made by `cpiq generate`.
-[workspace]
-cpis = "queries/cpis"
-
-[tables.customers]
-path = "data-samples/customers.parquet"
-
-[tables.support_cases]
-path = "data-samples/support_cases"
-
-[tables.orders]
-path = "data-samples/orders"
-
-[tables.returns]
-path = "data-samples/returns"
-
-[tables.quote_requests]
-path = "data-samples/quote_requests"
-
-[tables.callbacks]
-path = "data-samples/callbacks"
-
-[kpis.kpi_monthly]
-path = "data-samples/kpi_monthly.parquet"
-time = "month"
-dimensions = ["segment"]
-measures = { nps = "avg", ces = "avg", churn_rate = "avg", revenue = "sum", clv = "avg" }
-directions = { nps = "higher_is_better", ces = "higher_is_better", churn_rate = "lower_is_better", revenue = "higher_is_better", clv = "higher_is_better" }
-
-[kpis.kpi_loyalty]
-path = "data-samples/kpi_loyalty.parquet"
-time = "month"
-dimensions = ["segment"]
-measures = { repeat_rate = "avg" }
-directions = { repeat_rate = "higher_is_better" }
-
-[kpis.survey_responses]
-path = "data-samples/survey_responses"
-time = "responded_at"
-dimensions = ["segment", "region"]
-measures = { nps_score = "avg", ces_score = "avg" }
-directions = { nps_score = "higher_is_better", ces_score = "higher_is_better" }
-
-[settings]
-# memory_limit = "4GiB"        # default: half of this machine's memory; "none" for no limit
-# spill_dir = "/var/tmp/cpiq"  # default: the OS temporary folder, unless it is in memory
-"#;
+pub const CONFIG_TEMPLATE: &str = include_str!("workspace.toml");
 
 /// Write `cpiq.toml` and the CPI library into `out`, keeping CPI files that
 /// already exist there.

@@ -156,29 +156,23 @@ mod tests {
     }
 
     fn catalog() -> Catalog {
+        let names = |list: &str| list.split(' ').map(String::from).collect::<Vec<_>>();
         let mut c = Catalog::default();
-        c.tables.insert(
-            "orders".into(),
-            vec!["order_id".into(), "ordered_at".into(), "channel".into()],
-        );
-        c.tables.insert(
-            "on_time_delivery".into(),
-            vec!["promised_at".into(), "channel".into(), "segment".into()],
-        );
-        c.tables.insert(
-            "support_cases".into(),
-            vec!["case_id".into(), "opened_at".into()],
-        );
-        c.cpis.insert(
-            "on_time_delivery".into(),
-            vec!["channel".into(), "segment".into(), "region".into()],
-        );
-        c.cpis.insert(
-            "first_contact_resolution".into(),
-            vec!["channel".into(), "category".into()],
-        );
-        c.params = vec!["sla_hours".into(), "days".into()];
-        c.kpi_columns = vec!["kpi_monthly.nps".into(), "kpi_monthly.churn_rate".into()];
+        for (table, columns) in [
+            ("orders", "order_id ordered_at channel"),
+            ("on_time_delivery", "promised_at channel segment"),
+            ("support_cases", "case_id opened_at"),
+        ] {
+            c.tables.insert(table.into(), names(columns));
+        }
+        for (cpi, dimensions) in [
+            ("on_time_delivery", "channel segment region"),
+            ("first_contact_resolution", "channel category"),
+        ] {
+            c.cpis.insert(cpi.into(), names(dimensions));
+        }
+        c.params = names("sla_hours days");
+        c.kpi_columns = names("kpi_monthly.nps kpi_monthly.churn_rate");
         c
     }
 

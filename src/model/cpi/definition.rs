@@ -496,35 +496,35 @@ FROM orders WHERE status = 'delivered' AND ${sla_hours} > 0;
 
     #[test]
     fn header_mistakes_name_their_line() {
-        let cases = [
+        for (written, mistyped, want) in [
+            ("percent   ", "percnt    ", "4: unknown unit \"percnt\""),
+            ("-- target", "-- targte", "6: unknown header key \"targte\""),
             (
-                GOOD.replace("percent   ", "percnt    "),
-                "q/x.sql:4: unknown unit \"percnt\"",
+                "-- min_denominator: 30",
+                "-- label: again",
+                "7: duplicate header key \"label\" (first given on line 2)",
             ),
             (
-                GOOD.replace("-- target", "-- targte"),
-                "q/x.sql:6: unknown header key \"targte\"",
+                "-- time: promised_at\n",
+                "",
+                "10: missing header key \"time\"",
             ),
             (
-                GOOD.replace("-- min_denominator: 30", "-- label: again"),
-                "q/x.sql:7: duplicate header key \"label\" (first given on line 2)",
+                "higher_is_better   #",
+                "up #",
+                "5: unknown direction \"up\"",
             ),
-            (
-                GOOD.replace("-- time: promised_at\n", ""),
-                "q/x.sql:10: missing header key \"time\"",
-            ),
-            (
-                GOOD.replace("higher_is_better   #", "up #"),
-                "q/x.sql:5: unknown direction \"up\"",
-            ),
-            (
-                GOOD.replace("0.95", "lots"),
-                "q/x.sql:6: target: \"lots\" is not a number",
-            ),
-        ];
-        for (text, want) in cases {
-            let got = parse(&text).unwrap_err().to_string();
-            assert!(got.starts_with(want), "want {want}\n got {got}");
+            ("0.95", "lots", "6: target: \"lots\" is not a number"),
+        ] {
+            assert!(
+                GOOD.contains(written),
+                "{written:?} is not in the good header"
+            );
+            let want = format!("q/x.sql:{want}");
+            let got = parse(&GOOD.replace(written, mistyped))
+                .unwrap_err()
+                .to_string();
+            assert!(got.starts_with(&want), "want {want}\n got {got}");
         }
     }
 

@@ -202,14 +202,28 @@ mod tests {
     }
 
     #[test]
-    fn numbers_dates_and_identifiers_are_placed_in_code() {
-        assert_eq!(sub("x <= ${h} * 3600", "48").unwrap(), "x <= 48 * 3600");
-        assert_eq!(
-            sub("x > ${d}", "2024-02-29").unwrap(),
-            "x > DATE '2024-02-29'"
-        );
-        assert_eq!(sub("GROUP BY ${c}", "segment").unwrap(), "GROUP BY segment");
-        assert_eq!(sub("${v}", "-1.5e3").unwrap(), "-1.5e3");
+    fn values_are_placed_as_their_context_needs() {
+        for (sql, value, expected) in [
+            // In code: numbers, dates and identifiers.
+            ("x <= ${h} * 3600", "48", "x <= 48 * 3600"),
+            ("x > ${d}", "2024-02-29", "x > DATE '2024-02-29'"),
+            ("GROUP BY ${c}", "segment", "GROUP BY segment"),
+            ("${v}", "-1.5e3", "-1.5e3"),
+            // Inside strings: quotes cannot end the string.
+            (
+                "status = '${s}'",
+                "x' OR '1'='1",
+                "status = 'x'' OR ''1''=''1'",
+            ),
+            ("s = 'a${s}b'", "it's", "s = 'ait''sb'"),
+            ("s = E'${s}'", "\\'; x", "s = E'\\\\''; x'"),
+            // After escaped quotes; never in comments.
+            ("'it''s ${s}' ", "a'", "'it''s a''' "),
+            ("-- uses ${n}\n1", "x y", "-- uses ${n}\n1"),
+            ("/* ${n} */ 1", "x y", "/* ${n} */ 1"),
+        ] {
+            assert_eq!(sub(sql, value).unwrap(), expected, "{sql:?} with {value:?}");
+        }
     }
 
     #[test]
@@ -226,23 +240,6 @@ mod tests {
             let e = sub("LIMIT ${n}", bad).unwrap_err().to_string();
             assert!(e.contains("parameter n: value"), "{bad}: {e}");
         }
-    }
-
-    #[test]
-    fn quotes_inside_strings_cannot_end_the_string() {
-        assert_eq!(
-            sub("status = '${s}'", "x' OR '1'='1").unwrap(),
-            "status = 'x'' OR ''1''=''1'"
-        );
-        assert_eq!(sub("s = 'a${s}b'", "it's").unwrap(), "s = 'ait''sb'");
-        assert_eq!(sub("s = E'${s}'", "\\'; x").unwrap(), "s = E'\\\\''; x'");
-    }
-
-    #[test]
-    fn placeholders_after_escaped_quotes_and_in_comments() {
-        assert_eq!(sub("'it''s ${s}' ", "a'").unwrap(), "'it''s a''' ");
-        assert_eq!(sub("-- uses ${n}\n1", "x y").unwrap(), "-- uses ${n}\n1");
-        assert_eq!(sub("/* ${n} */ 1", "x y").unwrap(), "/* ${n} */ 1");
     }
 
     #[test]

@@ -220,14 +220,7 @@ fn trend<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, t: &Trend) -> Result
             .label("missed target")
             .legend(|(x, y)| Cross::new((x + 10, y), 5, TARGET.stroke_width(2)));
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .background_style(WHITE.mix(0.85))
-        .border_style(RGBColor(180, 180, 180))
-        .label_font((FONT, 13))
-        .draw()
-        .map_err(err)?;
+    draw_legend(&mut chart, SeriesLabelPosition::UpperRight)?;
     if let Some(note) = left_out_note(t) {
         area.draw(&Text::new(
             note,
@@ -240,6 +233,21 @@ fn trend<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, t: &Trend) -> Result
 }
 
 /// The target as a dashed line across the plot, with its value labelled.
+/// The series' legend, boxed, in the `corner` of the plot.
+fn draw_legend<'a, DB: DrawingBackend + 'a>(
+    chart: &mut ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    corner: SeriesLabelPosition,
+) -> Result<()> {
+    chart
+        .configure_series_labels()
+        .position(corner)
+        .background_style(WHITE.mix(0.85))
+        .border_style(RGBColor(180, 180, 180))
+        .label_font((FONT, 13))
+        .draw()
+        .map_err(err)
+}
+
 fn draw_target<DB: DrawingBackend>(
     chart: &mut ChartContext<'_, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
     t: &Trend,
@@ -438,13 +446,6 @@ fn scatter<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, s: &Scatter) -> Re
             ))
             .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], TARGET.stroke_width(2)));
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .background_style(WHITE.mix(0.85))
-        .border_style(RGBColor(180, 180, 180))
-        .label_font((FONT, 13))
-        .draw()
-        .map_err(err)?;
+    draw_legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
     Ok(())
 }

@@ -125,6 +125,23 @@ fn cut(s: &str, width: usize) -> String {
     t
 }
 
+/// A chart's title, cut to the width, bold with colour, and a newline.
+fn title_line(title: &str, o: &TextOptions) -> String {
+    let title = cut(title, o.width);
+    if o.colour {
+        format!("\x1b[1m{title}\x1b[0m\n")
+    } else {
+        format!("{title}\n")
+    }
+}
+
+/// Tick values from `lo` by `step` up to `hi` (give or take rounding).
+fn tick_values(lo: f64, hi: f64, step: f64) -> impl Iterator<Item = f64> {
+    (0..)
+        .map(move |k| lo + k as f64 * step)
+        .take_while(move |&v| v <= hi + step * 1e-9)
+}
+
 /// Words joined by `sep`, wrapped to `width`.
 fn wrap(items: &[String], sep: &str, width: usize) -> Vec<String> {
     let mut lines = Vec::new();

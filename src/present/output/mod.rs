@@ -106,68 +106,77 @@ pub async fn write_stream_with(
     table_opts: &TableOptions,
 ) -> Result<u64> {
     let schema = stream.schema();
-    let mut rows = 0u64;
-    match format {
+    let rows = match format {
         Format::Table => {
-            let mut batches = Vec::new();
-            while let Some(b) = stream.next().await {
-                let b = b?;
-                rows += b.num_rows() as u64;
-                batches.push(b);
-            }
+            let (batches, rows) = collect(&mut stream).await?;
             table::render(&schema, &batches, out, table_opts)?;
+            rows
         }
         Format::Csv => {
             let mut w = csv::CsvWriter::new(&mut *out);
-            while let Some(b) = stream.next().await {
-                let b = b?;
-                rows += b.num_rows() as u64;
-                w.write(&b)?;
-            }
+            let rows = each_batch(&mut stream, |b| w.write(b)).await?;
             // The header alone for an empty result.
             w.finish(&schema)?;
+            rows
         }
         Format::Json => {
-            let mut w = json::WriterBuilder::new()
-                .with_explicit_nulls(true)
-                .build::<_, json::writer::JsonArray>(&mut *out);
-            while let Some(b) = stream.next().await {
-                let b = b?;
-                rows += b.num_rows() as u64;
-                w.write(&b)?;
-            }
-            w.finish()?;
-            drop(w);
+            let rows = write_json::<json::writer::JsonArray>(&mut stream, out).await?;
             out.write_all(b"\n")?;
+            rows
         }
-        Format::Ndjson => {
-            let mut w = json::WriterBuilder::new()
-                .with_explicit_nulls(true)
-                .build::<_, json::writer::LineDelimited>(&mut *out);
-            while let Some(b) = stream.next().await {
-                let b = b?;
-                rows += b.num_rows() as u64;
-                w.write(&b)?;
-            }
-            w.finish()?;
-        }
+        Format::Ndjson => write_json::<json::writer::LineDelimited>(&mut stream, out).await?,
         Format::Markdown => {
-            let mut batches = Vec::new();
-            while let Some(b) = stream.next().await {
-                let b = b?;
-                rows += b.num_rows() as u64;
-                batches.push(b);
-            }
+            let (batches, rows) = collect(&mut stream).await?;
             write_markdown(&schema, &batches, out)?;
+            rows
         }
         Format::Parquet => {
             return Err(CpiqError::Usage(
                 "parquet output needs a file: use --output FILE.parquet".into(),
             ));
         }
-    }
+    };
     out.flush()?;
     Ok(rows)
+}
+
+/// Hand every batch of `stream` to `write`, in order; returns the rows seen.
+async fn each_batch(
+    stream: &mut SendableRecordBatchStream,
+    mut write: impl FnMut(&RecordBatch) -> Result<()>,
+) -> Result<u64> {
+    let mut rows = 0u64;
+    while let Some(b) = stream.next().await {
+        let b = b?;
+        rows += b.num_rows() as u64;
+        write(&b)?;
+    }
+    Ok(rows)
+}
+
+/// `stream` as JSON of the layout `F` (an array, or one object a line),
+/// NULLs written out.
+async fn write_json<F: json::writer::JsonFormat>(
+    stream: &mut SendableRecordBatchStream,
+    out: &mut dyn Write,
+) -> Result<u64> {
+    let mut w = json::WriterBuilder::new()
+        .with_explicit_nulls(true)
+        .build::<_, F>(out);
+    let rows = each_batch(stream, |b| Ok(w.write(b)?)).await?;
+    w.finish()?;
+    Ok(rows)
+}
+
+/// Every batch of `stream` (renderers that size columns first), and the rows.
+async fn collect(stream: &mut SendableRecordBatchStream) -> Result<(Vec<RecordBatch>, u64)> {
+    let mut batches = Vec::new();
+    let rows = each_batch(stream, |b| {
+        batches.push(b.clone());
+        Ok(())
+    })
+    .await?;
+    Ok((batches, rows))
 }
 
 /// Write `stream` to `path` in the format its extension names, with
@@ -193,6 +202,17 @@ pub async fn export_with(
     };
     let bytes = file.commit()?;
     Ok(Written { rows, bytes })
+}
+
+/// A formatter for each column of `batch`.
+pub(crate) fn formatters<'a>(
+    batch: &'a RecordBatch,
+    opts: &'a FormatOptions<'a>,
+) -> Result<Vec<ArrayFormatter<'a>>> {
+    let columns = batch.columns().iter();
+    Ok(columns
+        .map(|c| ArrayFormatter::try_new(c.as_ref(), opts))
+        .collect::<std::result::Result<_, _>>()?)
 }
 
 /// Formatting options shared by the text renderers: NULL shown as `NULL`.
@@ -225,11 +245,7 @@ fn write_markdown(
     writeln!(out, "|{}|", aligns.join("|"))?;
     let opts = format_options();
     for b in batches {
-        let fmts = b
-            .columns()
-            .iter()
-            .map(|c| ArrayFormatter::try_new(c.as_ref(), &opts))
-            .collect::<Result<Vec<_>, _>>()?;
+        let fmts = formatters(b, &opts)?;
         for r in 0..b.num_rows() {
             let cells: Vec<String> = fmts.iter().map(|f| esc(&f.value(r).to_string())).collect();
             writeln!(out, "| {} |", cells.join(" | "))?;

@@ -14,7 +14,6 @@ use std::time::Duration;
 use comfy_table::{Cell, CellAlignment, ContentArrangement, Table, presets};
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::Schema;
-use datafusion::arrow::util::display::ArrayFormatter;
 
 use super::format_options;
 use crate::analysis::correlate::col as correlate_col;
@@ -341,11 +340,7 @@ fn formatted_rows(batches: &[RecordBatch], head: usize, from: usize) -> Result<V
     let mut rows: Vec<Vec<String>> = Vec::new();
     let mut index = 0usize;
     for b in batches {
-        let fmts = b
-            .columns()
-            .iter()
-            .map(|c| ArrayFormatter::try_new(c.as_ref(), &fmt_opts))
-            .collect::<Result<Vec<_>, _>>()?;
+        let fmts = super::formatters(b, &fmt_opts)?;
         for r in 0..b.num_rows() {
             if index < head || index >= from {
                 rows.push(fmts.iter().map(|f| f.value(r).to_string()).collect());

@@ -9,7 +9,7 @@
 use std::fmt::Write as _;
 
 use datafusion::arrow::array::{Array, RecordBatch};
-use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
+use datafusion::arrow::util::display::FormatOptions;
 
 use super::RunStatus;
 use super::{Captured, ResultKind, Score};
@@ -269,16 +269,8 @@ fn table(h: &mut String, r: &super::CapturedResult, defs: &[CpiDefinition]) -> R
             }
             _ => raw.clone(),
         };
-        let raw_fmt = raw
-            .columns()
-            .iter()
-            .map(|a| ArrayFormatter::try_new(a.as_ref(), &opts))
-            .collect::<std::result::Result<Vec<_>, _>>()?;
-        let shown_fmt = display
-            .columns()
-            .iter()
-            .map(|a| ArrayFormatter::try_new(a.as_ref(), &opts))
-            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let raw_fmt = crate::present::output::formatters(raw, &opts)?;
+        let shown_fmt = crate::present::output::formatters(&display, &opts)?;
         for row in 0..raw.num_rows() {
             if shown >= MAX_TABLE_ROWS {
                 break;

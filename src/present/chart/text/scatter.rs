@@ -2,34 +2,22 @@
 //! the fitted line.
 
 use super::grid::{Frame, Grid, Layer, paint, x_labels};
-use super::{ASCII, COLOURS, RED, TextOptions, UNICODE, chars, cut, visible};
+use super::{
+    ASCII, COLOURS, RED, TextOptions, UNICODE, chars, cut, tick_values, title_line, visible,
+};
 use crate::present::chart::{Scatter, format_tick, nice_ticks, value_range};
 
 pub(super) fn scatter(s: &Scatter, o: &TextOptions) -> String {
     let g = if o.colour { &UNICODE } else { &ASCII };
-    let mut out = String::new();
-    let title = cut(&s.title(), o.width);
-    if o.colour {
-        out.push_str(&format!("\x1b[1m{title}\x1b[0m\n"));
-    } else {
-        out.push_str(&title);
-        out.push('\n');
-    }
+    let mut out = title_line(&s.title(), o);
     let rows = o.height.max(4);
     let ys: Vec<f64> = s.points.iter().map(|p| p.1).collect();
     let xs: Vec<f64> = s.points.iter().map(|p| p.0).collect();
     let (ylo, yhi) = value_range(&ys);
     let (ylo, yhi, ystep) = nice_ticks(ylo, yhi, (rows / 3).max(2));
-    let mut ylabels = Vec::new();
-    let mut k = 0;
-    loop {
-        let v = ylo + k as f64 * ystep;
-        if v > yhi + ystep * 1e-9 {
-            break;
-        }
-        ylabels.push((v, format_tick(None, v, ystep)));
-        k += 1;
-    }
+    let ylabels: Vec<(f64, String)> = tick_values(ylo, yhi, ystep)
+        .map(|v| (v, format_tick(None, v, ystep)))
+        .collect();
     let label_width = ylabels.iter().map(|l| chars(&l.1)).max().unwrap_or(1);
     let plot_cols = o.width.saturating_sub(label_width + 2).max(10);
     let frame = Frame {
@@ -70,16 +58,9 @@ pub(super) fn scatter(s: &Scatter, o: &TextOptions) -> String {
         .map(|(v, l)| (frame.row_of(v), l))
         .collect();
     frame.body(&mut out, &grid, &ylabels, &[], o.colour);
-    let mut labels = Vec::new();
-    let mut k = 0;
-    loop {
-        let v = xlo + k as f64 * xstep;
-        if v > xhi + xstep * 1e-9 {
-            break;
-        }
-        labels.push((col_of(v), format_tick(Some(s.unit), v, xstep)));
-        k += 1;
-    }
+    let labels: Vec<(usize, String)> = tick_values(xlo, xhi, xstep)
+        .map(|v| (col_of(v), format_tick(Some(s.unit), v, xstep)))
+        .collect();
     let (label_row, ticked) = x_labels(&labels, plot_cols);
     frame.axis(&mut out, &ticked);
     frame.under_plot(&mut out, &label_row);

@@ -2,7 +2,10 @@
 //! missed periods marked.
 
 use super::grid::{Frame, Grid, Layer, paint, x_labels};
-use super::{ASCII, COLOURS, Glyphs, RED, TextOptions, UNICODE, chars, cut, visible, wrap};
+use super::{
+    ASCII, COLOURS, Glyphs, RED, TextOptions, UNICODE, chars, cut, tick_values, title_line,
+    visible, wrap,
+};
 use crate::present::chart::{Trend, format_tick, nice_ticks, value_range};
 
 pub(super) fn trend(t: &Trend, o: &TextOptions) -> String {
@@ -11,16 +14,9 @@ pub(super) fn trend(t: &Trend, o: &TextOptions) -> String {
     let rows = o.height.max(4);
     let (lo, hi) = value_range(&t.extent());
     let (lo, hi, step) = nice_ticks(lo, hi, (rows / 3).max(2));
-    let mut ylabels = Vec::new();
-    let mut k = 0;
-    loop {
-        let v = lo + k as f64 * step;
-        if v > hi + step * 1e-9 {
-            break;
-        }
-        ylabels.push(format_tick(Some(t.unit), v, step));
-        k += 1;
-    }
+    let ylabels: Vec<String> = tick_values(lo, hi, step)
+        .map(|v| format_tick(Some(t.unit), v, step))
+        .collect();
     let any_missed = t.series.iter().any(|s| s.missed_count() > 0);
     let mut label_width = ylabels.iter().map(|l| chars(l)).max().unwrap_or(1);
     if any_missed {
@@ -105,14 +101,7 @@ pub(super) fn trend(t: &Trend, o: &TextOptions) -> String {
 
 /// The title (bold with colour) and the subtitle, each cut to the width.
 fn heading(t: &Trend, o: &TextOptions) -> String {
-    let mut out = String::new();
-    let title = cut(&t.title(), o.width);
-    if o.colour {
-        out.push_str(&format!("\x1b[1m{title}\x1b[0m\n"));
-    } else {
-        out.push_str(&title);
-        out.push('\n');
-    }
+    let mut out = title_line(&t.title(), o);
     out.push_str(&cut(&t.subtitle(), o.width));
     out.push('\n');
     out
