@@ -11,6 +11,7 @@ use datafusion::arrow::datatypes::Field;
 use super::Session;
 use crate::analysis::profile::{self, TableFacts};
 use crate::engine::Engine;
+use crate::foundation::columns::column_of;
 use crate::foundation::error::{CpiqError, Result};
 
 impl Session {
@@ -320,12 +321,11 @@ impl Session {
                 about,
             });
         }
+        // Text borrowed from each row: column_of cannot tie a value to its row.
         let text = |f: fn(&Listed) -> Option<&str>| -> ArrayRef {
             Arc::new(StringArray::from_iter(rows.iter().map(f)))
         };
-        let count = |f: fn(&Listed) -> Option<u64>| -> ArrayRef {
-            Arc::new(UInt64Array::from_iter(rows.iter().map(f)))
-        };
+        let count = |f: fn(&Listed) -> Option<u64>| column_of::<_, UInt64Array, _>(&rows, f);
         Ok(RecordBatch::try_from_iter_with_nullable([
             ("name", text(|r| Some(&r.name)), false),
             ("kind", text(|r| Some(r.kind)), false),

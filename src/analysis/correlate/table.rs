@@ -10,6 +10,7 @@ use datafusion::arrow::array::{
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 
 use super::{Method, Row};
+use crate::foundation::columns::column_of;
 use crate::foundation::error::Result;
 
 /// Result column names that other modules read.
@@ -66,9 +67,7 @@ pub(super) fn batch(
         ]
         .map(|(name, t)| Field::new(name, t, true)),
     );
-    let f64s = |f: &dyn Fn(&Row) -> Option<f64>| -> ArrayRef {
-        Arc::new(Float64Array::from(rows.iter().map(f).collect::<Vec<_>>()))
-    };
+    let f64s = |f: &dyn Fn(&Row) -> Option<f64>| column_of::<_, Float64Array, _>(rows, f);
     let mut arrays: Vec<ArrayRef> = vec![
         Arc::new(StringArray::from_iter_values(
             rows.iter().map(|r| r.cpi.as_str()),

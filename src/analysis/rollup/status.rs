@@ -8,6 +8,7 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use super::freshness::{chosen, freshness};
 use super::manifest::{Manifest, dir_of, read_manifest};
 use crate::engine::Engine;
+use crate::foundation::columns::column_of;
 use crate::foundation::error::Result;
 use crate::foundation::text::human_size;
 
@@ -92,9 +93,7 @@ pub(super) fn report(rows: Vec<Row>) -> Result<RecordBatch> {
     let text = |f: fn(&Row) -> &str| -> ArrayRef {
         Arc::new(StringArray::from_iter_values(rows.iter().map(f)))
     };
-    let count = |f: fn(&Row) -> Option<u64>| -> ArrayRef {
-        Arc::new(rows.iter().map(f).collect::<UInt64Array>())
-    };
+    let count = |f: fn(&Row) -> Option<u64>| column_of::<_, UInt64Array, _>(&rows, f);
     let schema = Schema::new(vec![
         Field::new("cpi", DataType::Utf8, false),
         Field::new("grain", DataType::Utf8, false),

@@ -232,7 +232,6 @@ fn trend<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, t: &Trend) -> Result
     Ok(())
 }
 
-/// The target as a dashed line across the plot, with its value labelled.
 /// The series' legend, boxed, in the `corner` of the plot.
 fn draw_legend<'a, DB: DrawingBackend + 'a>(
     chart: &mut ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
@@ -248,6 +247,7 @@ fn draw_legend<'a, DB: DrawingBackend + 'a>(
         .map_err(err)
 }
 
+/// The target as a dashed line across the plot, with its value labelled.
 fn draw_target<DB: DrawingBackend>(
     chart: &mut ChartContext<'_, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
     t: &Trend,
