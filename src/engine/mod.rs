@@ -17,6 +17,7 @@ mod resources;
 mod scanned;
 mod schemas;
 pub(crate) mod storage;
+mod views;
 
 pub(crate) use register::parquet_format;
 pub use resources::{Resources, runtime_builder};
@@ -71,12 +72,15 @@ pub struct CpiEntry {
     pub path: PathBuf,
     /// The parsed definition (`None` when the file did not parse).
     pub definition: Option<CpiDefinition>,
-    /// Why the CPI is not registered, if it is not.
-    pub problem: Option<CpiqError>,
+    /// Why the CPI is not usable, as far as known: a problem of the file or
+    /// the catalog (parse error, a table's name, a cycle) from the start, a
+    /// problem of the body once it was planned ([`Engine::plan_all`]).
+    pub problem: Option<Arc<CpiqError>>,
 }
 
 impl CpiEntry {
-    /// True when the CPI is registered as a view and can be queried.
+    /// True when the CPI is declared as a view and, as far as known, can be
+    /// queried.
     pub fn is_ok(&self) -> bool {
         self.problem.is_none() && self.definition.is_some()
     }
@@ -94,6 +98,8 @@ pub struct TableEntry {
 /// A DataFusion session over one workspace.
 pub struct Engine {
     ctx: SessionContext,
+    /// The session's schema: tables and the CPI views, planned when named.
+    views: Arc<views::CpiSchema>,
     workspace: Workspace,
     tables: Vec<TableEntry>,
     cpis: Vec<CpiEntry>,
@@ -164,6 +170,20 @@ impl Engine {
         }
         // `SELECT * FROM 'file.parquet'` works as in datafusion-cli and DuckDB.
         let ctx = ctx.enable_url_table();
+        // Tables and CPI views live in one schema that plans each view the
+        // first time a statement names it ([`views`]).
+        let views = Arc::new(views::CpiSchema::new());
+        let session = ctx.state_weak_ref();
+        views.plan_in(move || session.upgrade().map(|s| s.read().clone()));
+        let names = ctx.copied_config().options().catalog.clone();
+        ctx.catalog(&names.default_catalog)
+            .ok_or_else(|| {
+                CpiqError::Usage(format!(
+                    "the session has no catalog \"{}\"",
+                    names.default_catalog
+                ))
+            })?
+            .register_schema(&names.default_schema, Arc::clone(&views) as _)?;
 
         let mut tables = Vec::new();
         let schema_cache = (!workspace.settings.read_only).then_some(workspace.cache_dir.as_path());
@@ -195,12 +215,13 @@ impl Engine {
                 Err(e) => CpiEntry {
                     path,
                     definition: None,
-                    problem: Some(e),
+                    problem: Some(Arc::new(e)),
                 },
             })
             .collect();
         let mut engine = Engine {
             ctx,
+            views,
             resources,
             workspace,
             tables,
@@ -216,7 +237,7 @@ impl Engine {
             engine.check_param(&name, &value)?;
             engine.params.insert(name, value);
         }
-        engine.register_cpis().await;
+        engine.declare_cpis();
         Ok(engine)
     }
 
@@ -259,7 +280,7 @@ impl Engine {
                 "parameter \"{name}\" is not set in this session (\\set lists them)"
             )));
         }
-        self.register_cpis().await;
+        self.declare_cpis();
         Ok(())
     }
 
@@ -278,7 +299,8 @@ impl Engine {
         &self.resources
     }
 
-    /// Every CPI file of the workspace, loaded or not, in file-name order.
+    /// Every CPI file of the workspace, loaded or not, in file-name order,
+    /// with the problems known so far ([`Engine::plan_all`] finds the rest).
     pub fn cpis(&self) -> &[CpiEntry] {
         &self.cpis
     }
@@ -297,13 +319,31 @@ impl Engine {
             .find(|d| d.name == name)
     }
 
-    /// Every problem found while loading: broken tables, then broken CPIs.
+    /// Every problem found so far: broken tables, then broken CPIs (all of
+    /// them after [`Engine::plan_all`]).
     pub fn problems(&self) -> Vec<&CpiqError> {
         self.tables
             .iter()
             .filter_map(|t| t.problem.as_ref())
-            .chain(self.cpis.iter().filter_map(|c| c.problem.as_ref()))
+            .chain(self.cpis.iter().filter_map(|c| c.problem.as_deref()))
             .collect()
+    }
+
+    /// Plan every declared CPI view not planned yet and record the problems
+    /// found, for what reports on every CPI (`check`, the listings, the
+    /// shell's greeting). Statements plan only the views they name.
+    pub async fn plan_all(&mut self) {
+        for entry in &mut self.cpis {
+            if entry.problem.is_some() {
+                continue;
+            }
+            let Some(def) = &entry.definition else {
+                continue;
+            };
+            if let Some(Err(problem)) = self.views.planned(&def.name).await {
+                entry.problem = Some(problem);
+            }
+        }
     }
 
     /// The session's parameter values (those set with `--param` or `\set`).
@@ -317,7 +357,7 @@ impl Engine {
     pub async fn set_param(&mut self, name: &str, value: &str) -> Result<()> {
         self.check_param(name, value)?;
         self.params.insert(name.to_string(), value.to_string());
-        self.register_cpis().await;
+        self.declare_cpis();
         Ok(())
     }
 
@@ -364,16 +404,11 @@ impl Engine {
         Ok(())
     }
 
-    /// (Re-)register every parsed CPI as a view, dependencies first, and
-    /// record which ones failed and why.
-    async fn register_cpis(&mut self) {
-        // Drop the views of a previous registration so that re-planning sees
-        // the new parameter values everywhere.
-        for entry in &self.cpis {
-            if let Some(def) = &entry.definition {
-                let _ = self.ctx.deregister_table(def.name.as_str());
-            }
-        }
+    /// (Re-)declare every parsed CPI as a view ([`views`]: planned when a
+    /// statement first names it, with the current parameter values), and
+    /// record the problems of the catalog: a CPI with a table's name, a
+    /// cycle of CPIs reading each other.
+    fn declare_cpis(&mut self) {
         let table_names: HashSet<String> = self
             .workspace
             .all_tables()
@@ -383,14 +418,14 @@ impl Engine {
             self.cpis.iter().map(|c| c.definition.clone()).collect();
         let slots: Vec<Option<&CpiDefinition>> = parsed.iter().map(Option::as_ref).collect();
         let graph = catalog::Graph::new(&slots);
-        let order = graph.dependency_order();
-        for idx in order {
+        let mut declared = Vec::new();
+        for (idx, def) in parsed.iter().enumerate() {
             // Files that did not parse keep their parse error.
-            let Some(def) = parsed[idx].clone() else {
+            let Some(def) = def else {
                 continue;
             };
-            let result = if table_names.contains(&def.name) {
-                Err(CpiqError::definition(
+            let problem = if table_names.contains(&def.name) {
+                Some(CpiqError::definition(
                     &def.path,
                     def.line_of("cpi"),
                     format!(
@@ -399,37 +434,24 @@ impl Engine {
                     ),
                 ))
             } else {
-                match graph.cycle_of(idx) {
-                    Some(cycle) => Err(CpiqError::definition(
+                graph.cycle_of(idx).map(|cycle| {
+                    CpiqError::definition(
                         &def.path,
                         def.body_line,
                         format!("recursive CPI definition: {}", cycle.join(" -> ")),
-                    )),
-                    None => self.register_cpi(&def).await,
-                }
+                    )
+                })
             };
-            self.cpis[idx].problem = result.err();
+            if problem.is_none() {
+                declared.push(def.clone());
+            }
+            self.cpis[idx].problem = problem.map(Arc::new);
         }
+        self.views.declare(declared, &self.params);
         let (definitions, calendar) = (self.definitions(), self.calendar());
         for extension in &self.extensions {
             extension.register(&self.ctx, &definitions, &calendar);
         }
-    }
-
-    async fn register_cpi(&self, def: &CpiDefinition) -> Result<()> {
-        let sql = def.render(&self.params)?;
-        let at_body = |msg: String| CpiqError::definition(&def.path, def.body_line, msg);
-        let df: DataFrame = self.ctx.sql(&sql).await.map_err(|e| {
-            at_body(format!(
-                "the body does not plan: {}",
-                one_line(&e.to_string())
-            ))
-        })?;
-        register::check_cpi_schema(def, &df)?;
-        self.ctx
-            .register_table(def.name.as_str(), df.into_view())
-            .map_err(|e| at_body(e.to_string()))?;
-        Ok(())
     }
 
     /// The body of CPI `def` with this session's parameter values in place.

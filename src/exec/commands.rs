@@ -26,6 +26,14 @@ use crate::present::report::{self, ResultKind};
 impl Session {
     /// Run one backslash command.
     pub async fn run_command(&mut self, cmd: Command) -> Result<Flow> {
+        // What reports on every CPI plans every view first (statements plan
+        // only the views they name).
+        if matches!(
+            cmd,
+            Command::Cpi(_) | Command::Cpis | Command::Describe(None) | Command::Check
+        ) {
+            self.engine.plan_all().await;
+        }
         match cmd {
             Command::Quit => return Ok(Flow::Quit),
             Command::Help(name) => self.help(name.as_deref())?,

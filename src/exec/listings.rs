@@ -116,6 +116,8 @@ impl Session {
             },
         )
         .await?;
+        let mut engine = engine;
+        engine.plan_all().await;
         let after = describe(&engine);
         let mut report = Vec::new();
         for (name, text) in &after {

@@ -176,6 +176,15 @@ fn strip_df(e: &DataFusionError) -> String {
             detail.trim_end()
         );
     }
+    // A CPI view that does not plan: its definition's own message
+    // (`file:line: what is wrong`), not DataFusion's wrapping of it.
+    let mut source: Option<&dyn std::error::Error> = Some(e);
+    while let Some(err) = source {
+        if let Some(cpi) = err.downcast_ref::<std::sync::Arc<CpiqError>>() {
+            return cpi.to_string();
+        }
+        source = err.source();
+    }
     let s = e.to_string();
     s.trim_end().to_string()
 }

@@ -89,6 +89,33 @@ fn a_broken_cpi_is_reported_and_the_others_still_load() {
         "{out}"
     );
     assert!(r.stderr.contains("7 problems found"), "{}", r.stderr);
+    // A statement plans only the CPIs it reads: one on the good CPI warns
+    // of the files that do not parse, not of the bodies it did not plan...
+    let r = ws.cpiq(&["sql", "SELECT count(*) FROM good"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stderr.contains("b_unit.sql:3"), "{}", r.stderr);
+    for unplanned in ["c_nocol.sql", "d_plan.sql", "e_dim.sql", "h_time.sql"] {
+        assert!(!r.stderr.contains(unplanned), "{}", r.stderr);
+    }
+    // ... and a statement that reads a broken one fails with its problem.
+    let r = ws.cpiq(&["sql", "SELECT * FROM bad_plan"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr
+            .contains(&format!("{}:7: the body does not plan", p("d_plan.sql"))),
+        "{}",
+        r.stderr
+    );
+    let r = ws.cpiq(&["slice", "bad_dim", "--by", "channel"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr.contains(&format!(
+            "{}:6: the body returns no column for dimension \"channel\"",
+            p("e_dim.sql")
+        )),
+        "{}",
+        r.stderr
+    );
     // The good CPI works despite the others.
     let v = scalar(
         &ws.cpiq(&[

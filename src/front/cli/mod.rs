@@ -154,7 +154,7 @@ async fn open_session(args: &Args, settings: &Settings) -> Result<Session> {
     if let Some(url) = &args.cluster {
         workspace.settings.cluster = Some(url.clone());
     }
-    let engine = crate::analysis::plan::open(
+    let mut engine = crate::analysis::plan::open(
         workspace,
         EngineOptions {
             params: settings.params.clone(),
@@ -164,6 +164,12 @@ async fn open_session(args: &Args, settings: &Settings) -> Result<Session> {
         },
     )
     .await?;
+    // Each statement plans the CPI views it reads; what reports on every CPI
+    // (and the shell, which greets with their count) plans them all.
+    let shell = args.command.is_none() && std::io::stdin().is_terminal();
+    if shell || matches!(args.command, Some(Cmd::Cpis)) {
+        engine.plan_all().await;
+    }
     if !matches!(args.command, Some(Cmd::Check)) {
         for p in engine.problems() {
             eprintln!("warning: {p}");

@@ -1,6 +1,6 @@
-//! The catalog's order: which CPIs a CPI's body reads, the order that
-//! registers each CPI after those it reads, and the cycle a recursive
-//! definition forms. Definitions only: registering views is the engine's.
+//! The catalog's graph: which CPIs a CPI's body reads, and the cycle a
+//! recursive definition forms. Definitions only: planning views is the
+//! engine's (a view plans the views it reads when it is planned itself).
 
 use std::collections::{HashMap, HashSet};
 
@@ -41,8 +41,7 @@ fn references<'a>(def: &CpiDefinition, names: &'a [String]) -> Vec<&'a str> {
         .collect()
 }
 
-/// Which CPIs each CPI reads: every body is parsed once, for both the
-/// registration order and the cycles.
+/// Which CPIs each CPI reads: every body is parsed once, for the cycles.
 pub struct Graph<'a> {
     cpis: &'a [Option<&'a CpiDefinition>],
     /// `reads[i]`: indexes of the CPIs that CPI `i`'s body reads (itself
@@ -70,32 +69,6 @@ impl<'a> Graph<'a> {
             })
             .collect();
         Graph { cpis, reads }
-    }
-
-    /// Indexes of the CPIs ordered so that each comes after the CPIs it
-    /// reads. CPIs on a cycle come last (and are rejected by
-    /// [`Graph::cycle_of`]).
-    pub fn dependency_order(&self) -> Vec<usize> {
-        let mut order = Vec::new();
-        let mut state = vec![0u8; self.cpis.len()]; // 0 new, 1 visiting, 2 done
-        for i in 0..self.cpis.len() {
-            self.visit(i, &mut state, &mut order);
-        }
-        order
-    }
-
-    fn visit(&self, i: usize, state: &mut [u8], order: &mut Vec<usize>) {
-        if state[i] != 0 {
-            return;
-        }
-        state[i] = 1;
-        for &j in &self.reads[i] {
-            if j != i {
-                self.visit(j, state, order);
-            }
-        }
-        state[i] = 2;
-        order.push(i);
     }
 
     /// The cycle through CPI `start`, if its references lead back to it, as
@@ -138,7 +111,7 @@ mod tests {
     }
 
     #[test]
-    fn dependencies_register_first_and_cycles_are_found() {
+    fn cycles_are_found() {
         let cpis = vec![
             entry("a", "SELECT * FROM b"),
             entry("b", "SELECT * FROM events"),
@@ -148,9 +121,6 @@ mod tests {
         ];
         let slots = slots(&cpis);
         let graph = Graph::new(&slots);
-        let order = graph.dependency_order();
-        let pos = |i| order.iter().position(|&x| x == i).unwrap();
-        assert!(pos(1) < pos(0));
         assert_eq!(graph.cycle_of(0), None);
         assert_eq!(graph.cycle_of(2).unwrap(), ["c", "d", "c"]);
         assert_eq!(graph.cycle_of(4).unwrap(), ["e", "e"]);
