@@ -195,8 +195,8 @@ fn partition_columns(
             let folders = &parts[..parts.len().saturating_sub(1)];
             folders
                 .iter()
-                .filter(|s| s.contains('='))
-                .map(|s| s.split('=').next().unwrap_or_default().to_string())
+                .filter_map(|s| s.split_once('='))
+                .map(|(key, _)| key.to_string())
                 .collect()
         })
         .collect();
