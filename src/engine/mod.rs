@@ -172,18 +172,7 @@ impl Engine {
         let ctx = ctx.enable_url_table();
         // Tables and CPI views live in one schema that plans each view the
         // first time a statement names it ([`views`]).
-        let views = Arc::new(views::CpiSchema::new());
-        let session = ctx.state_weak_ref();
-        views.plan_in(move || session.upgrade().map(|s| s.read().clone()));
-        let names = ctx.copied_config().options().catalog.clone();
-        ctx.catalog(&names.default_catalog)
-            .ok_or_else(|| {
-                CpiqError::Usage(format!(
-                    "the session has no catalog \"{}\"",
-                    names.default_catalog
-                ))
-            })?
-            .register_schema(&names.default_schema, Arc::clone(&views) as _)?;
+        let views = views::CpiSchema::install(&ctx)?;
 
         let mut tables = Vec::new();
         let schema_cache = (!workspace.settings.read_only).then_some(workspace.cache_dir.as_path());

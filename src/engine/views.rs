@@ -26,6 +26,7 @@ use datafusion::dataframe::DataFrame;
 use datafusion::datasource::TableType;
 use datafusion::error::DataFusionError;
 use datafusion::execution::SessionState;
+use datafusion::prelude::SessionContext;
 use tokio::sync::OnceCell;
 
 use super::register::check_cpi_schema;
@@ -64,18 +65,27 @@ impl std::fmt::Debug for CpiSchema {
 }
 
 impl CpiSchema {
-    pub(super) fn new() -> CpiSchema {
-        CpiSchema {
+    /// A schema that plans its views in `ctx`, installed as `ctx`'s default
+    /// schema (call it when the session is complete, before registering
+    /// tables).
+    pub(super) fn install(ctx: &SessionContext) -> Result<Arc<CpiSchema>> {
+        let session = ctx.state_weak_ref();
+        let state: StateSource = Box::new(move || session.upgrade().map(|s| s.read().clone()));
+        let schema = Arc::new(CpiSchema {
             tables: MemorySchemaProvider::new(),
             views: RwLock::default(),
-            state: OnceLock::new(),
-        }
-    }
-
-    /// Where views are planned: `state` gives a snapshot of the session.
-    /// Set once, when the session is complete.
-    pub(super) fn plan_in(&self, state: impl Fn() -> Option<SessionState> + Send + Sync + 'static) {
-        let _ = self.state.set(Box::new(state));
+            state: OnceLock::from(state),
+        });
+        let names = ctx.copied_config().options().catalog.clone();
+        ctx.catalog(&names.default_catalog)
+            .ok_or_else(|| {
+                CpiqError::Usage(format!(
+                    "the session has no catalog \"{}\"",
+                    names.default_catalog
+                ))
+            })?
+            .register_schema(&names.default_schema, Arc::clone(&schema) as _)?;
+        Ok(schema)
     }
 
     /// Declare `defs` as the CPI views, with parameter values `params`,
@@ -213,7 +223,6 @@ impl SchemaProvider for CpiSchema {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use datafusion::prelude::SessionContext;
     use std::path::Path;
 
     fn def(name: &str, body: &str) -> CpiDefinition {
@@ -226,13 +235,7 @@ mod tests {
     /// A session whose default schema is a `CpiSchema` with `defs` declared.
     fn session(defs: Vec<CpiDefinition>) -> (SessionContext, Arc<CpiSchema>) {
         let ctx = SessionContext::new();
-        let schema = Arc::new(CpiSchema::new());
-        let weak = ctx.state_weak_ref();
-        schema.plan_in(move || weak.upgrade().map(|s| s.read().clone()));
-        ctx.catalog("datafusion")
-            .unwrap()
-            .register_schema("public", Arc::clone(&schema) as _)
-            .unwrap();
+        let schema = CpiSchema::install(&ctx).unwrap();
         schema.declare(defs, &HashMap::new());
         (ctx, schema)
     }

@@ -107,7 +107,7 @@ impl Session {
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
-        let engine = crate::analysis::plan::open(
+        let mut engine = crate::analysis::plan::open(
             ws,
             crate::engine::EngineOptions {
                 params,
@@ -116,7 +116,6 @@ impl Session {
             },
         )
         .await?;
-        let mut engine = engine;
         engine.plan_all().await;
         let after = describe(&engine);
         let mut report = Vec::new();
