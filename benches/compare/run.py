@@ -18,7 +18,9 @@ What it does, in order:
      process from start to CSV out (`cpiq -w WS -f csv slice … --raw > FILE`; `--cpiq
      library` instead times it through its library on one open session, `cargo bench
      --bench engine -- compare`); DuckDB through SQL on one
-     connection; Polars through lazy frames. Each query: one warm-up, then 5 timed runs;
+     connection; Polars through lazy frames. Each query: one warm-up, then 5 timed runs,
+     engine after engine before the next query (whole-process cpiq too), so that a change
+     in the host's load falls on every engine alike;
   4. checks that every engine returns the same cells (numerator, denominator, events per
      period and dimension values; r per lag for the correlation) and fails if not;
   5. prints, per query, the median per engine and its ratio to DuckDB, and the geometric
@@ -368,26 +370,29 @@ def cpiq_cli(spec):
     return args
 
 
-def cpiq_processes(ws, queries, out):
-    """cpiq's side, whole process (issue 22): start, open the workspace, plan,
-    run and write CSV to a file, for every query; one warm-up, then RUNS runs.
-    Writes cpiq_times.csv and each query's result as the library bench does."""
+def cpiq_binary():
+    """The release binary of this tree, built first."""
     subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=REPO, check=True)
     target = Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target"))
-    binary = str(target / "release" / "cpiq")
+    return str(target / "release" / "cpiq")
+
+
+def cpiq_process_runs(binary, ws, qid, spec, out):
+    """cpiq's side of one query, whole process (issue 22): start, open the
+    workspace, plan, run and write CSV to `out/QID.csv`; one warm-up, then
+    RUNS runs, whose times (ms) are returned and appended to cpiq_times.csv."""
     env = dict(os.environ, DATAFUSION_EXECUTION_TARGET_PARTITIONS=str(THREADS))
-    with open(out / "cpiq_times.csv", "w") as times:
-        times.write("id,run,ms\n")
-        for qid, _, _, spec in queries:
-            for run in range(RUNS + 1):
-                with open(out / f"{qid}.csv", "wb") as result:
-                    t = time.perf_counter()
-                    subprocess.run([binary, "-w", str(ws), "-f", "csv", *cpiq_cli(spec)],
-                                   stdout=result, env=env, check=True)
-                    ms = (time.perf_counter() - t) * 1000
-                if run:
-                    times.write(f"{qid},{run},{ms:.3f}\n")
-            print(f"cpiq {qid}: done", flush=True)
+    ms = []
+    for run in range(RUNS + 1):
+        with open(out / f"{qid}.csv", "wb") as result:
+            t = time.perf_counter()
+            subprocess.run([binary, "-w", str(ws), "-f", "csv", *cpiq_cli(spec)],
+                           stdout=result, env=env, check=True)
+            if run:
+                ms.append((time.perf_counter() - t) * 1000)
+    with open(out / "cpiq_times.csv", "a") as times:
+        times.writelines(f"{qid},{i + 1},{t:.3f}\n" for i, t in enumerate(ms))
+    return ms
 
 
 def cpiq_bench(mode, ws, out):
@@ -533,12 +538,15 @@ def run_suite(args, ws, cpis, queries, out, kept, title):
             if not f.name.endswith(".rollup.csv") and f.name != "cpiq_rollup_times.csv":
                 (out / f.name).symlink_to(f.resolve())
     elif args.cpiq == "process":
-        print("cpiq (whole process) …", flush=True)
-        cpiq_processes(ws, queries, out)
+        # Timed query by query below, beside the other engines, so that a
+        # change in the host's load falls on every engine alike.
+        binary = cpiq_binary()
+        (out / "cpiq_times.csv").write_text("id,run,ms\n")
     else:
         print("cpiq (library) …", flush=True)
         cpiq_bench("compare", ws, out)
-    cpiq_times = read_times(out / "cpiq_times.csv")
+    interleaved = args.cpiq == "process" and not args.reuse_cpiq
+    cpiq_times = {} if interleaved else read_times(out / "cpiq_times.csv")
 
     import duckdb, polars  # noqa: E401 (installed above)
     engines = {"duckdb": duckdb_engine(ws, cpis), "polars": polars_engine(ws, cpis)}
@@ -548,6 +556,9 @@ def run_suite(args, ws, cpis, queries, out, kept, title):
     failures = []
     duckdb_results = {}
     for qid, kind, _, spec in queries:
+        if interleaved:
+            print(f"cpiq {qid} …", flush=True)
+            cpiq_times[qid] = cpiq_process_runs(binary, ws, qid, spec, out)
         medians = {"cpiq": statistics.median(cpiq_times[qid])}
         raw += [(qid, "cpiq", i + 1, f"{t:.3f}") for i, t in enumerate(cpiq_times[qid])]
         for name, run in engines.items():
