@@ -532,6 +532,7 @@ def run_suite(args, ws, cpis, queries, out, kept, title):
     print(f"\n== {title}", flush=True)
     (out / "suite.tsv").write_text("".join(f"{i}\t{k}\t{a}\n" for i, k, a, _ in queries))
 
+    binary = None  # set when cpiq is timed whole-process, query by query below
     if args.reuse_cpiq:
         print(f"cpiq: runs and results of {args.reuse_cpiq}", flush=True)
         for f in args.reuse_cpiq.glob("*.csv"):
@@ -545,8 +546,7 @@ def run_suite(args, ws, cpis, queries, out, kept, title):
     else:
         print("cpiq (library) …", flush=True)
         cpiq_bench("compare", ws, out)
-    interleaved = args.cpiq == "process" and not args.reuse_cpiq
-    cpiq_times = {} if interleaved else read_times(out / "cpiq_times.csv")
+    cpiq_times = {} if binary else read_times(out / "cpiq_times.csv")
 
     import duckdb, polars  # noqa: E401 (installed above)
     engines = {"duckdb": duckdb_engine(ws, cpis), "polars": polars_engine(ws, cpis)}
@@ -556,7 +556,7 @@ def run_suite(args, ws, cpis, queries, out, kept, title):
     failures = []
     duckdb_results = {}
     for qid, kind, _, spec in queries:
-        if interleaved:
+        if binary:
             print(f"cpiq {qid} …", flush=True)
             cpiq_times[qid] = cpiq_process_runs(binary, ws, qid, spec, out)
         medians = {"cpiq": statistics.median(cpiq_times[qid])}
