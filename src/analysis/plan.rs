@@ -73,13 +73,18 @@ pub async fn slice_noting_raw(
 ) -> Result<(RecordBatch, Vec<String>, Vec<String>)> {
     let p = Prepared::new(engine, req).await?;
     let (batch, sql) = slice::run_with_sql(engine.ctx(), &p.defs, &p.cal, req, &p.rollups).await?;
-    let uncovered = p
-        .choices
-        .into_iter()
-        .filter(|(_, c)| matches!(c, Choice::Unbuilt(_)))
-        .map(|(cpi, _)| cpi)
-        .collect();
-    Ok((batch, sql, uncovered))
+    Ok((batch, sql, p.uncovered()))
+}
+
+/// [`slice_noting_raw`] streamed: the slice's rows arrive on
+/// [`slice::SliceRun::batches`] while they are made.
+pub async fn slice_started(
+    engine: &Engine,
+    req: &SliceRequest,
+) -> Result<(slice::SliceRun, Vec<String>)> {
+    let p = Prepared::new(engine, req).await?;
+    let run = slice::start(engine.ctx(), &p.defs, &p.cal, req, &p.rollups).await?;
+    Ok((run, p.uncovered()))
 }
 
 /// What a slice runs on: the engine's definitions (once the request is
@@ -104,6 +109,15 @@ impl Prepared {
             choices,
             rollups,
         })
+    }
+
+    /// The CPIs read from raw events that a day rollup would have answered.
+    fn uncovered(&self) -> Vec<String> {
+        self.choices
+            .iter()
+            .filter(|(_, c)| matches!(c, Choice::Unbuilt(_)))
+            .map(|(cpi, _)| cpi.clone())
+            .collect()
     }
 }
 

@@ -3,17 +3,19 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray};
+use datafusion::arrow::compute::concat_batches;
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use futures::TryStreamExt;
 
 use super::args::{
     CorrelateArgs, DriversArgs, ExplainArgs, GrangerArgs, RollupAction, RollupArgs, SliceArgs,
 };
 use super::command::{Command, command_help, help_text};
-use super::route::batch_has_missed;
+use super::route::{batch_has_missed, keeping};
 use super::{Flow, LastSource, Screen, Session};
 use crate::analysis::plan::{self, SlicePlan};
 use crate::analysis::rollup;
@@ -239,20 +241,35 @@ impl Session {
             ));
         }
         let started = Instant::now();
-        let (batch, sql, uncovered) = plan::slice_noting_raw(&self.engine, &req).await?;
-        self.last_elapsed = Some(started.elapsed());
-        self.last_sql = sql;
+        let (run, uncovered) = plan::slice_started(&self.engine, &req).await?;
+        self.last_sql = run.statements;
         self.build_behind(uncovered);
-        self.missed |= batch_has_missed(&batch);
         // The CPIs' input files are only looked up if the result is exported.
         self.last_source = LastSource {
             command: self.command.clone(),
             files: Vec::new(),
             cpis: req.cpis.clone(),
         };
+        let schema = run.batches.schema();
+        let on_screen = self.format == Format::Table && self.output.is_none();
+        if args.chart.is_none() && !on_screen {
+            // Written as the rows are made; kept for `\export` and `_`.
+            let kept = Arc::new(Mutex::new(Vec::new()));
+            self.emit_result_stream(keeping(run.batches, Arc::clone(&kept)))
+                .await?;
+            let batches = std::mem::take(&mut *kept.lock().unwrap_or_else(PoisonError::into_inner));
+            self.last_elapsed = Some(started.elapsed());
+            self.missed |= batches.iter().any(batch_has_missed);
+            self.remember(ResultKind::Slice, schema, batches, Vec::new(), Vec::new());
+            return Ok(());
+        }
+        let batches: Vec<RecordBatch> = run.batches.try_collect().await?;
+        let batch = concat_batches(&schema, &batches)?;
+        self.last_elapsed = Some(started.elapsed());
+        self.missed |= batch_has_missed(&batch);
         self.remember(
             ResultKind::Slice,
-            batch.schema(),
+            schema,
             vec![batch.clone()],
             Vec::new(),
             Vec::new(),

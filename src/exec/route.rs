@@ -203,6 +203,19 @@ impl Session {
         self.emit_with_inputs(Box::pin(stream), &inputs).await
     }
 
+    /// [`Session::emit_result`] for rows still being made: written as
+    /// they come (to a file, with the result's input files).
+    pub(super) async fn emit_result_stream(
+        &mut self,
+        stream: datafusion::execution::SendableRecordBatchStream,
+    ) -> Result<()> {
+        let inputs = match self.output {
+            Some(_) => self.last_inputs().await,
+            None => Vec::new(),
+        };
+        self.emit_with_inputs(stream, &inputs).await
+    }
+
     pub(super) async fn emit(
         &mut self,
         stream: datafusion::execution::SendableRecordBatchStream,
@@ -420,4 +433,24 @@ impl Session {
         inputs.dedup();
         inputs
     }
+}
+
+/// `stream`, also keeping each batch it yields in `kept` (batches are
+/// shared, not copied), so a result can be written as it is made and still
+/// be remembered.
+pub(super) fn keeping(
+    stream: datafusion::execution::SendableRecordBatchStream,
+    kept: Arc<std::sync::Mutex<Vec<RecordBatch>>>,
+) -> datafusion::execution::SendableRecordBatchStream {
+    use futures::StreamExt;
+    let schema = stream.schema();
+    let stream = stream.map(move |b| {
+        if let Ok(b) = &b {
+            kept.lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .push(b.clone());
+        }
+        b
+    });
+    Box::pin(datafusion::physical_plan::stream::RecordBatchStreamAdapter::new(schema, stream))
 }

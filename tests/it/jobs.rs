@@ -815,3 +815,70 @@ fn the_last_result_is_the_table_underscore() {
         format!("n,missed\n{},{missed}\nm\n{}\n", rows.len(), rows.len() + 1)
     );
 }
+
+#[test]
+fn a_slice_written_as_it_is_made_is_the_result_that_export_writes() {
+    // Thousands of rows per CPI (one per customer and month), so the rows
+    // reach standard output in many batches while the slice still runs.
+    let ws = generated().to_str().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let script = job(
+        dir.path(),
+        "\\slice first_contact_resolution,on_time_delivery by customer_id per month\n\\export 's.parquet'\n",
+    );
+    let r = crate::support::cpiq_in(
+        dir.path(),
+        &[
+            "-w",
+            ws,
+            "run",
+            script.to_str().unwrap(),
+            "--output-dir",
+            dir.path().to_str().unwrap(),
+        ],
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    // The slice's CSV, then `\export`'s "Wrote N rows to …" line.
+    let mut printed = crate::support::csv_rows(&r.stdout);
+    let wrote = printed.pop().unwrap().join(",");
+    assert!(printed.len() > 20_000, "{} rows", printed.len());
+    assert!(
+        wrote.starts_with(&format!("Wrote {} rows to ", printed.len() - 1)),
+        "{wrote}"
+    );
+    // Both CPIs, in the contract's order: cpi, then period, then customer.
+    let keys: Vec<(String, String, String)> = printed[1..]
+        .iter()
+        .map(|r| (r[0].clone(), r[1].clone(), r[2].clone()))
+        .collect();
+    let mut sorted = keys.clone();
+    sorted.sort();
+    assert!(keys == sorted, "rows out of order");
+    assert_eq!(
+        keys.iter()
+            .map(|k| &k.0)
+            .collect::<std::collections::BTreeSet<_>>()
+            .len(),
+        2
+    );
+    let file = dir.path().join("s.parquet");
+    let back = crate::support::cpiq_in(
+        dir.path(),
+        &[
+            "-w",
+            ws,
+            "-f",
+            "csv",
+            "sql",
+            &format!(
+                "SELECT * FROM '{}' ORDER BY cpi, period, customer_id",
+                file.display()
+            ),
+        ],
+    );
+    assert_eq!(back.code, 0, "{back:?}");
+    assert!(
+        crate::support::csv_rows(&back.stdout) == printed,
+        "the exported slice differs from the printed one"
+    );
+}

@@ -1,22 +1,29 @@
-//! Running a slice: each CPI's aggregate streamed into cells under the
-//! session's memory pool, then assembled into one result batch.
+//! Running a slice: each CPI's aggregate streamed into result batches (or,
+//! to compare or fill, into cells under the session's memory pool), by a
+//! task of its own, so the rows can be written while they are made.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 use chrono::NaiveDate;
 use datafusion::arrow::array::{
     Array, BooleanArray, Date32Array, Float64Array, Int64Array, RecordBatch, StringArray,
 };
 use datafusion::arrow::compute::{concat_batches, filter_record_batch};
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::error::{DataFusionError, Result as DfResult};
+use datafusion::execution::SendableRecordBatchStream;
 use datafusion::execution::memory_pool::{MemoryConsumer, MemoryReservation};
+use datafusion::physical_plan::stream::RecordBatchReceiverStreamBuilder;
 use datafusion::prelude::SessionContext;
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
+use tokio::sync::mpsc::Sender;
 
 use super::request::{Compare, SliceRequest};
 use super::rows::{Cell, Columns, Key, cell_value, result_batch, result_schema};
 use super::sql::{RollupSource, statement};
 use crate::foundation::columns::{booleans, date_of, dates, days_of, floats, integers, strings};
-use crate::foundation::error::Result;
+use crate::foundation::error::{CpiqError, Result};
 use crate::model::calendar::{Calendar, Grain};
 use crate::model::cpi::CpiDefinition;
 
@@ -124,24 +131,22 @@ pub(super) async fn cells(
     Ok((out, bytes))
 }
 
-/// Stream the cells of one CPI, in key order, straight into output
-/// batches: a slice without comparison or filling needs no map, so only
-/// its result must fit in memory (the sort spills). Each batch of cells
-/// becomes a batch of the result column by column: the dimension values
-/// and counts are the query's own arrays, only value, status and interval
-/// are computed per cell.
-pub(super) async fn stream_cells(
+/// Stream the cells of one CPI, in key order, straight into result
+/// batches: a slice without comparison or filling needs no map, so only its
+/// result must fit in memory (the sort spills). Each batch of cells becomes
+/// a batch of the result column by column: the dimension values and counts
+/// are the query's own arrays, only value, status and interval are computed
+/// per cell. Batches left empty come as `None`.
+async fn stream_cells<'a>(
     ctx: &SessionContext,
     sql: &str,
-    req: &SliceRequest,
-    def: &CpiDefinition,
+    req: &'a SliceRequest,
+    def: &'a CpiDefinition,
     first: Option<NaiveDate>,
-    out: &mut Vec<RecordBatch>,
-    reservation: &MemoryReservation,
-) -> Result<()> {
-    let schema = result_schema(req);
-    let mut stream = ctx.sql(sql).await?.execute_stream().await?;
-    while let Some(b) = stream.next().await {
+    schema: &'a SchemaRef,
+) -> Result<impl futures::Stream<Item = Result<Option<RecordBatch>>> + Unpin + 'a> {
+    let stream = ctx.sql(sql).await?.execute_stream().await?;
+    Ok(stream.map(move |b| -> Result<Option<RecordBatch>> {
         let mut b = b?;
         if let Some(f) = first
             && req.per != Grain::All
@@ -155,17 +160,11 @@ pub(super) async fn stream_cells(
             b = filter_record_batch(&b, &keep)?;
         }
         if b.num_rows() == 0 {
-            continue;
+            return Ok(None);
         }
-        reservation.try_grow(column_bytes(&b, &req.by, &def.name))?;
-        out.push(result_batch(
-            &schema,
-            def,
-            &CellColumns::read(&b, req)?,
-            b.num_rows(),
-        )?);
-    }
-    Ok(())
+        let cells = CellColumns::read(&b, req)?;
+        Ok(Some(result_batch(schema, def, &cells, b.num_rows())?))
+    }))
 }
 
 /// Run a slice over the CPIs' views: one row per CPI × period × dimension values.
@@ -188,26 +187,106 @@ pub async fn run_with_sql(
     req: &SliceRequest,
     rollups: &HashMap<String, RollupSource>,
 ) -> Result<(RecordBatch, Vec<String>)> {
-    let mut statements = Vec::new();
+    let run = start(ctx, defs, cal, req, rollups).await?;
+    let schema = run.batches.schema();
+    let batches: Vec<RecordBatch> = run.batches.try_collect().await?;
+    Ok((concat_batches(&schema, &batches)?, run.statements))
+}
+
+/// A slice under way: its aggregate SQL (one statement per CPI, known
+/// before anything runs) and its result batches, in row order, computed by
+/// a task of their own so that whoever consumes them (writing CSV, say)
+/// works while the next batches are made. Dropping the stream cancels the
+/// task.
+pub struct SliceRun {
+    /// The aggregate SQL of each CPI, in the order the rows come.
+    pub statements: Vec<String>,
+    /// The result rows ([`super::result_schema`]).
+    pub batches: SendableRecordBatchStream,
+}
+
+/// Start a slice ([`run_with_sql`] streamed): the request is checked and
+/// each CPI's statement built here, so those errors come back typed; the
+/// rows then arrive on [`SliceRun::batches`].
+pub async fn start(
+    ctx: &SessionContext,
+    defs: &[CpiDefinition],
+    cal: &Calendar,
+    req: &SliceRequest,
+    rollups: &HashMap<String, RollupSource>,
+) -> Result<SliceRun> {
     let mut chosen = req.validate(defs)?;
     // Rows are ordered by cpi, then period, then dimension values.
     chosen.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut parts = Vec::with_capacity(chosen.len());
+    for def in chosen {
+        let (sql, first) = statement(ctx, def, req, cal, rollups.get(&def.name)).await?;
+        parts.push(Part {
+            def: def.clone(),
+            sql,
+            first,
+        });
+    }
+    let statements = parts.iter().map(|p| p.sql.clone()).collect();
+    let schema = result_schema(req);
+    // Two batches in flight: enough to overlap making and consuming.
+    let mut builder = RecordBatchReceiverStreamBuilder::new(schema, 2);
+    let tx = builder.tx();
+    let (ctx, cal, req) = (ctx.clone(), cal.clone(), req.clone());
+    builder.spawn(async move {
+        produce(&ctx, &cal, &req, parts, &tx)
+            .await
+            .map_err(|e| match e {
+                CpiqError::DataFusion(e) => e,
+                e => DataFusionError::External(Box::new(Arc::new(e))),
+            })
+    });
+    Ok(SliceRun {
+        statements,
+        batches: builder.build(),
+    })
+}
+
+/// One CPI of a slice: its definition, aggregate SQL and first reported
+/// period (earlier ones are read only to compare with).
+struct Part {
+    def: CpiDefinition,
+    sql: String,
+    first: Option<NaiveDate>,
+}
+
+/// Compute the slice's rows and send them on `tx`. Without comparison or
+/// filling each CPI's cells go out batch by batch as the query makes them;
+/// otherwise they are gathered in a map and sent as one batch at the end.
+async fn produce(
+    ctx: &SessionContext,
+    cal: &Calendar,
+    req: &SliceRequest,
+    parts: Vec<Part>,
+    tx: &Sender<DfResult<RecordBatch>>,
+) -> Result<()> {
     let schema = result_schema(req);
     let mut cols = Columns {
         compare: req.compare.is_some(),
         ..Columns::default()
     };
-    let mut streamed = Vec::new();
+    let streaming = req.compare.is_none() && !req.fill;
     let reservation = MemoryConsumer::new("slice cells").register(&ctx.runtime_env().memory_pool);
-    for def in chosen {
-        let (sql, first) = statement(ctx, def, req, cal, rollups.get(&def.name)).await?;
-        if req.compare.is_none() && !req.fill {
-            stream_cells(ctx, &sql, req, def, first, &mut streamed, &reservation).await?;
-            statements.push(sql);
+    for Part { def, sql, first } in &parts {
+        let (def, first) = (def, *first);
+        if streaming {
+            let mut stream = stream_cells(ctx, sql, req, def, first, &schema).await?;
+            while let Some(b) = stream.next().await {
+                let Some(b) = b? else { continue };
+                reservation.try_grow(column_bytes(&b, &req.by, &def.name))?;
+                if tx.send(Ok(b)).await.is_err() {
+                    // Nobody reads on: the slice was cancelled.
+                    return Ok(());
+                }
+            }
             continue;
         }
-        let (cells, map_bytes) = cells(ctx, &sql, req, &reservation).await?;
-        statements.push(sql);
+        let (cells, map_bytes) = cells(ctx, sql, req, &reservation).await?;
 
         // Which periods and dimension combinations to report: the cells
         // from the first period on, and with --fill every period of the
@@ -251,12 +330,11 @@ pub async fn run_with_sql(
         drop(cells);
         reservation.shrink(map_bytes);
     }
-    let batch = if streamed.is_empty() {
-        cols.into_batch(schema, req)?
-    } else {
-        concat_batches(&schema, &streamed)?
-    };
-    Ok((batch, statements))
+    if !streaming {
+        // A closed channel means the slice was cancelled: nothing to do.
+        let _ = tx.send(Ok(cols.into_batch(schema, req)?)).await;
+    }
+    Ok(())
 }
 
 /// True for a cell of the first reported period or later.

@@ -20,7 +20,7 @@ mod sql; // the aggregate SQL of each CPI, over its view or its rollup
 mod udtf; // `cpi_slice(…)` in SQL
 
 pub use contract::{Status, col};
-pub use execute::{run, run_with_sql};
+pub use execute::{SliceRun, run, run_with_sql, start};
 pub use predicate::predicate_columns;
 pub(crate) use request::lookup;
 pub use request::{Compare, SliceRequest, split_list};
