@@ -252,7 +252,8 @@ impl Session {
         };
         let schema = run.batches.schema();
         let on_screen = self.format == Format::Table && self.output.is_none();
-        if args.chart.is_none() && !on_screen {
+        let partitioned = self.output.is_some() && !self.partition_by.is_empty();
+        if args.chart.is_none() && !on_screen && !partitioned {
             // Written as the rows are made; kept for `\export` and `_`.
             let kept = Arc::new(Mutex::new(Vec::new()));
             self.emit_result_stream(keeping(run.batches, Arc::clone(&kept)))

@@ -198,9 +198,44 @@ impl Session {
         if self.output.is_none() {
             return self.emit_memory(schema, batches, elapsed).await;
         }
+        if !self.partition_by.is_empty() {
+            return self.emit_partitioned(schema, batches).await;
+        }
         let inputs = self.last_inputs().await;
         let stream = MemoryStream::try_new(batches, schema, None)?;
         self.emit_with_inputs(Box::pin(stream), &inputs).await
+    }
+
+    /// Write an analysis result to the session's output as hive-style
+    /// folders partitioned by the session's columns (`--partition-by`).
+    async fn emit_partitioned(
+        &mut self,
+        schema: SchemaRef,
+        mut batches: Vec<RecordBatch>,
+    ) -> Result<()> {
+        let Some(path) = self.output.clone() else {
+            return Ok(());
+        };
+        let path = self.resolve_out(&path);
+        let inputs = self.last_inputs().await;
+        if batches.is_empty() {
+            batches.push(RecordBatch::new_empty(schema));
+        }
+        let df = self.engine.ctx().read_batches(batches)?;
+        let written = self.write_partitioned(df, &path, &inputs).await?;
+        self.report_partitioned(&written, &path);
+        Ok(())
+    }
+
+    /// "wrote N rows to DIR (…, partitioned by …)" on standard error.
+    pub(super) fn report_partitioned(&self, written: &output::Written, path: &Path) {
+        eprintln!(
+            "wrote {} rows to {} ({} bytes, partitioned by {})",
+            written.rows,
+            path.display(),
+            written.bytes,
+            self.partition_by.join(", ")
+        );
     }
 
     /// [`Session::emit_result`] for rows still being made: written as

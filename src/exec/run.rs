@@ -239,13 +239,7 @@ impl Session {
             let plan = df.clone().create_physical_plan().await?;
             let inputs = job::input_files(&plan);
             let written = self.write_partitioned(df, &path, &inputs).await?;
-            eprintln!(
-                "wrote {} rows to {} ({} bytes, partitioned by {})",
-                written.rows,
-                path.display(),
-                written.bytes,
-                self.partition_by.join(", ")
-            );
+            self.report_partitioned(&written, &path);
             return Ok(());
         }
         // DDL (CREATE VIEW, SET …) has no result columns: print nothing.

@@ -882,3 +882,64 @@ fn a_slice_written_as_it_is_made_is_the_result_that_export_writes() {
         "the exported slice differs from the printed one"
     );
 }
+
+#[test]
+fn a_slice_exported_with_partition_by_is_written_as_hive_folders() {
+    let ws = generated().to_str().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("by_channel");
+    let slice = [
+        "slice",
+        "on_time_delivery",
+        "--by",
+        "channel",
+        "--per",
+        "month",
+    ];
+    let r = cpiq_in(
+        dir.path(),
+        &[
+            &["-w", ws][..],
+            &slice,
+            &[
+                "--output",
+                target.to_str().unwrap(),
+                "--partition-by",
+                "channel",
+            ],
+        ]
+        .concat(),
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    let mut folders: Vec<String> = std::fs::read_dir(&target)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    folders.sort();
+    assert_eq!(folders, ["channel=app", "channel=store", "channel=web"]);
+    // Each folder holds that channel's rows of the same slice printed whole.
+    let printed = cpiq_in(dir.path(), &[&["-w", ws, "-f", "csv"][..], &slice].concat());
+    let rows = crate::support::records(&printed.stdout);
+    for channel in ["app", "store", "web"] {
+        let expected = rows.iter().filter(|r| r["channel"] == channel).count();
+        let back = cpiq_in(
+            dir.path(),
+            &[
+                "-w",
+                ws,
+                "sql",
+                &format!(
+                    "SELECT COUNT(*) FROM '{}/channel={channel}/'",
+                    target.display()
+                ),
+            ],
+        );
+        assert_eq!(scalar(&back.stdout), expected.to_string(), "{channel}");
+    }
+    assert!(
+        r.stderr.contains(&format!("wrote {} rows to ", rows.len()))
+            && r.stderr.contains("partitioned by channel"),
+        "{}",
+        r.stderr
+    );
+}
