@@ -243,7 +243,6 @@ impl Session {
         let started = Instant::now();
         let (run, uncovered) = plan::slice_started(&self.engine, &req).await?;
         self.last_sql = run.statements;
-        self.build_behind(uncovered);
         // The CPIs' input files are only looked up if the result is exported.
         self.last_source = LastSource {
             command: self.command.clone(),
@@ -258,6 +257,8 @@ impl Session {
             let kept = Arc::new(Mutex::new(Vec::new()));
             self.emit_result_stream(keeping(run.batches, Arc::clone(&kept)))
                 .await?;
+            // Rollups are built behind once the slice no longer needs the cores.
+            self.build_behind(uncovered);
             let batches = std::mem::take(&mut *kept.lock().unwrap_or_else(PoisonError::into_inner));
             self.last_elapsed = Some(started.elapsed());
             self.missed |= batches.iter().any(batch_has_missed);
@@ -265,6 +266,7 @@ impl Session {
             return Ok(());
         }
         let batches: Vec<RecordBatch> = run.batches.try_collect().await?;
+        self.build_behind(uncovered);
         let batch = concat_batches(&schema, &batches)?;
         self.last_elapsed = Some(started.elapsed());
         self.missed |= batch_has_missed(&batch);

@@ -14,6 +14,24 @@ fn job(dir: &Path, text: &str) -> std::path::PathBuf {
     p
 }
 
+/// `cpiq -w WS run SCRIPT --output-dir DIR EXTRA…` in `dir`.
+fn run_job(dir: &Path, ws: &str, script: &Path, extra: &[&str]) -> crate::support::Run {
+    let out = dir.to_str().unwrap();
+    let args = [
+        &[
+            "-w",
+            ws,
+            "run",
+            script.to_str().unwrap(),
+            "--output-dir",
+            out,
+        ][..],
+        extra,
+    ]
+    .concat();
+    cpiq_in(dir, &args)
+}
+
 fn report(path: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
@@ -111,18 +129,11 @@ fn a_failing_statement_stops_the_run_and_the_report_says_where() {
     );
     let rep = dir.path().join("run.json");
     let ws = generated().to_str().unwrap();
-    let r = cpiq_in(
+    let r = run_job(
         dir.path(),
-        &[
-            "-w",
-            ws,
-            "run",
-            script.to_str().unwrap(),
-            "--output-dir",
-            dir.path().to_str().unwrap(),
-            "--report",
-            rep.to_str().unwrap(),
-        ],
+        ws,
+        &script,
+        &["--report", rep.to_str().unwrap()],
     );
     assert_eq!(r.code, 1, "{r:?}");
     assert!(
@@ -154,18 +165,7 @@ fn a_missing_or_refused_parameter_fails_before_anything_runs() {
         "SELECT 1 AS a;\n\\export 'early.parquet'\nSELECT * FROM orders LIMIT ${n};\n",
     );
     let ws = generated().to_str().unwrap();
-    let out = dir.path().to_str().unwrap();
-    let r = cpiq_in(
-        dir.path(),
-        &[
-            "-w",
-            ws,
-            "run",
-            script.to_str().unwrap(),
-            "--output-dir",
-            out,
-        ],
-    );
+    let r = run_job(dir.path(), ws, &script, &[]);
     assert_eq!(r.code, 2, "{r:?}");
     assert!(
         r.stderr.contains("parameter n: no value given"),
@@ -173,19 +173,7 @@ fn a_missing_or_refused_parameter_fails_before_anything_runs() {
         r.stderr
     );
     assert!(!dir.path().join("early.parquet").exists());
-    let r = cpiq_in(
-        dir.path(),
-        &[
-            "-w",
-            ws,
-            "run",
-            script.to_str().unwrap(),
-            "--output-dir",
-            out,
-            "-p",
-            "n=5; DROP TABLE orders",
-        ],
-    );
+    let r = run_job(dir.path(), ws, &script, &["-p", "n=5; DROP TABLE orders"]);
     assert_eq!(r.code, 2, "{r:?}");
     assert!(!dir.path().join("early.parquet").exists());
 }
@@ -826,17 +814,7 @@ fn a_slice_written_as_it_is_made_is_the_result_that_export_writes() {
         dir.path(),
         "\\slice first_contact_resolution,on_time_delivery by customer_id per month\n\\export 's.parquet'\n",
     );
-    let r = crate::support::cpiq_in(
-        dir.path(),
-        &[
-            "-w",
-            ws,
-            "run",
-            script.to_str().unwrap(),
-            "--output-dir",
-            dir.path().to_str().unwrap(),
-        ],
-    );
+    let r = run_job(dir.path(), ws, &script, &[]);
     assert_eq!(r.code, 0, "{r:?}");
     // The slice's CSV, then `\export`'s "Wrote N rows to …" line.
     let mut printed = crate::support::csv_rows(&r.stdout);
@@ -862,7 +840,7 @@ fn a_slice_written_as_it_is_made_is_the_result_that_export_writes() {
         2
     );
     let file = dir.path().join("s.parquet");
-    let back = crate::support::cpiq_in(
+    let back = cpiq_in(
         dir.path(),
         &[
             "-w",
