@@ -252,38 +252,35 @@ impl Session {
         let schema = run.batches.schema();
         let on_screen = self.format == Format::Table && self.output.is_none();
         let partitioned = self.output.is_some() && !self.partition_by.is_empty();
-        if args.chart.is_none() && !on_screen && !partitioned {
+        let streamed = args.chart.is_none() && !on_screen && !partitioned;
+        let batches: Vec<RecordBatch> = if streamed {
             // Written as the rows are made; kept for `\export` and `_`.
             let kept = Arc::new(Mutex::new(Vec::new()));
             self.emit_result_stream(keeping(run.batches, Arc::clone(&kept)))
                 .await?;
-            // Rollups are built behind once the slice no longer needs the cores.
-            self.build_behind(uncovered);
-            let batches = std::mem::take(&mut *kept.lock().unwrap_or_else(PoisonError::into_inner));
-            self.last_elapsed = Some(started.elapsed());
-            self.missed |= batches.iter().any(batch_has_missed);
-            self.remember(ResultKind::Slice, schema, batches, Vec::new(), Vec::new());
-            return Ok(());
-        }
-        let batches: Vec<RecordBatch> = run.batches.try_collect().await?;
+            std::mem::take(&mut *kept.lock().unwrap_or_else(PoisonError::into_inner))
+        } else {
+            run.batches.try_collect().await?
+        };
+        // Rollups are built behind once the slice no longer needs the cores.
         self.build_behind(uncovered);
-        let batch = concat_batches(&schema, &batches)?;
         self.last_elapsed = Some(started.elapsed());
-        self.missed |= batch_has_missed(&batch);
+        self.missed |= batches.iter().any(batch_has_missed);
         self.remember(
             ResultKind::Slice,
-            schema,
-            vec![batch.clone()],
+            schema.clone(),
+            batches.clone(),
             Vec::new(),
             Vec::new(),
         );
+        if streamed {
+            return Ok(());
+        }
+        let batch = concat_batches(&schema, &batches)?;
         match &args.chart {
             None => self.emit_slice(batch).await?,
             Some(path) => {
-                let charts = chart::charts_of_slice(
-                    std::slice::from_ref(&batch),
-                    &self.engine.definitions(),
-                )?;
+                let charts = chart::charts_of_slice(&batches, &self.engine.definitions())?;
                 if path.is_some() {
                     self.emit_slice(batch).await?;
                 }

@@ -195,28 +195,26 @@ impl Session {
         batches: Vec<RecordBatch>,
         elapsed: Option<Duration>,
     ) -> Result<()> {
-        if self.output.is_none() {
+        let Some(path) = self.output.clone() else {
             return self.emit_memory(schema, batches, elapsed).await;
-        }
+        };
         if !self.partition_by.is_empty() {
-            return self.emit_partitioned(schema, batches).await;
+            return self.emit_partitioned(&path, schema, batches).await;
         }
-        let inputs = self.last_inputs().await;
         let stream = MemoryStream::try_new(batches, schema, None)?;
-        self.emit_with_inputs(Box::pin(stream), &inputs).await
+        self.emit_result_stream(Box::pin(stream)).await
     }
 
-    /// Write an analysis result to the session's output as hive-style
-    /// folders partitioned by the session's columns (`--partition-by`).
+    /// Write an analysis result to `path` (the session's output) as
+    /// hive-style folders partitioned by the session's columns
+    /// (`--partition-by`).
     async fn emit_partitioned(
         &mut self,
+        path: &Path,
         schema: SchemaRef,
         mut batches: Vec<RecordBatch>,
     ) -> Result<()> {
-        let Some(path) = self.output.clone() else {
-            return Ok(());
-        };
-        let path = self.resolve_out(&path);
+        let path = self.resolve_out(path);
         let inputs = self.last_inputs().await;
         if batches.is_empty() {
             batches.push(RecordBatch::new_empty(schema));

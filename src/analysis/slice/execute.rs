@@ -272,10 +272,10 @@ async fn produce(
     };
     let streaming = req.compare.is_none() && !req.fill;
     let reservation = MemoryConsumer::new("slice cells").register(&ctx.runtime_env().memory_pool);
-    for Part { def, sql, first } in &parts {
-        let (def, first) = (def, *first);
+    for Part { def, sql, first } in parts {
+        let def = &def;
         if streaming {
-            let mut stream = stream_cells(ctx, sql, req, def, first, &schema).await?;
+            let mut stream = stream_cells(ctx, &sql, req, def, first, &schema).await?;
             while let Some(b) = stream.next().await {
                 let Some(b) = b? else { continue };
                 reservation.try_grow(column_bytes(&b, &req.by, &def.name))?;
@@ -286,7 +286,7 @@ async fn produce(
             }
             continue;
         }
-        let (cells, map_bytes) = cells(ctx, sql, req, &reservation).await?;
+        let (cells, map_bytes) = cells(ctx, &sql, req, &reservation).await?;
 
         // Which periods and dimension combinations to report: the cells
         // from the first period on, and with --fill every period of the
