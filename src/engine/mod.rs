@@ -12,6 +12,7 @@
 
 pub(crate) mod cluster;
 mod compact;
+mod file_stats;
 mod register;
 mod resources;
 mod scanned;
@@ -109,6 +110,17 @@ pub struct Engine {
     registrations: std::sync::Mutex<HashMap<String, String>>,
     /// Registered again with the CPI views, after every parameter change.
     extensions: Vec<Arc<dyn Extension>>,
+    /// The tables' file statistics, written to the cache folder when the
+    /// session ends (the tables may outlive it in a background task).
+    file_stats: Vec<Arc<file_stats::FileStats>>,
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        for stats in &self.file_stats {
+            stats.persist();
+        }
+    }
 }
 
 /// What a layer above registers in the session beside the CPI views, again
@@ -175,11 +187,18 @@ impl Engine {
         let views = views::CpiSchema::install(&ctx)?;
 
         let mut tables = Vec::new();
-        let schema_cache = (!workspace.settings.read_only).then_some(workspace.cache_dir.as_path());
+        let mut file_stats = Vec::new();
+        let (cache, writable) = (&workspace.cache_dir, !workspace.settings.read_only);
         for spec in workspace.all_tables() {
-            let problem = register::register_table(&ctx, spec, &workspace.storage, schema_cache)
-                .await
-                .err();
+            let registered =
+                register::register_table(&ctx, spec, &workspace.storage, cache, writable).await;
+            let problem = match registered {
+                Ok(stats) => {
+                    file_stats.extend(stats);
+                    None
+                }
+                Err(e) => Some(e),
+            };
             tables.push(TableEntry {
                 name: spec.name.clone(),
                 problem,
@@ -218,6 +237,7 @@ impl Engine {
             params: HashMap::new(),
             registrations: Default::default(),
             extensions: options.extensions,
+            file_stats,
         };
         for (name, value) in options.params {
             if options.lenient_params && !engine.declares_param(&name) {

@@ -17,11 +17,13 @@ use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
+use datafusion::execution::cache::cache_manager::FileStatisticsCache;
 use datafusion::execution::context::SessionState;
 use datafusion::prelude::SessionContext;
 use futures::{StreamExt, TryStreamExt};
 use object_store::{ObjectMeta, ObjectStore};
 
+use super::file_stats::FileStats;
 use super::schemas::CachedSchema;
 use crate::foundation::error::{CpiqError, Result};
 use crate::model::cpi::CpiDefinition;
@@ -36,16 +38,19 @@ fn data_err(table: &TableSpec, message: String) -> CpiqError {
 
 /// Register `spec` in `ctx` as a listing table under its name.
 ///
-/// With `cache` (the workspace's cache folder, `None` in read-only
-/// sessions), a local Parquet table's schema is taken from
-/// [`super::schemas`] while its files are the ones it was read from, and
-/// kept there after it is read.
+/// A local Parquet table's schema is taken from the workspace's `cache`
+/// folder ([`super::schemas`]) while its files are the ones it was read
+/// from, and kept there after it is read unless not `writable` (read-only
+/// sessions); so are its files' statistics ([`super::file_stats`], returned
+/// so that the session writes them when it ends). Every Parquet table keeps
+/// its files' statistics for the session.
 pub(super) async fn register_table(
     ctx: &SessionContext,
     spec: &TableSpec,
     storage: &crate::workspace::Storage,
-    cache: Option<&Path>,
-) -> Result<()> {
+    cache: &Path,
+    writable: bool,
+) -> Result<Option<Arc<FileStats>>> {
     let (url, single_file) = locate(ctx, spec, storage)?;
     let format: Arc<dyn FileFormat> = match spec.kind {
         FileKind::Parquet => Arc::new(parquet_format(spec.url.is_some())),
@@ -73,8 +78,8 @@ pub(super) async fn register_table(
                 .map(|c| (c, DataType::Utf8))
                 .collect(),
         );
-    let cached = match (cache, spec.kind, &spec.url) {
-        (Some(dir), FileKind::Parquet, None) => CachedSchema::new(dir, &spec.name, &files),
+    let cached = match (spec.kind, &spec.url) {
+        (FileKind::Parquet, None) => CachedSchema::new(cache, &spec.name, &files),
         _ => None,
     };
     let (config, schema) = match cached.as_ref().and_then(CachedSchema::get) {
@@ -82,7 +87,7 @@ pub(super) async fn register_table(
         None => {
             let (schemas, skipped) = file_schemas(spec, &state, &store, &format, &files).await?;
             let schema = union_schema(spec, &schemas)?;
-            if let Some(entry) = cached.as_ref().filter(|_| skipped.is_empty()) {
+            if let Some(entry) = cached.as_ref().filter(|_| writable && skipped.is_empty()) {
                 entry.put(&schema);
             }
             // With skipped files, the table is the explicit list of the good ones.
@@ -98,10 +103,17 @@ pub(super) async fn register_table(
             (config, schema)
         }
     };
+    let stats = (spec.kind == FileKind::Parquet).then(|| {
+        Arc::new(match &spec.url {
+            None => FileStats::open(cache, &spec.name, Arc::clone(&schema), &files, writable),
+            Some(_) => FileStats::in_memory(Arc::clone(&schema)),
+        })
+    });
     let config = config.with_listing_options(options).with_schema(schema);
-    let table = ListingTable::try_new(config)?;
+    let table = ListingTable::try_new(config)?
+        .with_cache(stats.clone().map(|s| s as Arc<FileStatisticsCache>));
     ctx.register_table(spec.name.as_str(), Arc::new(table))?;
-    Ok(())
+    Ok(stats)
 }
 
 /// The Parquet format for files on object storage or a local disk (every

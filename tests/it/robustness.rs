@@ -418,3 +418,52 @@ fn a_tables_cached_schema_follows_its_files_and_read_only_sessions_write_none() 
     std::fs::remove_file(&extra).unwrap();
     assert_eq!(count("SELECT count(*) FROM orders"), rows);
 }
+
+#[test]
+fn file_statistics_are_kept_for_the_next_process_while_each_file_is_unchanged() {
+    let ws = crate::support::generate(200, 3, 11);
+    let dir = ws.path();
+    let stats = dir.join(".cpiq/stats/orders.arrows");
+    let count = "SELECT count(*) FROM orders";
+    // Rows counted by reading them (`sum(1)` is not answered from statistics),
+    // in a read-only session, which reads the footers and writes nothing.
+    let rows = scalar(&cpiq_in(dir, &["--read-only", "sql", "SELECT sum(1) FROM orders"]).ok());
+    assert_eq!(
+        scalar(&cpiq_in(dir, &["--read-only", "sql", count]).ok()),
+        rows
+    );
+    assert!(!dir.join(".cpiq").exists(), "a read-only session wrote");
+    // The first writable session keeps every file's statistics.
+    assert_eq!(scalar(&cpiq_in(dir, &["sql", count]).ok()), rows);
+    assert!(stats.is_file());
+    // The next process plans from them without opening a file: `count(*)` is
+    // answered from row counts even when a file's bytes are no longer Parquet
+    // (same size and modification time, so it looks unchanged)...
+    let mut files: Vec<_> = std::fs::read_dir(dir.join("data-samples/orders"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
+        .collect();
+    files.sort();
+    let victim = &files[0];
+    let meta = std::fs::metadata(victim).unwrap();
+    std::fs::write(victim, vec![0u8; meta.len() as usize]).unwrap();
+    let file = std::fs::File::options().write(true).open(victim).unwrap();
+    file.set_modified(meta.modified().unwrap()).unwrap();
+    drop(file);
+    assert_eq!(scalar(&cpiq_in(dir, &["sql", count]).ok()), rows);
+    assert_eq!(
+        scalar(&cpiq_in(dir, &["--read-only", "sql", count]).ok()),
+        rows,
+        "read-only sessions read the cache"
+    );
+    // ...and reads the footer again once the file's modification time moves:
+    // the damage is then reported, naming the file.
+    let file = std::fs::File::options().write(true).open(victim).unwrap();
+    file.set_modified(std::time::SystemTime::now()).unwrap();
+    drop(file);
+    let r = cpiq_in(dir, &["sql", count]);
+    assert_ne!(r.code, 0, "{r:?}");
+    let name = victim.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(r.stderr.contains(&name), "{}", r.stderr);
+}
