@@ -105,11 +105,11 @@ impl FileStats {
         writable: bool,
     ) -> FileStats {
         let mut stats = FileStats::in_memory(file_schema);
-        if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
+        let Some(path) = super::schemas::cache_file(cache_dir, "stats", name) else {
             return stats;
-        }
+        };
         let store = Store {
-            path: cache_dir.join("stats").join(format!("{name}.arrows")),
+            path,
             schema: describe(&stats.file_schema),
             writable,
         };

@@ -39,13 +39,10 @@ impl CachedSchema {
     /// The cache entry of table `name` for these files, or `None` when the
     /// table's name cannot be a file name.
     pub(super) fn new(cache_dir: &Path, name: &str, files: &[ObjectMeta]) -> Option<CachedSchema> {
-        if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
-            return None;
-        }
-        let dir = cache_dir.join("schemas");
+        let path = cache_file(cache_dir, "schemas", name)?;
         Some(CachedSchema {
-            path: dir.join(format!("{name}.arrows")),
-            dir,
+            dir: cache_dir.join("schemas"),
+            path,
             listing: listing(files),
         })
     }
@@ -102,6 +99,15 @@ fn listing(files: &[ObjectMeta]) -> String {
         .collect();
     lines.sort();
     format!("cpiq {}\n{}", env!("CARGO_PKG_VERSION"), lines.join("\n"))
+}
+
+/// `cache_dir/folder/NAME.arrows`, where table `name` keeps what the cache
+/// folder holds for it; `None` for a name that cannot be a file name.
+pub(super) fn cache_file(cache_dir: &Path, folder: &str, name: &str) -> Option<PathBuf> {
+    if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
+        return None;
+    }
+    Some(cache_dir.join(folder).join(format!("{name}.arrows")))
 }
 
 #[cfg(test)]
