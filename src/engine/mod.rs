@@ -87,13 +87,15 @@ impl CpiEntry {
     }
 }
 
-/// A table of the workspace and whether it registered.
+/// A table of the workspace and whether it opened.
 #[derive(Debug)]
 pub struct TableEntry {
     /// The table's name.
     pub name: String,
-    /// Why it is not registered, if it is not.
-    pub problem: Option<CpiqError>,
+    /// Why it does not open (or, for a KPI table, does not have the
+    /// declared columns), as far as known: tables open when a statement
+    /// first names them, every one in [`Engine::plan_all`].
+    pub problem: Option<Arc<CpiqError>>,
 }
 
 /// A DataFusion session over one workspace.
@@ -110,17 +112,65 @@ pub struct Engine {
     registrations: std::sync::Mutex<HashMap<String, String>>,
     /// Registered again with the CPI views, after every parameter change.
     extensions: Vec<Arc<dyn Extension>>,
-    /// The tables' file statistics, written to the cache folder when the
-    /// session ends (the tables may outlive it in a background task).
-    file_stats: Vec<Arc<file_stats::FileStats>>,
+    /// The opened tables' file statistics, written to the cache folder when
+    /// the session ends (the tables may outlive it in a background task).
+    file_stats: FileStatsSink,
 }
+
+/// Where opened tables leave their file statistics for the session.
+type FileStatsSink = Arc<std::sync::Mutex<Vec<Arc<file_stats::FileStats>>>>;
 
 impl Drop for Engine {
     fn drop(&mut self) {
-        for stats in &self.file_stats {
+        let stats = self.file_stats.lock().unwrap_or_else(|e| e.into_inner());
+        for stats in stats.iter() {
             stats.persist();
         }
     }
+}
+
+/// Declare the workspace's tables and KPI tables in `views`, each opened
+/// when a statement first names it ([`register::opener`]); their entries,
+/// without problems until they are opened. The object stores of tables on
+/// object storage are registered now, so that a statement can read other
+/// objects there by URL (`SELECT * FROM 's3://bucket/x.parquet'`) before
+/// any table opened.
+fn declare_tables(
+    views: &views::CpiSchema,
+    ctx: &SessionContext,
+    workspace: &Workspace,
+    file_stats: &FileStatsSink,
+) -> Vec<TableEntry> {
+    for url in workspace.all_tables().filter_map(|t| t.url.as_deref()) {
+        // A store that cannot be made is the table's problem when it opens.
+        let _ = storage::register(&ctx.runtime_env(), url, &workspace.storage);
+    }
+    let (cache, writable) = (&workspace.cache_dir, !workspace.settings.read_only);
+    let openers = workspace
+        .all_tables()
+        .map(|spec| {
+            let kpi = workspace
+                .kpi(&spec.name)
+                .map(|k| (k.clone(), workspace.config_path.clone()));
+            let open = register::opener(
+                spec.clone(),
+                kpi,
+                workspace.storage.clone(),
+                cache.clone(),
+                writable,
+                Arc::clone(file_stats),
+            );
+            (spec.name.clone(), open)
+        })
+        .collect();
+    views.declare_tables(openers);
+    workspace
+        .all_tables()
+        .map(|spec| TableEntry {
+            name: spec.name.clone(),
+            problem: None,
+        })
+        .collect()
 }
 
 /// What a layer above registers in the session beside the CPI views, again
@@ -180,37 +230,14 @@ impl Engine {
             // Ballista's upgrade replaces the session's function list.
             register_functions(&ctx);
         }
-        // `SELECT * FROM 'file.parquet'` works as in datafusion-cli and DuckDB.
-        let ctx = ctx.enable_url_table();
-        // Tables and CPI views live in one schema that plans each view the
-        // first time a statement names it ([`views`]).
+        // Tables and CPI views live in one schema that opens each table and
+        // plans each view the first time a statement names it, and reads
+        // `SELECT * FROM 'file.parquet'` as datafusion-cli and DuckDB do
+        // ([`views`]).
         let views = views::CpiSchema::install(&ctx)?;
 
-        let mut tables = Vec::new();
-        let mut file_stats = Vec::new();
-        let (cache, writable) = (&workspace.cache_dir, !workspace.settings.read_only);
-        for spec in workspace.all_tables() {
-            let registered =
-                register::register_table(&ctx, spec, &workspace.storage, cache, writable).await;
-            let problem = match registered {
-                Ok(stats) => {
-                    file_stats.extend(stats);
-                    None
-                }
-                Err(e) => Some(e),
-            };
-            tables.push(TableEntry {
-                name: spec.name.clone(),
-                problem,
-            });
-        }
-        for kpi in &workspace.kpis {
-            if let Some(entry) = tables.iter_mut().find(|t| t.name == kpi.table.name)
-                && entry.problem.is_none()
-            {
-                entry.problem = register::check_kpi(&ctx, &workspace, kpi).await.err();
-            }
-        }
+        let file_stats = Arc::default();
+        let tables = declare_tables(&views, &ctx, &workspace, &file_stats);
 
         let cpis = load_definitions(&workspace.cpis_dir)?
             .into_iter()
@@ -333,15 +360,21 @@ impl Engine {
     pub fn problems(&self) -> Vec<&CpiqError> {
         self.tables
             .iter()
-            .filter_map(|t| t.problem.as_ref())
+            .filter_map(|t| t.problem.as_deref())
             .chain(self.cpis.iter().filter_map(|c| c.problem.as_deref()))
             .collect()
     }
 
-    /// Plan every declared CPI view not planned yet and record the problems
-    /// found, for what reports on every CPI (`check`, the listings, the
-    /// shell's greeting). Statements plan only the views they name.
+    /// Open every table and plan every declared CPI view not opened or
+    /// planned yet, and record the problems found, for what reports on
+    /// every table and CPI (`check`, the listings, the shell's greeting).
+    /// Statements open only the tables and plan only the views they name.
     pub async fn plan_all(&mut self) {
+        for entry in &mut self.tables {
+            if let Some(opened) = self.views.opened(&entry.name).await {
+                entry.problem = opened.problem();
+            }
+        }
         for entry in &mut self.cpis {
             if entry.problem.is_some() {
                 continue;

@@ -5,11 +5,11 @@
 //! that disagree on a column's type are reported by name, and files that only
 //! add columns are merged (missing columns read as NULL).
 
-use std::path::Path;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
-use datafusion::common::DFSchema;
+use datafusion::catalog::TableProvider;
 use datafusion::dataframe::DataFrame;
 use datafusion::datasource::file_format::FileFormat;
 use datafusion::datasource::file_format::csv::CsvFormat;
@@ -19,15 +19,16 @@ use datafusion::datasource::listing::{
 };
 use datafusion::execution::cache::cache_manager::FileStatisticsCache;
 use datafusion::execution::context::SessionState;
-use datafusion::prelude::SessionContext;
+use datafusion::execution::runtime_env::RuntimeEnv;
 use futures::{StreamExt, TryStreamExt};
 use object_store::{ObjectMeta, ObjectStore};
 
 use super::file_stats::FileStats;
 use super::schemas::CachedSchema;
+use super::views::{Opened, Opener};
 use crate::foundation::error::{CpiqError, Result};
 use crate::model::cpi::CpiDefinition;
-use crate::workspace::{FileKind, KpiSpec, TableSpec, Workspace};
+use crate::workspace::{FileKind, KpiSpec, Storage, TableSpec};
 
 fn data_err(table: &TableSpec, message: String) -> CpiqError {
     CpiqError::Data {
@@ -36,7 +37,53 @@ fn data_err(table: &TableSpec, message: String) -> CpiqError {
     }
 }
 
-/// Register `spec` in `ctx` as a listing table under its name.
+/// How the workspace table `spec` is opened when a statement first names
+/// it ([`super::views`]): as [`open_table`] opens it, a KPI table's columns
+/// checked too (a problem that leaves the table usable), its files'
+/// statistics pushed to `stats` so that the session writes them when it
+/// ends.
+pub(super) fn opener(
+    spec: TableSpec,
+    kpi: Option<(KpiSpec, PathBuf)>,
+    storage: Storage,
+    cache: PathBuf,
+    writable: bool,
+    stats: Arc<Mutex<Vec<Arc<FileStats>>>>,
+) -> Opener {
+    Box::new(move |state| {
+        let (spec, kpi, storage, cache, stats) = (
+            spec.clone(),
+            kpi.clone(),
+            storage.clone(),
+            cache.clone(),
+            Arc::clone(&stats),
+        );
+        Box::pin(async move {
+            match open_table(&state, &spec, &storage, &cache, writable).await {
+                Ok((table, file_stats)) => {
+                    if let Some(s) = file_stats {
+                        stats.lock().unwrap_or_else(|e| e.into_inner()).push(s);
+                    }
+                    let problem = kpi.and_then(|(kpi, config)| {
+                        check_kpi(&table.schema(), &config, &kpi)
+                            .err()
+                            .map(Arc::new)
+                    });
+                    Opened {
+                        table: Ok(table),
+                        problem,
+                    }
+                }
+                Err(e) => Opened {
+                    table: Err(Arc::new(e)),
+                    problem: None,
+                },
+            }
+        })
+    })
+}
+
+/// Open `spec` as a listing table, in the session whose snapshot `state` is.
 ///
 /// A local Parquet table's schema is taken from the workspace's `cache`
 /// folder ([`super::schemas`]) while its files are the ones it was read
@@ -44,14 +91,14 @@ fn data_err(table: &TableSpec, message: String) -> CpiqError {
 /// sessions); so are its files' statistics ([`super::file_stats`], returned
 /// so that the session writes them when it ends). Every Parquet table keeps
 /// its files' statistics for the session.
-pub(super) async fn register_table(
-    ctx: &SessionContext,
+pub(super) async fn open_table(
+    state: &SessionState,
     spec: &TableSpec,
-    storage: &crate::workspace::Storage,
+    storage: &Storage,
     cache: &Path,
     writable: bool,
-) -> Result<Option<Arc<FileStats>>> {
-    let (url, single_file) = locate(ctx, spec, storage)?;
+) -> Result<(Arc<dyn TableProvider>, Option<Arc<FileStats>>)> {
+    let (url, single_file) = locate(state.runtime_env(), spec, storage)?;
     let format: Arc<dyn FileFormat> = match spec.kind {
         FileKind::Parquet => Arc::new(parquet_format(spec.url.is_some())),
         FileKind::Csv => Arc::new(
@@ -66,9 +113,8 @@ pub(super) async fn register_table(
     } else {
         spec.kind.extension().to_string()
     };
-    let state = ctx.state();
     let store = state.runtime_env().object_store(&url)?;
-    let files = list_files(spec, &state, &url, store.as_ref(), &extension).await?;
+    let files = list_files(spec, state, &url, store.as_ref(), &extension).await?;
     let partitions = partition_columns(spec, &url, &files)?;
     let options = ListingOptions::new(format.clone())
         .with_file_extension(extension.clone())
@@ -85,7 +131,7 @@ pub(super) async fn register_table(
     let (config, schema) = match cached.as_ref().and_then(CachedSchema::get) {
         Some(schema) => (ListingTableConfig::new(url), schema),
         None => {
-            let (schemas, skipped) = file_schemas(spec, &state, &store, &format, &files).await?;
+            let (schemas, skipped) = file_schemas(spec, state, &store, &format, &files).await?;
             let schema = union_schema(spec, &schemas)?;
             if let Some(entry) = cached.as_ref().filter(|_| writable && skipped.is_empty()) {
                 entry.put(&schema);
@@ -112,8 +158,7 @@ pub(super) async fn register_table(
     let config = config.with_listing_options(options).with_schema(schema);
     let table = ListingTable::try_new(config)?
         .with_cache(stats.clone().map(|s| s as Arc<FileStatisticsCache>));
-    ctx.register_table(spec.name.as_str(), Arc::new(table))?;
-    Ok(stats)
+    Ok((Arc::new(table), stats))
 }
 
 /// The Parquet format for files on object storage or a local disk (every
@@ -132,14 +177,14 @@ pub(crate) fn parquet_format(object_storage: bool) -> ParquetFormat {
 /// names a single file. An object-store path names one object when it ends
 /// in the table's extension (or holds a glob), else a prefix ("folder").
 fn locate(
-    ctx: &SessionContext,
+    runtime: &RuntimeEnv,
     spec: &TableSpec,
-    storage: &crate::workspace::Storage,
+    storage: &Storage,
 ) -> Result<(ListingTableUrl, bool)> {
     let mut location = spec.path.to_string_lossy().into_owned();
     let single_file = match &spec.url {
         Some(url) => {
-            super::storage::register(&ctx.runtime_env(), url, storage)
+            super::storage::register(runtime, url, storage)
                 .map_err(|e| data_err(spec, e.to_string()))?;
             location = url.clone();
             url.to_ascii_lowercase().ends_with(spec.kind.extension())
@@ -246,8 +291,10 @@ async fn file_schemas(
     });
     let kind = spec.kind;
     let results: Vec<std::result::Result<(String, Arc<Schema>), String>> =
-        futures::stream::iter(files.iter())
-            .map(|meta| {
+        // Owned metadata: a stream of borrowed items makes the opening
+        // future not `Send` for every lifetime (rust-lang/rust#102211).
+        futures::stream::iter(files.iter().cloned())
+            .map(|meta: ObjectMeta| {
                 let base = &base;
                 async move {
                     let name = match &base {
@@ -267,7 +314,7 @@ async fn file_schemas(
                         })?
                     } else {
                         format
-                            .infer_schema(state, store, std::slice::from_ref(meta))
+                            .infer_schema(state, store, std::slice::from_ref(&meta))
                             .await
                             .map_err(|e| {
                                 format!("{name}: cannot read: {}", first_line(&e.to_string()))
@@ -408,15 +455,13 @@ fn first_line(s: &str) -> &str {
     s.lines().next().unwrap_or(s)
 }
 
-/// Check that a registered KPI table has its declared time column,
-/// dimensions and numeric measures.
-pub(super) async fn check_kpi(ctx: &SessionContext, ws: &Workspace, kpi: &KpiSpec) -> Result<()> {
+/// Check that a KPI table's columns (`schema`) hold its declared time
+/// column, dimensions and numeric measures; errors name `config`'s lines.
+fn check_kpi(schema: &Schema, config: &Path, kpi: &KpiSpec) -> Result<()> {
     let name = &kpi.table.name;
-    let table = ctx.table(name.as_str()).await?;
-    let schema = table.schema();
     let find = |c: &str| column_type(schema, c);
-    let err = |m: String| CpiqError::config(&ws.config_path, kpi.line, m);
-    let time_err = |m: String| CpiqError::config(&ws.config_path, kpi.time_line, m);
+    let err = |m: String| CpiqError::config(config, kpi.line, m);
+    let time_err = |m: String| CpiqError::config(config, kpi.time_line, m);
     match find(&kpi.time) {
         None => {
             return Err(time_err(format!(
@@ -457,20 +502,18 @@ pub(super) async fn check_kpi(ctx: &SessionContext, ws: &Workspace, kpi: &KpiSpe
     Ok(())
 }
 
-/// The type of the first column of `schema` named `name`, whatever its
-/// qualifier.
-fn column_type(schema: &DFSchema, name: &str) -> Option<DataType> {
+/// The type of `schema`'s column `name`.
+fn column_type(schema: &Schema, name: &str) -> Option<DataType> {
     schema
-        .fields()
-        .iter()
-        .find(|f| f.name() == name)
+        .field_with_name(name)
+        .ok()
         .map(|f| f.data_type().clone())
 }
 
 /// Check the planned columns of a CPI body against its header.
 pub(super) fn check_cpi_schema(def: &CpiDefinition, df: &DataFrame) -> Result<()> {
     let schema = df.schema();
-    let find = |name: &str| column_type(schema, name);
+    let find = |name: &str| column_type(schema.as_arrow(), name);
     match find(&def.time) {
         None => {
             return Err(CpiqError::definition(

@@ -1,5 +1,18 @@
-//! The session's one schema (`cpiq.public`): the workspace's tables, and its
-//! CPI views, each planned the first time something names it.
+//! The session's one schema (`cpiq.public`): the workspace's tables, each
+//! opened the first time something names it, and its CPI views, each
+//! planned the first time something names it.
+//!
+//! Opening a workspace declares its tables without listing their files or
+//! reading a schema: a statement opens the tables it reads (through the
+//! engine's [`Opener`]) and keeps each one, or why it does not open, for the
+//! rest of the session; a one-shot query on one table of nine does the
+//! work of one. [`CpiSchema::opened`] on every table is how the engine
+//! learns their problems for `check`.
+//!
+//! A name that is none of these but a file or URL (`FROM 'x.parquet'`) is
+//! read as that file, as `SessionContext::enable_url_table` would; that
+//! wrapper is not used because it asks for each table's kind by opening it
+//! (`SHOW TABLES` would open every table and plan every view).
 //!
 //! Opening a workspace declares every CPI without planning its body. The
 //! first statement that resolves a CPI's name — a query, a slice, another
@@ -10,9 +23,11 @@
 //! the CPIs it reads and nothing else; [`CpiSchema::planned`] on every CPI
 //! is how the engine learns all their problems for a listing.
 //!
-//! Owns: the schema provider, the declared CPIs and their planned views.
-//! Must not: decide which CPIs are declared (the engine does: parse errors,
-//! name clashes and cycles are its), nor know about the analyses.
+//! Owns: the schema provider, the declared tables and CPIs, the opened
+//! tables and planned views.
+//! Must not: decide which tables and CPIs are declared or how a table is
+//! opened (the engine does: parse errors, name clashes and cycles are its),
+//! nor know about the analyses.
 //! Recursion between CPIs cannot deadlock a planning: the engine declares
 //! no CPI that is on a cycle ([`crate::model::cpi::catalog::Graph`] reads
 //! every relation a body names, a superset of what the planner resolves).
@@ -21,12 +36,15 @@ use std::collections::HashMap;
 use std::sync::{Arc, OnceLock, RwLock};
 
 use async_trait::async_trait;
-use datafusion::catalog::{MemorySchemaProvider, SchemaProvider, TableProvider};
+use datafusion::catalog::{MemorySchemaProvider, SchemaProvider, TableProvider, UrlTableFactory};
 use datafusion::dataframe::DataFrame;
 use datafusion::datasource::TableType;
+use datafusion::datasource::dynamic_file::DynamicListTableFactory;
 use datafusion::error::DataFusionError;
 use datafusion::execution::SessionState;
 use datafusion::prelude::SessionContext;
+use datafusion_session::SessionStore;
+use futures::future::BoxFuture;
 use tokio::sync::OnceCell;
 
 use super::register::check_cpi_schema;
@@ -40,11 +58,41 @@ type Planned = std::result::Result<Arc<dyn TableProvider>, Arc<CpiqError>>;
 /// the schema, which the session holds, does not hold the session).
 type StateSource = Box<dyn Fn() -> Option<SessionState> + Send + Sync>;
 
+/// A workspace table's opening outcome, shared by every statement that
+/// names it: the table or why there is none, and a problem that leaves it
+/// usable (a KPI table without a declared column).
+#[derive(Clone)]
+pub(super) struct Opened {
+    pub(super) table: std::result::Result<Arc<dyn TableProvider>, Arc<CpiqError>>,
+    pub(super) problem: Option<Arc<CpiqError>>,
+}
+
+impl Opened {
+    /// What is wrong with the table, if anything.
+    pub(super) fn problem(&self) -> Option<Arc<CpiqError>> {
+        self.table.as_ref().err().or(self.problem.as_ref()).cloned()
+    }
+}
+
+/// How a declared table is opened, in a snapshot of the session.
+pub(super) type Opener = Box<dyn Fn(SessionState) -> BoxFuture<'static, Opened> + Send + Sync>;
+
 /// The tables of the workspace and its CPI views.
 pub(super) struct CpiSchema {
+    /// Tables registered in the session (DDL, rollups, the analyses).
     tables: MemorySchemaProvider,
+    /// The workspace's tables, opened when named.
+    declared: RwLock<HashMap<String, Arc<LazyTable>>>,
     views: RwLock<HashMap<String, Arc<LazyView>>>,
     state: OnceLock<StateSource>,
+    /// Reads a name that is a file or URL as that file.
+    urls: DynamicListTableFactory,
+}
+
+/// A declared table: how it opens and, once opened, the outcome.
+struct LazyTable {
+    open: Opener,
+    opened: OnceCell<Opened>,
 }
 
 /// A declared CPI: its definition and parameter values, and once planned,
@@ -70,11 +118,15 @@ impl CpiSchema {
     /// tables).
     pub(super) fn install(ctx: &SessionContext) -> Result<Arc<CpiSchema>> {
         let session = ctx.state_weak_ref();
+        let urls = DynamicListTableFactory::new(SessionStore::new());
+        urls.session_store().with_state(session.clone());
         let state: StateSource = Box::new(move || session.upgrade().map(|s| s.read().clone()));
         let schema = Arc::new(CpiSchema {
             tables: MemorySchemaProvider::new(),
+            declared: RwLock::default(),
             views: RwLock::default(),
             state: OnceLock::from(state),
+            urls,
         });
         let names = ctx.copied_config().options().catalog.clone();
         ctx.catalog(&names.default_catalog)
@@ -86,6 +138,47 @@ impl CpiSchema {
             })?
             .register_schema(&names.default_schema, Arc::clone(&schema) as _)?;
         Ok(schema)
+    }
+
+    /// Declare the workspace's tables, each opened by its [`Opener`] when a
+    /// statement first names it.
+    pub(super) fn declare_tables(&self, tables: Vec<(String, Opener)>) {
+        let mut declared = self.declared.write().unwrap_or_else(|e| e.into_inner());
+        for (name, open) in tables {
+            let table = LazyTable {
+                open,
+                opened: OnceCell::new(),
+            };
+            declared.insert(name, Arc::new(table));
+        }
+    }
+
+    /// Declared table `name`, opened now if it was not yet; `None` when no
+    /// such table is declared.
+    pub(super) async fn opened(&self, name: &str) -> Option<Opened> {
+        let table = self.declared_table(name)?;
+        let opened = table.opened.get_or_init(|| async {
+            match self.state.get().and_then(|s| s()) {
+                Some(state) => (table.open)(state).await,
+                None => Opened {
+                    table: Err(Arc::new(CpiqError::Usage(
+                        "the session is closed".to_string(),
+                    ))),
+                    problem: None,
+                },
+            }
+        });
+        Some(opened.await.clone())
+    }
+
+    fn declared_table(&self, name: &str) -> Option<Arc<LazyTable>> {
+        let declared = self.declared.read().unwrap_or_else(|e| e.into_inner());
+        declared.get(name).cloned()
+    }
+
+    fn declared_names(&self) -> Vec<String> {
+        let declared = self.declared.read().unwrap_or_else(|e| e.into_inner());
+        declared.keys().cloned().collect()
     }
 
     /// Declare `defs` as the CPI views, with parameter values `params`,
@@ -157,6 +250,7 @@ impl LazyView {
 impl SchemaProvider for CpiSchema {
     fn table_names(&self) -> Vec<String> {
         let mut names = self.tables.table_names();
+        names.extend(self.declared_names());
         names.extend(self.view_names());
         names
     }
@@ -165,8 +259,14 @@ impl SchemaProvider for CpiSchema {
         if let Some(table) = self.tables.table(name).await? {
             return Ok(Some(table));
         }
+        if let Some(opened) = self.opened(name).await {
+            return match opened.table {
+                Ok(table) => Ok(Some(table)),
+                Err(problem) => Err(DataFusionError::External(Box::new(problem))),
+            };
+        }
         match self.planned(name).await {
-            None => Ok(None),
+            None => self.urls.try_new(name).await,
             Some(Ok(view)) => Ok(Some(view)),
             // The definition's own error (file:line: what is wrong), shown
             // as is by `CpiqError`'s display of DataFusion errors.
@@ -177,6 +277,9 @@ impl SchemaProvider for CpiSchema {
     async fn table_type(&self, name: &str) -> datafusion::error::Result<Option<TableType>> {
         if self.view(name).is_some() {
             return Ok(Some(TableType::View));
+        }
+        if self.declared_table(name).is_some() {
+            return Ok(Some(TableType::Base));
         }
         self.tables.table_type(name).await
     }
@@ -189,6 +292,11 @@ impl SchemaProvider for CpiSchema {
         if self.view(&name).is_some() {
             return Err(DataFusionError::Execution(format!(
                 "The table {name} already exists (it is a CPI)"
+            )));
+        }
+        if self.declared_table(&name).is_some() {
+            return Err(DataFusionError::Execution(format!(
+                "The table {name} already exists (a table of the workspace)"
             )));
         }
         self.tables.register_table(name, table)
@@ -207,17 +315,37 @@ impl SchemaProvider for CpiSchema {
             // are declared again (a parameter change, `\reload`).
             Some(view) => Ok(Some(match view.planned.get() {
                 Some(Ok(planned)) => Arc::clone(planned),
-                _ => Arc::new(datafusion::datasource::empty::EmptyTable::new(Arc::new(
-                    datafusion::arrow::datatypes::Schema::empty(),
-                ))),
+                _ => empty_table(),
             })),
-            None => self.tables.deregister_table(name),
+            None => {
+                let removed = {
+                    let mut declared = self.declared.write().unwrap_or_else(|e| e.into_inner());
+                    declared.remove(name)
+                };
+                match removed {
+                    // `DROP TABLE` of a workspace table: gone for the session.
+                    Some(table) => Ok(Some(match table.opened.get() {
+                        Some(Opened { table: Ok(t), .. }) => Arc::clone(t),
+                        _ => empty_table(),
+                    })),
+                    None => self.tables.deregister_table(name),
+                }
+            }
         }
     }
 
     fn table_exist(&self, name: &str) -> bool {
-        self.view(name).is_some() || self.tables.table_exist(name)
+        self.view(name).is_some()
+            || self.declared_table(name).is_some()
+            || self.tables.table_exist(name)
     }
+}
+
+/// What a dropped table or view that never opened is returned as.
+fn empty_table() -> Arc<dyn TableProvider> {
+    Arc::new(datafusion::datasource::empty::EmptyTable::new(Arc::new(
+        datafusion::arrow::datatypes::Schema::empty(),
+    )))
 }
 
 #[cfg(test)]

@@ -275,6 +275,68 @@ fn an_empty_table_folder_is_a_clear_problem() {
 }
 
 #[test]
+fn a_table_is_opened_when_a_statement_first_names_it() {
+    // One broken table of two: a query on the other neither reads it nor
+    // warns about it; a query on it fails with its problem (the file, what
+    // is wrong); `check` opens every table and reports it.
+    let dir = tempfile::tempdir().unwrap();
+    let w = dir.path();
+    std::fs::create_dir_all(w.join("broken")).unwrap();
+    std::fs::write(w.join("cpiq.toml"), "[workspace]\ncpis = \".\"\n").unwrap();
+    let copy = format!(
+        "COPY (SELECT * FROM (VALUES (1),(2),(3)) t(x)) TO '{}/good.parquet'",
+        w.display()
+    );
+    cpiq_in(w, &["sql", &copy]).ok();
+    let good = std::fs::read(w.join("good.parquet")).unwrap();
+    std::fs::write(w.join("broken/bad.parquet"), &good[..good.len() / 2]).unwrap();
+    std::fs::write(
+        w.join("cpiq.toml"),
+        "[workspace]\ncpis = \".\"\n[tables.good]\npath = \"good.parquet\"\n\
+         [tables.broken]\npath = \"broken\"\n",
+    )
+    .unwrap();
+
+    let r = cpiq_in(w, &["sql", "SELECT SUM(x) AS s FROM good"]);
+    assert_eq!((r.code, r.stdout.as_str()), (0, "s\n6\n"), "{r:?}");
+    assert_eq!(r.stderr, "", "the broken table was opened: {r:?}");
+
+    let r = cpiq_in(w, &["sql", "SELECT * FROM broken"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr.contains("table broken: ") && r.stderr.contains("bad.parquet: cannot read"),
+        "{}",
+        r.stderr
+    );
+
+    let r = cpiq_in(w, &["check"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stdout.contains("bad.parquet: cannot read")
+            && r.stdout.contains("1 of 2 tables registered"),
+        "{}",
+        r.stdout
+    );
+    // Listed before it is opened, as a table.
+    let r = cpiq_in(
+        w,
+        &[
+            "sql",
+            "SELECT table_name, table_type FROM information_schema.tables \
+             WHERE table_schema = 'public' ORDER BY 1",
+        ],
+    );
+    assert_eq!(
+        (r.code, r.stdout.as_str()),
+        (
+            0,
+            "table_name,table_type\nbroken,BASE TABLE\ngood,BASE TABLE\n"
+        ),
+        "{r:?}"
+    );
+}
+
+#[test]
 fn a_corrupt_file_fails_its_table_or_is_skipped_and_reported() {
     // Issue 8, bad data: one truncated Parquet file among good ones.
     let dir = tempfile::tempdir().unwrap();
