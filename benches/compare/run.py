@@ -18,7 +18,8 @@ What it does, in order:
      process from start to CSV out (`cpiq -w WS -f csv slice … --raw > FILE`; `--cpiq
      library` instead times it through its library on one open session, `cargo bench
      --bench engine -- compare`); DuckDB through SQL on one
-     connection; Polars through lazy frames. Each query: one warm-up, then 5 timed runs,
+     connection; Polars through lazy frames (`--engines duckdb` leaves it out). Each query: one
+     warm-up, then 5 timed runs (`--runs N`),
      engine after engine before the next query (whole-process cpiq too), so that a change
      in the host's load falls on every engine alike;
   4. checks that every engine returns the same cells (numerator, denominator, events per
@@ -460,6 +461,7 @@ def machine():
 
 
 def main():
+    global RUNS
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--events", default="10M", help="workspace size, e.g. 10M or 100M")
     ap.add_argument("--workspace", type=Path, help="use this generated workspace")
@@ -471,9 +473,19 @@ def main():
     ap.add_argument("--cpiq", choices=["process", "library"], default="process",
                     help="time cpiq as a user runs it, one process per query from start to CSV "
                          "out (default), or through its library on one open session")
+    ap.add_argument("--engines", default="duckdb,polars",
+                    help="which engines to time beside cpiq: duckdb (always; the reference) and polars")
+    ap.add_argument("--runs", type=int, default=RUNS,
+                    help=f"timed runs per query and engine, after a warm-up (default {RUNS}; "
+                         "3 is enough at 100M, where a by-customer slice takes seconds)")
     ap.add_argument("--rollups", action="store_true",
                     help="also build rollups and time the slices they answer")
     args = ap.parse_args()
+    RUNS = args.runs
+    others = [e for e in args.engines.split(",") if e]
+    if unknown := set(others) - {"duckdb", "polars"}:
+        sys.exit(f"--engines: unknown {', '.join(sorted(unknown))} (known: duckdb, polars)")
+    args.engines = ["duckdb"] + [e for e in others if e != "duckdb"]
     events = parse_size(args.events)
     ws = args.workspace or CACHE / f"ws-{args.events}"
 
@@ -549,7 +561,9 @@ def run_suite(args, ws, cpis, queries, out, kept, title):
     cpiq_times = {} if binary else read_times(out / "cpiq_times.csv")
 
     import duckdb, polars  # noqa: E401 (installed above)
-    engines = {"duckdb": duckdb_engine(ws, cpis), "polars": polars_engine(ws, cpis)}
+    engines = {"duckdb": duckdb_engine(ws, cpis)}
+    if "polars" in args.engines:
+        engines["polars"] = polars_engine(ws, cpis)
     versions = {"duckdb": duckdb.__version__, "polars": polars.__version__}
     raw = [("query", "engine", "run", "ms")]
     table = []
@@ -590,15 +604,18 @@ def run_suite(args, ws, cpis, queries, out, kept, title):
 
     print(f"\n{title}\n{machine()}\nduckdb {versions['duckdb']}, polars {versions['polars']}; "
           f"median of {RUNS} runs after a warm-up, ms; ratio = engine / duckdb\n")
-    print(f"{'query':<34} {'cpiq':>9} {'duckdb':>9} {'polars':>9} {'cpiq/duckdb':>12} {'polars/duckdb':>14}")
-    ratios = {"cpiq": [], "polars": []}
+    timed_engines = ["cpiq", *engines]
+    compared = [e for e in timed_engines if e != "duckdb"]
+    print(f"{'query':<34} " + " ".join(f"{e:>9}" for e in timed_engines) + " "
+          + " ".join(f"{e + '/duckdb':>14}" for e in compared))
+    ratios = {e: [] for e in compared}
     for qid, m in table:
-        rc, rp = m["cpiq"] / m["duckdb"], m["polars"] / m["duckdb"]
-        ratios["cpiq"].append(rc)
-        ratios["polars"].append(rp)
-        print(f"{qid:<34} {m['cpiq']:>9.1f} {m['duckdb']:>9.1f} {m['polars']:>9.1f} {rc:>12.2f} {rp:>14.2f}")
+        for e in compared:
+            ratios[e].append(m[e] / m["duckdb"])
+        print(f"{qid:<34} " + " ".join(f"{m[e]:>9.1f}" for e in timed_engines) + " "
+              + " ".join(f"{m[e] / m['duckdb']:>14.2f}" for e in compared))
     geo = {k: math.exp(statistics.mean(math.log(r) for r in v)) for k, v in ratios.items()}
-    print(f"\ngeometric mean of ratios to DuckDB: cpiq {geo['cpiq']:.2f}, polars {geo['polars']:.2f}")
+    print("\ngeometric mean of ratios to DuckDB: " + ", ".join(f"{e} {geo[e]:.2f}" for e in compared))
     print(f"slowest cpiq query: {max(ratios['cpiq']):.2f} x DuckDB")
     if rollup_lines:
         print("\n" + "\n".join(rollup_lines))
